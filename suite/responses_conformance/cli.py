@@ -1,0 +1,95 @@
+"""`responses-conformance`: the command line.
+
+    responses-conformance run [--target-url URL] [pytest options]   the suite (pytest underneath)
+    responses-conformance serve [--host H] [--port N] [--api-key K] the reference server
+    responses-conformance checks [--markdown]                       the catalogue of checks
+
+Exit codes follow pytest for `run` (0 conformant, 1 a MUST rule broken or a target that could
+not be tested, 4 usage error); 2 for a wrong call of the other commands.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .engine import registry
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        return _run(argv[1:])
+    parser = argparse.ArgumentParser(prog="responses-conformance",
+                                     description="Conformance suite for the OpenAI Responses API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the conformance suite (all further options go to pytest)")
+    serve = commands.add_parser("serve", help="run the embedded reference server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--api-key", default=None, help="the key clients must send (default: the documented one)")
+    serve.add_argument("--fault", action="append", default=[],
+                       help="break the server on purpose (for testing the suite): one of the documented faults")
+    checks = commands.add_parser("checks", help="print the catalogue of checks")
+    checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    print(render_catalogue() if args.markdown else _plain_catalogue(), end="")
+    return 0
+
+
+def _run(pytest_args: list[str]) -> int:
+    import pytest
+
+    from .plugin import SUITE_MODULE
+
+    return int(pytest.main([str(SUITE_MODULE), *pytest_args]))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .reference import DEFAULT_API_KEY, FAULTS, serve
+
+    unknown = sorted(set(args.fault) - set(FAULTS))
+    if unknown:
+        print(f"responses-conformance: unknown fault(s) {', '.join(unknown)}; known: {', '.join(sorted(FAULTS))}",
+              file=sys.stderr)
+        return 2
+    key = args.api_key or DEFAULT_API_KEY
+    print(f"reference server on http://{args.host}:{args.port}/v1 (model ref-model-1; "
+          f"{'documented default key' if args.api_key is None else 'key from --api-key'})", file=sys.stderr)
+    serve(host=args.host, port=args.port, api_key=key, faults=frozenset(args.fault))
+    return 0
+
+
+def _plain_catalogue() -> str:
+    width = max(len(c.id) for c in registry.CHECKS)
+    return "".join(f"{c.id:<{width}}  {str(c.severity):<6}  {c.rule}\n" for c in registry.CHECKS)
+
+
+def render_catalogue() -> str:
+    """CHECKS.md, generated from the registry (a test fails when the file is stale)."""
+    lines = [
+        "# Checks",
+        "",
+        "Generated from `suite/responses_conformance/engine/registry.py` by "
+        "`responses-conformance checks --markdown`; do not edit by hand.",
+        "",
+        "MUST: a broken rule fails the run. SHOULD: reported as a warning.",
+        "Applies to: `stream` (a streamed response), `response` (a non-streamed Response object), "
+        "`error` (a request the target must refuse).",
+        "",
+    ]
+    for category in registry.CATEGORIES:
+        lines += [f"## {category}", "", "| id | severity | applies to | rule | basis |", "| --- | --- | --- | --- | --- |"]
+        for check in registry.CHECKS:
+            if check.category == category:
+                applies = ", ".join(sorted(check.applies))
+                rule = check.rule.replace("|", "\\|")
+                basis = check.basis.replace("|", "\\|")
+                lines.append(f"| `{check.id}` | {check.severity} | {applies} | {rule} | {basis} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

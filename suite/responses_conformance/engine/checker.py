@@ -1,0 +1,161 @@
+"""The stream checker: fed one event (or one chunk of bytes) at a time, it yields violations.
+
+    checker = StreamChecker(schemas=SchemaSet.load())
+    for chunk in chunks:                 # a live stream, a capture file, a test's bytes
+        for violation in checker.feed_bytes(chunk):
+            ...
+    for violation in checker.close():    # end-of-stream rules run once
+        ...
+
+Checks yield `Finding`s that know only their id, message and JSON path; the checker adds the
+severity from the registry and the coordinates of the event (index, type, sequence_number)
+and an excerpt of its data.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator
+
+from . import registry
+from .checks import STREAM_MODULES, consistency, ids, schema, usage
+from .checks import framing as framing_checks
+from .sse import SseDecoder, SseEvent, WireNote
+from .state import NO_SSE, Event, StreamState
+from .violations import Finding, Violation, excerpt
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python accepts them unless told not to.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(text: str | bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+class _Stamper:
+    """Turns findings into violations: severity from the registry, filtering by enabled checks."""
+
+    def __init__(self, enabled: Iterable[str] | None) -> None:
+        self._enabled = frozenset(enabled) if enabled is not None else None
+
+    def stamp(self, findings: Iterable[Finding], event: Event | None = None) -> list[Violation]:
+        out = []
+        for finding in findings:
+            if self._enabled is not None and finding.check not in self._enabled:
+                continue
+            check = registry.get(finding.check)
+            out.append(Violation(
+                check=finding.check,
+                severity=check.severity,
+                message=finding.message,
+                path=finding.path,
+                event_index=event.index if event is not None else None,
+                event_type=event.type if event is not None else None,
+                sequence_number=event.seq if event is not None else None,
+                excerpt=excerpt(event.data) if event is not None else None,
+            ))
+        return out
+
+
+class StreamChecker:
+    """Checks one response stream. Sans-IO: bytes or events in, violations out."""
+
+    def __init__(self, *, schemas: Any = None, checks: Iterable[str] | None = None,
+                 starting_after: int | None = None, max_event_bytes: int | None = None) -> None:
+        self.state = StreamState(starting_after=starting_after)
+        self._schemas = schemas
+        self._stamper = _Stamper(checks)
+        self._decoder = SseDecoder(**({"max_event_bytes": max_event_bytes} if max_event_bytes else {}))
+        self._index = 0
+        self._closed = False
+        self.violations: list[Violation] = []
+
+    @property
+    def event_count(self) -> int:
+        return self._index
+
+    @property
+    def final_response(self) -> dict | None:
+        response = self.state.terminal_response
+        return response if isinstance(response, dict) else None
+
+    # -- input ------------------------------------------------------------------------------
+    def feed_bytes(self, chunk: bytes) -> list[Violation]:
+        out: list[Violation] = []
+        for item in self._decoder.feed(chunk):
+            out.extend(self.feed(item))
+        return out
+
+    def feed(self, item: SseEvent | WireNote) -> list[Violation]:
+        if isinstance(item, WireNote):
+            if item.kind not in framing_checks.BAD_WIRE_NOTES:
+                return []
+            found = self._stamper.stamp([Finding("framing.sse_well_formed", item.message, f"byte {item.offset}")])
+            self.violations.extend(found)
+            return found
+        return self._check(item.data, item.event)
+
+    def feed_payload(self, data: str | dict) -> list[Violation]:
+        """One event without SSE framing (a JSON-lines capture): event-name checks do not apply."""
+        if isinstance(data, dict):
+            return self._check(json.dumps(data), NO_SSE, parsed=(True, data))
+        return self._check(data, NO_SSE)
+
+    def close(self) -> list[Violation]:
+        if self._closed:
+            return []
+        self._closed = True
+        out: list[Violation] = []
+        for item in self._decoder.close():
+            out.extend(self.feed(item))
+        findings: list[Finding] = []
+        for module in STREAM_MODULES:
+            on_close = getattr(module, "on_close", None)
+            if on_close is not None:
+                findings.extend(on_close(self.state))
+        closing = self._stamper.stamp(findings)
+        self.violations.extend(closing)
+        return out + closing
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _check(self, data: str, name: Any, parsed: tuple[bool, Any] | None = None) -> list[Violation]:
+        ok, payload = parsed if parsed is not None else parse_json(data)
+        event = Event(index=self._index, data=data, payload=payload, json_ok=ok, name=name)
+        self._index += 1
+        findings: list[Finding] = []
+        for module in STREAM_MODULES:
+            findings.extend(module.on_event(self.state, event))
+        if event.is_object and not self.state.ended:
+            findings.extend(schema.on_event(self.state, event, self._schemas))
+        self.state.apply(event)
+        found = self._stamper.stamp(findings, event)
+        self.violations.extend(found)
+        return found
+
+
+def check_stream(chunks: Iterable[bytes], **kwargs: Any) -> list[Violation]:
+    """Check a whole stream given as byte chunks (a capture, a test)."""
+    checker = StreamChecker(**kwargs)
+    for chunk in chunks:
+        checker.feed_bytes(chunk)
+    checker.close()
+    return checker.violations
+
+
+def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[str] | None = None) -> list[Violation]:
+    """Checks for one non-streamed Response object."""
+    findings: Iterator[Finding]
+    if not isinstance(response, dict):
+        return _Stamper(checks).stamp([Finding("schema.response", f"the body is a JSON {type(response).__name__}, "
+                                               "not a Response object")])
+    findings = iter([
+        *schema.on_response(response, schemas),
+        *ids.on_response(response),
+        *consistency.on_response(response),
+        *usage.on_response(response),
+    ])
+    return _Stamper(checks).stamp(findings)

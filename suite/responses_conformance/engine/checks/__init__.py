@@ -1,0 +1,7 @@
+"""Check logic, one module per category. The catalogue (ids, severities, rules) is registry.py."""
+from . import consistency, error, framing, grammar, ids, schema, sequence, usage
+
+# Stream checks run in this order on every event; each sees the state before the event.
+STREAM_MODULES = (framing, sequence, grammar, ids, consistency, usage, error)
+
+__all__ = ["STREAM_MODULES", "consistency", "error", "framing", "grammar", "ids", "schema", "sequence", "usage"]

@@ -1,0 +1,279 @@
+"""consistency: the streamed pieces agree with each other and with the final object
+(spec-notes §6 rules 11-13 and 15, streaming vs non-streaming parity)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .. import grammar as g
+from ..state import Event, ItemState, PartState, StreamState
+from ..violations import Finding
+
+# The field of a finished content part that holds its text, by part type.
+PART_TEXT_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text", "summary_text": "text"}
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    etype = event.type
+    if etype is None or state.ended:
+        return
+    if etype in (g.CREATED, g.IN_PROGRESS, g.QUEUED):
+        yield from _snapshot(event)
+    elif etype in g.TERMINAL:
+        response = event.get("response")
+        if isinstance(response, dict):
+            yield from terminal_status(response, g.TERMINAL[etype], "$.response", etype)
+            if etype != g.FAILED:
+                yield from _final_output(state, response)
+    elif etype == g.PART_DONE:
+        yield from _part_done(state, event, "parts", "content_index")
+    elif etype == g.SUMMARY_PART_DONE:
+        yield from _part_done(state, event, "summaries", "summary_index")
+    elif etype == g.ITEM_DONE:
+        yield from _item_done(state, event)
+    else:
+        family = g.FAMILIES.get(etype)
+        if family is not None and family.role == "done":
+            yield from _deltas_match_done(state, event, family)
+
+
+def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
+    """Rules for a finished Response object, streamed or not."""
+    status = response.get("status")
+    if isinstance(status, str):
+        yield from terminal_status(response, status, path, None)
+    output = response.get("output")
+    if isinstance(output, list):
+        for index, item in enumerate(output):
+            if isinstance(item, dict):
+                yield from annotation_spans(item, f"{path}.output[{index}]")
+
+
+def terminal_status(response: dict, expected: str, path: str, etype: str | None) -> Iterator[Finding]:
+    status = response.get("status")
+    label = etype or "the response"
+    if etype is not None and status != expected:
+        yield Finding("consistency.terminal_status", f"{label} carries status {status!r}", f"{path}.status")
+        return
+    if expected == "completed":
+        if response.get("error") is not None:
+            yield Finding("consistency.terminal_status", f"{label} is completed but has an error", f"{path}.error")
+        if response.get("incomplete_details") is not None:
+            yield Finding("consistency.terminal_status", f"{label} is completed but has incomplete_details",
+                          f"{path}.incomplete_details")
+    elif expected == "incomplete":
+        details = response.get("incomplete_details")
+        if not isinstance(details, dict) or not isinstance(details.get("reason"), str):
+            yield Finding("consistency.terminal_status", f"{label} is incomplete without incomplete_details.reason",
+                          f"{path}.incomplete_details")
+    elif expected == "failed" and etype is None and not isinstance(response.get("error"), dict):
+        yield Finding("consistency.terminal_status", "the response is failed without an error", f"{path}.error")
+
+
+def _snapshot(event: Event) -> Iterator[Finding]:
+    response = event.get("response")
+    if not isinstance(response, dict):
+        return
+    status = response.get("status")
+    if status not in g.SNAPSHOT_STATUSES:
+        yield Finding("consistency.snapshot_state", f"{event.type} carries status {status!r}", "$.response.status")
+    output = response.get("output")
+    if isinstance(output, list) and output:
+        yield Finding("consistency.snapshot_state", f"{event.type} already has {len(output)} output items",
+                      "$.response.output")
+
+
+def _deltas_match_done(state: StreamState, event: Event, family: g.Family) -> Iterator[Finding]:
+    item = state.item_for(event)
+    if item is None:
+        return
+    done_value = event.get(family.done_field) if family.done_field else None
+    if family.scope in ("part", "summary"):
+        table, key = ("parts", "content_index") if family.scope == "part" else ("summaries", "summary_index")
+        part = getattr(item, table).get(event.get(key))
+        if part is None or part.delta_count == 0 or part.done_events:
+            return
+        joined = "".join(part.deltas)
+    else:
+        deltas = item.channel_deltas.get(family.channel or "")
+        if not deltas or family.channel in item.channel_done:
+            return
+        joined = "".join(deltas)
+    if isinstance(done_value, str) and done_value != joined:
+        yield Finding("consistency.deltas_match_done",
+                      f"{family.done_field} differs from the joined deltas {describe_difference(joined, done_value)}",
+                      f"$.{family.done_field}")
+
+
+def _part_done(state: StreamState, event: Event, table: str, key: str) -> Iterator[Finding]:
+    item = state.item_for(event)
+    part_state: PartState | None = getattr(item, table).get(event.get(key)) if item is not None else None
+    closed = event.get("part")
+    if part_state is None or part_state.is_closed or part_state.done_value is None or not isinstance(closed, dict):
+        return
+    field = PART_TEXT_FIELD.get(closed.get("type"))
+    if field is None:
+        return
+    value = closed.get(field)
+    if value != part_state.done_value:
+        yield Finding("consistency.part_matches_done",
+                      f"part.{field} differs from the .done event's text {describe_difference(part_state.done_value, value)}",
+                      f"$.part.{field}")
+
+
+def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = state.item_for(event)
+    done = event.get("item")
+    if item is None or item.is_done or not isinstance(done, dict):
+        return
+    yield from _parts_in_item(item, done.get("content"), item.parts, "content")
+    yield from _parts_in_item(item, done.get("summary"), item.summaries, "summary")
+    # Item-scoped streamed values (function arguments, custom tool input, code): the item holds them.
+    for channel, value in list(item.channel_done.items()) + [
+        (c, "".join(d)) for c, d in item.channel_deltas.items() if c not in item.channel_done
+    ]:
+        family_field = _item_field_for(item, channel)
+        if family_field and family_field in done and isinstance(value, str) and done[family_field] != value:
+            yield Finding("consistency.item_matches_parts",
+                          f"item.{family_field} differs from the streamed {channel} "
+                          f"{describe_difference(value, done[family_field])}", f"$.item.{family_field}")
+    yield from annotation_spans(done, "$.item")
+
+
+def _item_field_for(item: ItemState, channel: str) -> str | None:
+    for family in g.FAMILIES.values():
+        if family.channel == channel and family.item_field and item.type in family.items:
+            return family.item_field
+    return None
+
+
+def _parts_in_item(item: ItemState, content: Any, parts: dict[int, PartState], field: str) -> Iterator[Finding]:
+    closed = {index: part for index, part in parts.items() if part.is_closed and isinstance(part.closed, dict)}
+    if not closed:
+        return
+    if not isinstance(content, list):
+        yield Finding("consistency.item_matches_parts",
+                      f"item.{field} is {type(content).__name__}, but {len(closed)} parts were streamed", f"$.item.{field}")
+        return
+    if len(content) != len(parts):
+        yield Finding("consistency.item_matches_parts",
+                      f"item.{field} has {len(content)} parts, but {len(parts)} were streamed", f"$.item.{field}")
+    for index, part in sorted(closed.items()):
+        if index >= len(content) or not isinstance(content[index], dict):
+            continue
+        difference = first_difference(part.closed, content[index])
+        if difference is not None:
+            where, seen, expected = difference
+            yield Finding("consistency.item_matches_parts",
+                          f"item.{field}[{index}]{where} is {_show(expected)} but content_part.done had {_show(seen)}",
+                          f"$.item.{field}[{index}]{where}")
+
+
+def _final_output(state: StreamState, response: dict) -> Iterator[Finding]:
+    output = response.get("output")
+    if not isinstance(output, list):
+        return  # schema.event reports a missing or null output
+    done = state.done_items()
+    if len(output) != len(done):
+        yield Finding("consistency.final_output_matches_items",
+                      f"response.output has {len(output)} items, but {len(done)} were streamed and done",
+                      "$.response.output")
+    for position, (final, item) in enumerate(zip(output, done)):
+        difference = first_difference(item.done, final)
+        if difference is not None:
+            where, seen, expected = difference
+            yield Finding("consistency.final_output_matches_items",
+                          f"output[{position}]{where} is {_show(expected)} but output_item.done had {_show(seen)}",
+                          f"$.response.output[{position}]{where}")
+
+
+def annotation_spans(item: dict, path: str) -> Iterator[Finding]:
+    content = item.get("content")
+    if item.get("type") != "message" or not isinstance(content, list):
+        return
+    for ci, part in enumerate(content):
+        if not isinstance(part, dict) or not isinstance(part.get("text"), str):
+            continue
+        length = len(part["text"])
+        for ai, annotation in enumerate(part.get("annotations") or []):
+            if not isinstance(annotation, dict) or "start_index" not in annotation:
+                continue
+            start, end = annotation.get("start_index"), annotation.get("end_index")
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= length):
+                yield Finding("consistency.annotation_span",
+                              f"span {start!r}..{end!r} does not fit a text of {length} characters",
+                              f"{path}.content[{ci}].annotations[{ai}]")
+
+
+def shape_differences(streamed: dict, plain: dict) -> list[str]:
+    """How the non-streamed Response differs in shape from the streamed final one.
+
+    Shape: the set of top-level fields, the item types in order, each item's fields and its
+    content part types. Values (ids, text, timestamps) may differ between two requests.
+    """
+    problems: list[str] = []
+    a, b = set(streamed), set(plain)
+    if a - b:
+        problems.append(f"fields only in the streamed response: {', '.join(sorted(a - b))}")
+    if b - a:
+        problems.append(f"fields only in the non-streamed response: {', '.join(sorted(b - a))}")
+    out_a, out_b = streamed.get("output"), plain.get("output")
+    if isinstance(out_a, list) and isinstance(out_b, list):
+        types_a = [i.get("type") if isinstance(i, dict) else None for i in out_a]
+        types_b = [i.get("type") if isinstance(i, dict) else None for i in out_b]
+        if types_a != types_b:
+            problems.append(f"output item types {types_b} (non-streamed) vs {types_a} (streamed)")
+        else:
+            for index, (x, y) in enumerate(zip(out_a, out_b)):
+                if isinstance(x, dict) and isinstance(y, dict):
+                    if set(x) != set(y):
+                        problems.append(f"output[{index}] fields {sorted(y)} (non-streamed) vs {sorted(x)} (streamed)")
+                    parts_a = [p.get("type") for p in x.get("content") or [] if isinstance(p, dict)]
+                    parts_b = [p.get("type") for p in y.get("content") or [] if isinstance(p, dict)]
+                    if parts_a != parts_b:
+                        problems.append(f"output[{index}] part types {parts_b} (non-streamed) vs {parts_a} (streamed)")
+    for key in ("status", "object", "model"):
+        if streamed.get(key) != plain.get(key):
+            problems.append(f"{key} {plain.get(key)!r} (non-streamed) vs {streamed.get(key)!r} (streamed)")
+    return problems
+
+
+def first_difference(seen: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:
+    """The first place two JSON values differ, ignoring opaque re-encrypted fields."""
+    if isinstance(seen, dict) and isinstance(expected, dict):
+        for key in sorted(set(seen) | set(expected)):
+            if key in g.OPAQUE_FIELDS:
+                continue
+            if key not in seen or key not in expected:
+                return f"{where}.{key}", seen.get(key, "<absent>"), expected.get(key, "<absent>")
+            found = first_difference(seen[key], expected[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(seen, list) and isinstance(expected, list):
+        if len(seen) != len(expected):
+            return f"{where}", f"{len(seen)} entries", f"{len(expected)} entries"
+        for index, (x, y) in enumerate(zip(seen, expected)):
+            found = first_difference(x, y, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if seen != expected or type(seen) is not type(expected) and not _both_numbers(seen, expected):
+        return where, seen, expected
+    return None
+
+
+def _both_numbers(a: Any, b: Any) -> bool:
+    return all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+
+
+def describe_difference(expected: Any, seen: Any) -> str:
+    if not isinstance(expected, str) or not isinstance(seen, str):
+        return f"(expected {_show(expected)}, got {_show(seen)})"
+    at = next((i for i, (x, y) in enumerate(zip(expected, seen)) if x != y), min(len(expected), len(seen)))
+    return (f"at character {at}: expected {_show(expected[at:at + 40])}, got {_show(seen[at:at + 40])} "
+            f"(lengths {len(expected)} and {len(seen)})")
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

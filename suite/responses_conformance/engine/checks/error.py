@@ -1,0 +1,92 @@
+"""error: HTTP error envelopes, streamed error events and failed responses (spec-notes §5)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .. import grammar as g
+from ..state import Event, StreamState
+from ..violations import Finding
+
+ENVELOPE_KEYS = ("message", "type", "param", "code")
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    etype = event.type
+    if etype is None:
+        return
+    if state.error_pending is not None and etype not in (g.KEEPALIVE, g.FAILED, g.ERROR):
+        yield Finding("error.event_followed_by_failed",
+                      f"the error event #{state.error_pending} is followed by {etype}, not response.failed", "$.type")
+    if state.ended:
+        return
+    if etype == g.ERROR:
+        yield from _error_event(event.payload)
+    elif etype == g.FAILED:
+        response = event.get("response")
+        error = response.get("error") if isinstance(response, dict) else None
+        if not isinstance(error, dict):
+            yield Finding("error.failed_carries_error", f"response.error is {error!r}", "$.response.error")
+        else:
+            for key in ("code", "message"):
+                if not isinstance(error.get(key), str) or not error.get(key):
+                    yield Finding("error.failed_carries_error", f"response.error.{key} is {error.get(key)!r}",
+                                  f"$.response.error.{key}")
+
+
+def on_close(state: StreamState) -> Iterator[Finding]:
+    if state.error_pending is not None:
+        yield Finding("error.event_followed_by_failed",
+                      f"the stream ended after the error event #{state.error_pending} without response.failed")
+
+
+def _error_event(payload: dict) -> Iterator[Finding]:
+    # Two shapes are real: the documented flat one and OpenAI's nested wire shape.
+    nested = payload.get("error")
+    if "error" in payload and not isinstance(nested, dict):
+        yield Finding("error.event_shape", f"error is {nested!r}, not an object", "$.error")
+        return
+    body, path = (nested, "$.error") if isinstance(nested, dict) else (payload, "$")
+    message = body.get("message")
+    if not isinstance(message, str) or not message:
+        yield Finding("error.event_shape", f"error message is {message!r}", f"{path}.message")
+    code = body.get("code")
+    if code is not None and not isinstance(code, str):
+        yield Finding("error.event_shape", f"error code is {code!r}, not a string or null", f"{path}.code")
+
+
+def check_error_response(status: int | None, body: Any, *, expected_statuses: tuple[int, ...],
+                         expected_type: str | None = None, expected_param: str | None = None,
+                         body_note: str | None = None) -> Iterator[Finding]:
+    """An HTTP error the target must send: fitting status, OpenAI's envelope, type and param."""
+    if status not in expected_statuses:
+        if status is not None and 200 <= status < 300:
+            why = "a success status for a request that must be refused"
+        elif status is not None and status >= 500:
+            why = "a server error for a client mistake"
+        else:
+            why = "not the status OpenAI uses"
+        yield Finding("error.status_fits",
+                      f"HTTP {status}, expected {' or '.join(map(str, expected_statuses))} ({why})", "$")
+    if body_note is not None:
+        yield Finding("error.envelope_shape", body_note, "$")
+        return
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        top = sorted(body)[:6] if isinstance(body, dict) else type(body).__name__
+        yield Finding("error.envelope_shape", f"body has no `error` object (top level: {top})", "$.error")
+        return
+    error = body["error"]
+    for key in ENVELOPE_KEYS:
+        if key not in error:
+            yield Finding("error.envelope_shape", f"error.{key} is missing", f"$.error.{key}")
+    if "message" in error and (not isinstance(error["message"], str) or not error["message"]):
+        yield Finding("error.envelope_shape", f"error.message is {error['message']!r}", "$.error.message")
+    for key in ("type", "param", "code"):
+        if key in error and error[key] is not None and not isinstance(error[key], str):
+            yield Finding("error.envelope_shape", f"error.{key} is {error[key]!r}, not a string or null",
+                          f"$.error.{key}")
+    if expected_type is not None and isinstance(error.get("type"), str) and error["type"] != expected_type:
+        yield Finding("error.type_fits", f"error.type is {error['type']!r}, OpenAI uses {expected_type!r}",
+                      "$.error.type")
+    if expected_param is not None and error.get("param") != expected_param:
+        yield Finding("error.param_named", f"error.param is {error.get('param')!r}, expected {expected_param!r}",
+                      "$.error.param")

@@ -1,0 +1,44 @@
+"""framing: what the bytes and frames of a stream look like, before any meaning."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .. import grammar as g
+from ..state import NO_SSE, Event, StreamState
+from ..violations import Finding
+
+# Wire notes from the SSE decoder that break clients; comments and unknown fields are legal SSE.
+BAD_WIRE_NOTES = frozenset({"invalid_utf8", "unterminated_event", "event_too_large"})
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    if event.is_done_sentinel:
+        if state.terminal is not None:
+            yield Finding("framing.no_done_sentinel", "data: [DONE] sent after the terminal event")
+        return
+    if not event.json_ok:
+        yield Finding("framing.data_is_json_object", f"data is not valid JSON: {_short(event.data)!r}")
+        return
+    if not isinstance(event.payload, dict):
+        kind = type(event.payload).__name__.replace("NoneType", "null").replace("dict", "object")
+        yield Finding("framing.data_is_json_object", f"data is a JSON {kind}, not an object")
+        return
+    payload = event.payload
+    etype = payload.get("type")
+    if payload.get("object") in g.FOREIGN_OBJECTS or "choices" in payload or etype in g.FOREIGN_TYPES:
+        label = payload.get("object") or etype or "a frame with `choices`"
+        yield Finding("framing.no_foreign_frames", f"foreign frame in a Responses stream: {label}")
+    if not isinstance(etype, str):
+        yield Finding("framing.type_present",
+                      "payload has no `type`" if etype is None else f"`type` is {etype!r}, not a string", "$.type")
+    if event.name is NO_SSE:
+        return
+    if event.name is None:
+        yield Finding("framing.event_name_present", "event has no `event:` line")
+    elif isinstance(etype, str) and event.name != etype:
+        yield Finding("framing.event_name_matches_type",
+                      f"event: {event.name!r} but data.type is {etype!r}", "$.type")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

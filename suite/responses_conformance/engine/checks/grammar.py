@@ -1,0 +1,202 @@
+"""grammar: event order and the lifecycle of responses, items and content parts
+(spec-notes §6 rules 2-4, 6-9, 14, 17)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from .. import grammar as g
+from ..state import Event, ItemState, PartState, StreamState
+from ..violations import Finding
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    etype = event.type
+    if etype is None:
+        if event.is_done_sentinel:
+            if state.done_sentinel:
+                yield Finding("grammar.nothing_after_terminal", "a second data: [DONE]")
+        elif state.ended:
+            yield Finding("grammar.nothing_after_terminal", "data that is not an event after the end of the response")
+        elif state.json_events == 0 and event.is_object:
+            yield Finding("grammar.created_first", "the first event has no type, so it is not response.created", "$")
+        return
+    if state.json_events == 0 and etype != g.CREATED:
+        yield Finding("grammar.created_first", f"the first event is {etype}, not response.created", "$.type")
+    if state.ended:
+        if etype != g.KEEPALIVE:
+            after = "data: [DONE]" if state.done_sentinel else f"{state.terminal} (event #{state.terminal_index})"
+            yield Finding("grammar.nothing_after_terminal", f"{etype} after {after}", "$.type")
+        return
+    yield from _lifecycle(state, event, etype)
+    handler = _HANDLERS.get(etype)
+    if handler is not None:
+        yield from handler(state, event)
+        return
+    family = g.FAMILIES.get(etype)
+    if family is not None:
+        yield from _family_event(state, event, etype, family)
+
+
+def on_close(state: StreamState) -> Iterator[Finding]:
+    if state.terminal is not None:
+        return
+    if state.json_events == 0:
+        yield Finding("grammar.terminal_event_present", "the stream carried no events")
+        return
+    why = f"; it sent {state.false_terminals[0]}, which is not a Responses API event" if state.false_terminals else ""
+    yield Finding("grammar.terminal_event_present",
+                  f"the stream ended after {state.json_events} events without response.completed, "
+                  f"response.incomplete or response.failed (last: {state.previous_type}){why}")
+
+
+# -- response lifecycle ---------------------------------------------------------------------
+def _lifecycle(state: StreamState, event: Event, etype: str) -> Iterator[Finding]:
+    if etype in (g.CREATED, g.IN_PROGRESS) and state.seen.get(etype):
+        yield Finding("grammar.lifecycle_event_once", f"a second {etype}", "$.type")
+    previous = state.previous_type
+    if etype != g.KEEPALIVE:
+        if previous == g.CREATED and etype not in (g.IN_PROGRESS, g.QUEUED):
+            yield Finding("grammar.in_progress_follows_created",
+                          f"{etype} follows response.created; expected response.in_progress", "$.type")
+        elif previous == g.QUEUED and etype not in (g.IN_PROGRESS, *g.TERMINAL):
+            yield Finding("grammar.in_progress_follows_created",
+                          f"{etype} follows response.queued; expected response.in_progress", "$.type")
+    if etype in g.TERMINAL and etype != g.FAILED:
+        for item in state.open_items():
+            yield Finding("grammar.item_closed",
+                          f"{etype} while item {item.index} ({item.type} {item.id}) was never closed by "
+                          "response.output_item.done", "$.type")
+
+
+# -- items ----------------------------------------------------------------------------------
+def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
+    index = event.get("output_index")
+    open_items = [item for item in state.open_items() if item.index != index]
+    if open_items:
+        yield Finding("grammar.items_sequential",
+                      f"item {index} added while item {open_items[0].index} is still open", "$.output_index")
+    item = event.get("item")
+    if isinstance(item, dict):
+        status = item.get("status")
+        if item.get("type") in g.SAMPLED_ITEMS | {"function_call"} and "status" in item and status != "in_progress":
+            yield Finding("grammar.item_status", f"{item.get('type')} item added with status {status!r}",
+                          "$.item.status")
+
+
+def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
+    for table, label in ((item.parts, "content part"), (item.summaries, "summary part")):
+        for part in table.values():
+            if not part.is_closed:
+                yield Finding("grammar.part_closed",
+                              f"item {item.index} done while its {label} {part.index} is still open", "$.item")
+    done = event.get("item")
+    if isinstance(done, dict) and done.get("type") in g.SAMPLED_ITEMS and "status" in done:
+        if done.get("status") not in g.FINAL_ITEM_STATUSES:
+            yield Finding("grammar.item_status", f"{done.get('type')} item done with status {done.get('status')!r}",
+                          "$.item.status")
+
+
+def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
+    part = event.get("part")
+    ptype = part.get("type") if isinstance(part, dict) else None
+    allowed = g.PART_TYPES_BY_ITEM.get(item.type)
+    if allowed is None or ptype not in allowed:
+        yield Finding("grammar.event_matches_item_type",
+                      f"a {ptype} content part on a {item.type} item", "$.part.type")
+
+
+def _part_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    found = _open_part(state, event, "parts", "content_index", "content_part.added")
+    if isinstance(found, Finding):
+        yield found
+        return
+    if found.type in ("output_text", "refusal") and found.done_events == 0:
+        done_event = "response.output_text.done" if found.type == "output_text" else "response.refusal.done"
+        yield Finding("grammar.text_done_once",
+                      f"content_part.done for part {found.index} without {done_event} before it", "$.type")
+
+
+def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
+    if item.type != "reasoning":
+        yield Finding("grammar.event_matches_item_type",
+                      f"a reasoning summary part on a {item.type} item", "$.type")
+
+
+def _summary_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    found = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added")
+    if isinstance(found, Finding):
+        yield found
+
+
+def _family_event(state: StreamState, event: Event, etype: str, family: g.Family) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
+    if item.type not in family.items:
+        yield Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")
+        return
+    if family.scope == "part":
+        part = _open_part(state, event, "parts", "content_index", "content_part.added")
+    elif family.scope == "summary":
+        part = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added")
+    else:
+        return
+    if isinstance(part, Finding):
+        yield part
+        return
+    if family.scope == "part" and part.type not in family.parts:
+        yield Finding("grammar.event_matches_item_type", f"{etype} on a {part.type} part", "$.type")
+        return
+    if family.role == "delta" and part.done_events:
+        yield Finding("grammar.text_done_once", f"{etype} after the part's .done event", "$.type")
+    elif family.role == "done" and part.done_events:
+        yield Finding("grammar.text_done_once", f"a second {etype} for part {part.index}", "$.type")
+
+
+def _open_item(state: StreamState, event: Event) -> ItemState | Finding:
+    index = event.get("output_index")
+    item = state.item_for(event)
+    if item is None:
+        return Finding("grammar.item_open",
+                       f"{event.type} for output_index {index!r}, which no output_item.added opened",
+                       "$.output_index")
+    if item.is_done:
+        return Finding("grammar.item_open",
+                       f"{event.type} for output_index {index} after its output_item.done", "$.output_index")
+    return item
+
+
+def _open_part(state: StreamState, event: Event, table: str, key: str, opener: str) -> PartState | Finding:
+    item = state.item_for(event)
+    index = event.get(key)
+    part = getattr(item, table).get(index) if item is not None and isinstance(index, int) else None
+    if part is None:
+        return Finding("grammar.part_open", f"{event.type} for {key} {index!r}, which no {opener} opened",
+                       f"$.{key}")
+    if part.is_closed:
+        return Finding("grammar.part_open", f"{event.type} for {key} {index} after the part was done",
+                       f"$.{key}")
+    return part
+
+
+_HANDLERS = {
+    g.ITEM_ADDED: _item_added,
+    g.ITEM_DONE: _item_done,
+    g.PART_ADDED: _part_added,
+    g.PART_DONE: _part_done,
+    g.SUMMARY_PART_ADDED: _summary_added,
+    g.SUMMARY_PART_DONE: _summary_done,
+}

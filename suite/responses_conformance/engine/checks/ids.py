@@ -1,0 +1,154 @@
+"""ids: identities and indexes stay what they were announced as (spec-notes §6 rules 5-7, 9, 10)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .. import grammar as g
+from ..state import Event, StreamState
+from ..violations import Finding
+
+IDENTITY_FIELDS = ("id", "created_at", "model")
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    etype = event.type
+    if etype is None or state.ended:
+        return
+    if etype in g.LIFECYCLE:
+        yield from _response_identity(state, event)
+    elif etype == g.ITEM_ADDED:
+        yield from _item_added(state, event)
+    elif etype == g.ITEM_DONE:
+        yield from _item_done(state, event)
+    elif etype == g.PART_ADDED:
+        yield from _next_index(state, event, "content_index", "parts", "next_content_index")
+    elif etype == g.SUMMARY_PART_ADDED:
+        yield from _next_index(state, event, "summary_index", "summaries", "next_summary_index")
+    elif etype == g.ANNOTATION_ADDED:
+        yield from _annotation_index(state, event)
+    if "item_id" in event.payload:
+        yield from _item_id(state, event)
+
+
+def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
+    """Identity rules that hold for a finished Response object (streamed or not)."""
+    output = response.get("output")
+    if not isinstance(output, list):
+        return
+    seen: dict[str, int] = {}
+    for index, item in enumerate(output):
+        if not isinstance(item, dict):
+            continue
+        item_path = f"{path}.output[{index}]"
+        yield from _item_id_present(item, item_path)
+        yield from _prefix(item, item_path)
+        item_id = item.get("id")
+        if isinstance(item_id, str) and item_id:
+            if item_id in seen:
+                yield Finding("ids.item_ids_unique", f"output[{index}] reuses the id {item_id!r} of output[{seen[item_id]}]",
+                              f"{item_path}.id")
+            seen.setdefault(item_id, index)
+
+
+def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
+    response = event.get("response")
+    if state.identity is None or not isinstance(response, dict):
+        return
+    for key in IDENTITY_FIELDS:
+        before, now = state.identity.get(key), response.get(key)
+        if before is not None and now != before:
+            yield Finding("ids.response_id_stable", f"response.{key} changed from {before!r} to {now!r}",
+                          f"$.response.{key}")
+
+
+def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
+    index = event.get("output_index")
+    item = event.get("item")
+    if isinstance(index, int) and not isinstance(index, bool):
+        if index in state.items:
+            yield Finding("ids.output_index_sequential", f"output_index {index} is added a second time",
+                          "$.output_index")
+        elif index != state.next_output_index:
+            yield Finding("ids.output_index_sequential", f"expected output_index {state.next_output_index}, got {index}",
+                          "$.output_index")
+    if not isinstance(item, dict):
+        return
+    yield from _item_id_present(item, "$.item")
+    yield from _prefix(item, "$.item")
+    item_id = item.get("id")
+    if isinstance(item_id, str) and item_id in state.item_ids and state.item_ids[item_id] != index:
+        yield Finding("ids.item_ids_unique", f"item id {item_id!r} is already used by item {state.item_ids[item_id]}",
+                      "$.item.id")
+    call_id = item.get("call_id")
+    key = (item.get("type"), call_id)
+    if item.get("type") in g.CALL_ID_STABLE_ITEMS and key in state.call_ids and state.call_ids[key] != index:
+        yield Finding("ids.item_ids_unique", f"call_id {call_id!r} is already used by item {state.call_ids[key]}",
+                      "$.item.call_id")
+
+
+def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    done = event.get("item")
+    if not isinstance(done, dict):
+        return
+    yield from _item_id_present(done, "$.item")
+    added_state = state.item_for(event)
+    if added_state is None or added_state.is_done:
+        return
+    added = added_state.added
+    keys = ["id", "type"] + (["call_id"] if added.get("type") in g.CALL_ID_STABLE_ITEMS else [])
+    for key in keys:
+        if key in added and done.get(key) != added.get(key):
+            yield Finding("ids.item_identity_stable",
+                          f"item.{key} is {done.get(key)!r} at done but was {added.get(key)!r} at added",
+                          f"$.item.{key}")
+
+
+def _item_id_present(item: dict, path: str) -> Iterator[Finding]:
+    if item.get("type") in g.ID_OPTIONAL_ITEMS and "id" not in item:
+        return
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        yield Finding("ids.item_id_present", f"{item.get('type')} item has id {item_id!r}", f"{path}.id")
+
+
+def _prefix(item: dict, path: str) -> Iterator[Finding]:
+    prefix = g.ID_PREFIXES.get(item.get("type"))
+    item_id = item.get("id")
+    if prefix and isinstance(item_id, str) and item_id and not item_id.startswith(prefix):
+        yield Finding("ids.conventional_prefix", f"{item.get('type')} id {item_id!r} does not start with {prefix!r}",
+                      f"{path}.id")
+
+
+def _next_index(state: StreamState, event: Event, key: str, table: str, counter: str) -> Iterator[Finding]:
+    item = state.item_for(event)
+    index = event.get(key)
+    if item is None or not isinstance(index, int) or isinstance(index, bool):
+        return
+    if index in getattr(item, table):
+        yield Finding("ids.content_index_sequential", f"{key} {index} of item {item.index} is added a second time",
+                      f"$.{key}")
+    elif index != getattr(item, counter):
+        yield Finding("ids.content_index_sequential",
+                      f"expected {key} {getattr(item, counter)} in item {item.index}, got {index}", f"$.{key}")
+
+
+def _annotation_index(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = state.item_for(event)
+    ci = event.get("content_index")
+    part = item.parts.get(ci) if item is not None and isinstance(ci, int) else None
+    index = event.get("annotation_index")
+    if part is None or not isinstance(index, int) or isinstance(index, bool):
+        return
+    if index != part.next_annotation_index:
+        yield Finding("ids.annotation_index_sequential",
+                      f"expected annotation_index {part.next_annotation_index}, got {index}", "$.annotation_index")
+
+
+def _item_id(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = state.item_for(event)
+    item_id: Any = event.get("item_id")
+    if item is None or not isinstance(item.id, str):
+        return
+    if item_id != item.id:
+        yield Finding("ids.item_id_matches",
+                      f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}", "$.item_id")

@@ -1,0 +1,71 @@
+"""usage: the token accounting of a finished response (spec-notes §4, rule 16)."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .. import grammar as g
+from ..state import Event, StreamState
+from ..violations import Finding
+
+COUNTERS = ("input_tokens", "output_tokens", "total_tokens")
+DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens"))
+
+
+def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+    if event.type in g.TERMINAL and not state.ended:
+        response = event.get("response")
+        if isinstance(response, dict):
+            yield from on_response(response, "$.response", g.TERMINAL[event.type])
+
+
+def on_response(response: dict, path: str = "$", status: str | None = None) -> Iterator[Finding]:
+    status = status or response.get("status")
+    usage = response.get("usage")
+    upath = f"{path}.usage"
+    if not isinstance(usage, dict):
+        if status in ("completed", "incomplete"):
+            yield Finding("usage.present", f"a {status} response has usage {usage!r}", upath)
+        return
+    valid = True
+    for key in COUNTERS:
+        if not _count(usage.get(key)):
+            valid = False
+            yield Finding("usage.counters_valid", f"usage.{key} is {usage.get(key, '<absent>')!r}", f"{upath}.{key}")
+    for parent, key in DETAILS:
+        details = usage.get(parent)
+        if not isinstance(details, dict):
+            valid = False
+            yield Finding("usage.counters_valid", f"usage.{parent} is {details!r}", f"{upath}.{parent}")
+        elif not _count(details.get(key)):
+            valid = False
+            yield Finding("usage.counters_valid", f"usage.{parent}.{key} is {details.get(key, '<absent>')!r}",
+                          f"{upath}.{parent}.{key}")
+        else:
+            for extra, value in details.items():
+                if extra != key and isinstance(value, (int, float)) and not _count(value):
+                    yield Finding("usage.counters_valid", f"usage.{parent}.{extra} is {value!r}",
+                                  f"{upath}.{parent}.{extra}")
+    if not valid:
+        return
+    total, inp, out = usage["total_tokens"], usage["input_tokens"], usage["output_tokens"]
+    if total != inp + out:
+        yield Finding("usage.total_is_sum", f"total_tokens {total} but input_tokens + output_tokens = {inp + out}",
+                      f"{upath}.total_tokens")
+    cached = usage["input_tokens_details"]["cached_tokens"]
+    reasoning = usage["output_tokens_details"]["reasoning_tokens"]
+    if cached > inp:
+        yield Finding("usage.details_within_totals", f"cached_tokens {cached} > input_tokens {inp}",
+                      f"{upath}.input_tokens_details.cached_tokens")
+    if reasoning > out:
+        yield Finding("usage.details_within_totals", f"reasoning_tokens {reasoning} > output_tokens {out}",
+                      f"{upath}.output_tokens_details.reasoning_tokens")
+    if inp == 0:
+        yield Finding("usage.nonzero", "input_tokens is 0", f"{upath}.input_tokens")
+    output = response.get("output")
+    if out == 0 and isinstance(output, list) and output:
+        yield Finding("usage.nonzero", f"output_tokens is 0 although the response has {len(output)} output items",
+                      f"{upath}.output_tokens")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

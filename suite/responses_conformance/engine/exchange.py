@@ -1,0 +1,143 @@
+"""Checks for one whole HTTP exchange: status line and headers, then the body.
+
+Sans-IO like the stream checker: the HTTP layer calls `head()` once and `body()` per chunk
+as bytes arrive, then `close()`. What the body is checked as depends on what the scenario
+expects (`stream`, `response` or `error`) and on what actually arrived.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .checker import StreamChecker, _Stamper, check_response_body, parse_json
+from .checks import error as error_checks
+from .violations import Finding, Violation
+
+MAX_JSON_BODY = 8 * 1024 * 1024  # a Response object or an error envelope is far smaller
+
+
+@dataclass(frozen=True)
+class Expectation:
+    kind: str  # "stream" | "response" | "error"
+    statuses: tuple[int, ...] = (200,)
+    error_type: str | None = None
+    error_param: str | None = None
+    starting_after: int | None = None
+
+
+def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.split(";", 1)[0].strip().lower()
+    return None
+
+
+class ExchangeChecker:
+    def __init__(self, expectation: Expectation, *, schemas: Any = None, checks: Iterable[str] | None = None) -> None:
+        self.expectation = expectation
+        self._schemas = schemas
+        self._checks = checks
+        self._stamper = _Stamper(checks)
+        self.status: int | None = None
+        self.content_type: str | None = None
+        self.stream: StreamChecker | None = None
+        self._buffer = bytearray()
+        self._overflow = False
+        self._sniffing = True  # a 200 to a stream request: SSE unless the body turns out to be JSON
+        self.body_json: Any = None
+        self.violations: list[Violation] = []
+
+    # -- ExchangeSink -------------------------------------------------------------------------
+    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.status = status
+        self.content_type = media_type(headers)
+        kind = self.expectation.kind
+        findings: list[Finding] = []
+        if kind == "stream" and status == 200 and self.content_type != "text/event-stream":
+            findings.append(Finding("framing.content_type_event_stream",
+                                    f"Content-Type is {self.content_type or 'missing'}", "$"))
+        if kind in ("response", "error") and self.content_type != "application/json":
+            findings.append(Finding("framing.content_type_json", f"Content-Type is {self.content_type or 'missing'}",
+                                    "$"))
+        self._add(findings)
+
+    def body(self, chunk: bytes) -> None:
+        if self._streaming_expected():
+            if self._sniffing:
+                self._buffer += chunk
+                stripped = bytes(self._buffer).lstrip()
+                if not stripped:
+                    return
+                self._sniffing = False
+                if stripped.startswith(b"{") or stripped.startswith(b"["):
+                    return  # a JSON body where a stream was asked for: judged at close
+                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks,
+                                            starting_after=self.expectation.starting_after)
+                chunk, self._buffer = bytes(self._buffer), bytearray()
+            if self.stream is not None:
+                self.violations.extend(self.stream.feed_bytes(chunk))
+                return
+        if len(self._buffer) + len(chunk) > MAX_JSON_BODY:
+            self._overflow = True
+            return
+        self._buffer += chunk
+
+    def close(self) -> list[Violation]:
+        if self.stream is not None:
+            self.violations.extend(self.stream.close())
+            return self.violations
+        kind = self.expectation.kind
+        ok, value = (False, None) if self._overflow else parse_json(bytes(self._buffer))
+        self.body_json = value if ok else None
+        if kind in ("stream", "response") and self.status != 200:
+            said = value.get("error") if ok and isinstance(value, dict) else None
+            said = said.get("message") if isinstance(said, dict) else None
+            self._add([Finding("framing.http_status_ok", f"HTTP {self.status} to a valid request"
+                               + (f": {_show(str(said).encode())}" if said else ""), "$")])
+            return self.violations
+        if kind == "stream":
+            if self.status == 200:
+                what = "a JSON body" if ok else "no stream at all"
+                self._add([Finding("framing.content_type_event_stream",
+                                   f"a stream was asked for, the target sent {what}", "$")])
+        elif kind == "response":
+            if self.status == 200:
+                if ok:
+                    self.violations.extend(check_response_body(value, schemas=self._schemas, checks=self._checks))
+                else:
+                    self._add([Finding("schema.response", f"the body is not JSON: {_show(self._buffer)}", "$")])
+        else:
+            note = None
+            if self._overflow:
+                note = f"the error body is larger than {MAX_JSON_BODY} bytes"
+            elif not ok:
+                note = f"the error body is not JSON: {_show(self._buffer)}"
+            expectation = self.expectation
+            self._add(error_checks.check_error_response(
+                self.status, value, expected_statuses=expectation.statuses, expected_type=expectation.error_type,
+                expected_param=expectation.error_param, body_note=note))
+        return self.violations
+
+    # -- results ------------------------------------------------------------------------------
+    @property
+    def final_response(self) -> dict | None:
+        if self.stream is not None:
+            return self.stream.final_response
+        if self.expectation.kind == "response" and isinstance(self.body_json, dict):
+            return self.body_json
+        return None
+
+    @property
+    def events(self) -> int:
+        return self.stream.event_count if self.stream is not None else 0
+
+    def _streaming_expected(self) -> bool:
+        return self.expectation.kind == "stream" and self.status == 200
+
+    def _add(self, findings: Iterable[Finding]) -> None:
+        self.violations.extend(self._stamper.stamp(findings))
+
+
+def _show(data: bytes | bytearray, limit: int = 120) -> str:
+    text = bytes(data[:limit]).decode("utf-8", errors="replace")
+    return repr(text + ("…" if len(data) > limit else "")) if data else "an empty body"

@@ -1,0 +1,246 @@
+"""The catalogue of checks: every rule the suite enforces, as data.
+
+A check's id (`category.name`) is stable: reports, baselines and CI gates refer to it. The
+rule is one line a server author can act on; the basis says why we believe it (observed
+OpenAI traffic, the Open Responses spec, what the official SDKs throw on, the published
+OpenAPI description). The logic lives in `engine/checks/<category>.py`; this table is what
+reports, the pytest parametrization and CHECKS.md are built from.
+
+`applies` names the kinds of exchange a check is about:
+  stream   - a `stream: true` request answered with server-sent events
+  response - a non-streamed request answered with one JSON Response object
+  error    - a request the target must refuse with an HTTP error envelope
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .violations import Severity
+
+MUST = Severity.MUST
+SHOULD = Severity.SHOULD
+
+CATEGORIES = ("framing", "schema", "grammar", "sequence", "ids", "consistency", "usage", "error")
+
+STREAM = frozenset({"stream"})
+RESPONSE = frozenset({"response"})
+ERROR = frozenset({"error"})
+SUCCESS = frozenset({"stream", "response"})
+ANY = frozenset({"stream", "response", "error"})
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    severity: Severity
+    rule: str
+    basis: str
+    applies: frozenset[str]
+
+    @property
+    def category(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+def _c(id: str, severity: Severity, applies: frozenset[str], rule: str, basis: str) -> Check:
+    return Check(id=id, severity=severity, rule=rule, basis=basis, applies=applies)
+
+
+CHECKS: tuple[Check, ...] = (
+    # ---- framing: HTTP and server-sent-events transport ------------------------------------
+    _c("framing.http_status_ok", MUST, SUCCESS,
+       "A valid request is answered with HTTP 200.",
+       "SPEC: POST /responses declares 200 for success; OBS: every OpenAI capture."),
+    _c("framing.content_type_event_stream", MUST, STREAM,
+       "A `stream: true` response has Content-Type text/event-stream.",
+       "OR: 'MUST have Content-Type text/event-stream'; rig and routing proxies reject others (real-world A-04, A-05)."),
+    _c("framing.content_type_json", MUST, frozenset({"response", "error"}),
+       "A non-streamed response or an HTTP error has Content-Type application/json.",
+       "OR: non-streaming responses are application/json; SDKs parse error bodies as JSON (A-05, G-08)."),
+    _c("framing.sse_well_formed", MUST, STREAM,
+       "The event stream is valid UTF-8 and every event ends with a blank line.",
+       "WHATWG SSE: an unterminated last event is discarded by clients; SDK decoders are WHATWG decoders (A-07, G-05)."),
+    _c("framing.data_is_json_object", MUST, STREAM,
+       "Every `data:` payload is exactly one JSON object.",
+       "SDK-PY/SDK-JS json-decode every data payload; `data: null`, raw text and two objects in one event break them (A-07, A-09, G-05)."),
+    _c("framing.event_name_matches_type", MUST, STREAM,
+       "The SSE `event:` name equals the payload's `type`.",
+       "OR: 'The event field MUST match the type in the event body'; OBS: OpenAI sends event == type on every event (A-03)."),
+    _c("framing.event_name_present", SHOULD, STREAM,
+       "Every event carries an `event:` line naming its type.",
+       "OBS: OpenAI names every event; clients that dispatch on the SSE event name see nothing otherwise (A-03)."),
+    _c("framing.type_present", MUST, STREAM,
+       "Every payload has a string `type`.",
+       "SPEC: `type` is required on all 58 events; Codex dispatches on data.type (A-03)."),
+    _c("framing.no_foreign_frames", MUST, STREAM,
+       "A Responses stream carries no Chat Completions chunks or other APIs' frames.",
+       "SPEC ResponseStreamEvent union; Codex retried and billed six calls on chat chunks (A-01, A-02)."),
+    _c("framing.no_done_sentinel", SHOULD, STREAM,
+       "The stream ends after the terminal event, without a `data: [DONE]` sentinel.",
+       "OBS: OpenAI sends no [DONE] on Responses streams; strict JSON-per-frame parsers choke on it (A-11). The Open Responses profile requires it instead."),
+    # ---- schema -----------------------------------------------------------------------------
+    _c("schema.event", MUST, STREAM,
+       "Every event validates against the JSON Schema of its type.",
+       "SPEC event schemas, relaxed where OpenAI's own traffic departs from them (spec-notes section 7); strict deserialisers (Codex, Grok CLI, async-openai) fail on the rest (H-section)."),
+    _c("schema.response", MUST, RESPONSE,
+       "A non-streamed body validates against the Response schema.",
+       "SPEC Response object; clients deserialise it field by field (H-04, H-07)."),
+    _c("schema.known_event_type", SHOULD, STREAM,
+       "Every event type is one the Responses API defines.",
+       "SPEC ResponseStreamEvent union plus wire-only keepalive; strict clients reject unknown variants, so extensions are worth knowing about (A-10, B-13)."),
+    # ---- grammar: event order and lifecycle -------------------------------------------------
+    _c("grammar.created_first", MUST, STREAM,
+       "The first event is `response.created`.",
+       "SDK-PY 'Expected to have received response.created before ...'; SDK-JS throws likewise (B-02, B-03)."),
+    _c("grammar.in_progress_follows_created", SHOULD, STREAM,
+       "`response.in_progress` follows `response.created` (after `response.queued` in background mode).",
+       "OBS: second event of every OpenAI capture; OR state machine."),
+    _c("grammar.lifecycle_event_once", MUST, STREAM,
+       "`response.created` and `response.in_progress` are each sent at most once.",
+       "OBS; OR state machine: a response is created once."),
+    _c("grammar.terminal_event_present", MUST, STREAM,
+       "The stream ends with `response.completed`, `response.incomplete` or `response.failed`.",
+       "SDK-PY get_final_response: 'Didn't receive a response.completed event'; Codex retries streams that end without one (B-10, B-12, G-12)."),
+    _c("grammar.nothing_after_terminal", MUST, STREAM,
+       "No event follows the terminal event (a `[DONE]` sentinel aside).",
+       "OBS; OR: the terminal event ends the response (B-10, A-11)."),
+    _c("grammar.item_open", MUST, STREAM,
+       "Every item event comes after its item's `output_item.added` and before its `output_item.done`.",
+       "SDK-JS throws 'missing output at index'; Vercel AI SDK 'text part not found' (B-04, B-05, B-09)."),
+    _c("grammar.item_closed", MUST, STREAM,
+       "Every added output item is closed by `output_item.done` before the terminal event.",
+       "OR item lifecycle; OBS (B-06)."),
+    _c("grammar.part_open", MUST, STREAM,
+       "Every content-part event comes after its `content_part.added` and before its `content_part.done`.",
+       "OR: text 'MUST be backed by a content part'; SDK-JS (B-04, B-09, D-09)."),
+    _c("grammar.part_closed", MUST, STREAM,
+       "Every added content part is closed by `content_part.done` before its item is done.",
+       "OR content part lifecycle; OBS."),
+    _c("grammar.text_done_once", MUST, STREAM,
+       "Each text or refusal part gets exactly one `.done` event, after its last delta and before `content_part.done`.",
+       "OBS: every OpenAI capture; clients finalise the text on `.done` (B-01)."),
+    _c("grammar.event_matches_item_type", MUST, STREAM,
+       "An event family is only used on its item and part type (`output_text.*` on a message's output_text part, ...).",
+       "SDK-JS 'expected output item type'; SDK-PY asserts content.type == 'output_text' (B-08)."),
+    _c("grammar.items_sequential", SHOULD, STREAM,
+       "Output items are streamed one at a time: an item is done before the next is added.",
+       "OBS: every OpenAI capture; some clients keep one active item (third-party servers interleave parallel calls)."),
+    _c("grammar.item_status", SHOULD, STREAM,
+       "Items are added with status `in_progress` and done with a final status.",
+       "OR item lifecycle; OBS; Grok CLI needs `status` (H-05, H-06)."),
+    # ---- sequence -------------------------------------------------------------------------
+    _c("sequence.present", MUST, STREAM,
+       "Every event carries an integer `sequence_number`.",
+       "SPEC: required on all 58 events; OR MUST; Rust clients fail on a missing one (C-01, C-02, C-03)."),
+    _c("sequence.increasing", MUST, STREAM,
+       "Each event's `sequence_number` is greater than the previous event's.",
+       "OR: 'monotonically increasing'; resume with starting_after depends on it (C-04)."),
+    _c("sequence.starts_at_zero", SHOULD, STREAM,
+       "The first event has `sequence_number` 0.",
+       "OBS: every unedited capture (C-02)."),
+    _c("sequence.contiguous", SHOULD, STREAM,
+       "Each event's `sequence_number` is exactly one more than the previous event's.",
+       "OBS: every unedited capture; OR: numbers let clients 'detect gaps' (C-05, C-06)."),
+    # ---- ids and indexes ------------------------------------------------------------------
+    _c("ids.response_id_stable", MUST, STREAM,
+       "`response.id`, `created_at` and `model` are the same in every lifecycle event.",
+       "OBS; clients chain on the id (D-03, I-06; the Copilot id-rotation capture)."),
+    _c("ids.output_index_sequential", MUST, STREAM,
+       "`output_item.added` events use output_index 0, 1, 2, ... in order, each once.",
+       "SDK-JS validateArrayAppend; OpenClaw maps output by position (D-08, D-11, D-12)."),
+    _c("ids.item_id_matches", MUST, STREAM,
+       "An event's `item_id` is the id of the item at its `output_index`.",
+       "SDK-JS 'expected item_id'; Vercel AI SDK 'text part not found' (D-01, D-04)."),
+    _c("ids.item_identity_stable", MUST, STREAM,
+       "`output_item.done` keeps the `id`, `type` (and `call_id`) of the added item.",
+       "SDK-JS 'expected output item id'; @ai-sdk/openai crashes (D-02, D-05)."),
+    _c("ids.item_id_present", MUST, SUCCESS,
+       "Every output item has a non-empty string `id`.",
+       "OR: every item MUST have an id; SDK-JS (D-06)."),
+    _c("ids.item_ids_unique", MUST, SUCCESS,
+       "Output item ids are unique within a response.",
+       "SDK-JS 'duplicate output item identity'."),
+    _c("ids.content_index_sequential", MUST, STREAM,
+       "`content_part.added` events of an item use content_index 0, 1, 2, ... in order.",
+       "SDK-JS; openai-python IndexError (D-09, D-10)."),
+    _c("ids.annotation_index_sequential", MUST, STREAM,
+       "Annotations of a part are numbered 0, 1, 2, ... in order.",
+       "SDK-JS validateArrayAppend."),
+    _c("ids.conventional_prefix", SHOULD, SUCCESS,
+       "Ids use OpenAI's prefixes (`resp_` for responses, `msg_` for messages).",
+       "OBS; clients replay ids to servers that validate prefixes (D-14)."),
+    # ---- consistency: streamed pieces agree with each other and with the final object -----
+    _c("consistency.deltas_match_done", MUST, STREAM,
+       "The concatenated deltas equal the text of the matching `.done` event.",
+       "OBS: every unedited capture; clients keep either (B-14, E-04, J-05)."),
+    _c("consistency.part_matches_done", MUST, STREAM,
+       "`content_part.done.part` carries the text of the part's `.done` event.",
+       "OBS: every unedited capture."),
+    _c("consistency.item_matches_parts", MUST, STREAM,
+       "The item in `output_item.done` holds the parts closed by `content_part.done`.",
+       "OBS: every unedited capture (E-05)."),
+    _c("consistency.final_output_matches_items", MUST, STREAM,
+       "The terminal `response.output` equals the `output_item.done` items in index order.",
+       "OBS; openai-python get_final_response reads it (E-01, E-02, D-03, D-05, D-13)."),
+    _c("consistency.terminal_status", MUST, SUCCESS,
+       "The terminal status agrees with the event and its fields (completed: no error; incomplete: a reason; failed: an error).",
+       "SPEC field docs; OR; Codex loses truncation and failures otherwise (B-11, H-09)."),
+    _c("consistency.snapshot_state", SHOULD, STREAM,
+       "`response.created` and `response.in_progress` carry status in_progress (or queued) and an empty output.",
+       "OBS; OR state machine."),
+    _c("consistency.annotation_span", MUST, SUCCESS,
+       "Citation spans satisfy 0 <= start_index <= end_index <= len(text).",
+       "OBS: every capture with citations."),
+    _c("consistency.nonstream_matches_stream", MUST, RESPONSE,
+       "A non-streamed response has the same shape as the final response of the same request streamed.",
+       "OBS; clients switch between modes freely (E-03, D-05)."),
+    # ---- usage --------------------------------------------------------------------------
+    _c("usage.present", MUST, SUCCESS,
+       "A completed or incomplete response carries a `usage` object.",
+       "OBS; Codex and OpenCode show zero context without it (F-08, F-09)."),
+    _c("usage.counters_valid", MUST, SUCCESS,
+       "Usage counters and detail objects are present and non-negative integers.",
+       "SPEC ResponseUsage; Codex 'invalid type: null, expected i64' (F-01, F-02, F-03)."),
+    _c("usage.total_is_sum", MUST, SUCCESS,
+       "`total_tokens` equals `input_tokens + output_tokens`.",
+       "OBS: every capture (F-04, F-05)."),
+    _c("usage.details_within_totals", MUST, SUCCESS,
+       "`cached_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`.",
+       "OBS: every capture (F-04, F-05)."),
+    _c("usage.nonzero", SHOULD, SUCCESS,
+       "A response to non-empty input reports input_tokens > 0, and output_tokens > 0 when it produced output.",
+       "OBS (F-07)."),
+    # ---- errors -------------------------------------------------------------------------
+    _c("error.status_fits", MUST, ERROR,
+       "A refused request gets the fitting 4xx status, never a 200 or a 5xx.",
+       "OBS: OpenAI answers bad input with 400, bad keys with 401, unknown ids with 404 before any byte of stream (G-01, G-08)."),
+    _c("error.envelope_shape", MUST, ERROR,
+       "An HTTP error body is `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.",
+       "SPEC ErrorResponse; SDKs read body['error']; Zed fails on a missing `type` (G-03, G-08, G-13)."),
+    _c("error.type_fits", SHOULD, ERROR,
+       "`error.type` names the class of error OpenAI uses for it (`invalid_request_error`, ...).",
+       "OBS: OpenAI capture; SDKs and proxies branch on it."),
+    _c("error.param_named", SHOULD, ERROR,
+       "When one request field is at fault, `error.param` names it.",
+       "OBS; SPEC ErrorResponse.param (I-13)."),
+    _c("error.event_shape", MUST, STREAM,
+       "An `error` event carries a string message (flat or nested under `error`) and a sequence_number.",
+       "SPEC (flat) and OBS (nested) shapes; Vercel AI SDK and Grok CLI reject others (G-03, G-04, C-07)."),
+    _c("error.event_followed_by_failed", MUST, STREAM,
+       "An `error` event is followed by `response.failed`.",
+       "OR: 'followed by a response.failed event'; OBS (G-11)."),
+    _c("error.failed_carries_error", MUST, STREAM,
+       "`response.failed` carries `response.error` with `code` and `message`.",
+       "SPEC field docs; Codex shows no usable message otherwise (G-02, G-07)."),
+)
+
+BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
+
+
+def get(check_id: str) -> Check:
+    return BY_ID[check_id]
+
+
+def for_kind(kind: str) -> tuple[Check, ...]:
+    """The checks that apply to one kind of exchange (stream, response, error)."""
+    return tuple(c for c in CHECKS if kind in c.applies)

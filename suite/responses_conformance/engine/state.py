@@ -1,0 +1,271 @@
+"""What the checker remembers about one response stream.
+
+Checks read the state as it was *before* the event they are looking at; only the checker
+updates it (`StreamState.apply`), after every check has seen the event. Memory is bounded by
+the response itself (its items and their text), never by the length of a capture.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import grammar as g
+
+NO_SSE = object()  # Event.name when the event did not come through an SSE layer (JSON lines)
+
+
+@dataclass
+class Event:
+    """One event as the checks see it."""
+
+    index: int
+    data: str
+    payload: Any = None  # the decoded JSON value (None when data is not JSON)
+    json_ok: bool = False
+    name: Any = NO_SSE  # the SSE `event:` name, None when absent, NO_SSE without SSE framing
+
+    @property
+    def is_object(self) -> bool:
+        return self.json_ok and isinstance(self.payload, dict)
+
+    @property
+    def type(self) -> str | None:
+        if self.is_object:
+            value = self.payload.get("type")
+            return value if isinstance(value, str) else None
+        return None
+
+    @property
+    def seq(self) -> int | None:
+        if self.is_object:
+            value = self.payload.get("sequence_number")
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.payload.get(key, default) if self.is_object else default
+
+    @property
+    def is_done_sentinel(self) -> bool:
+        return self.data.strip() == g.DONE_SENTINEL
+
+
+@dataclass
+class PartState:
+    index: int
+    type: str | None
+    added: Any
+    deltas: list[str] = field(default_factory=list)
+    delta_count: int = 0
+    done_value: str | None = None  # from the text/refusal .done event
+    done_events: int = 0
+    closed: Any = None  # the part from content_part.done (or summary_part.done)
+    is_closed: bool = False
+    next_annotation_index: int = 0
+
+
+@dataclass
+class ItemState:
+    index: int
+    added: dict
+    done: dict | None = None
+    parts: dict[int, PartState] = field(default_factory=dict)
+    next_content_index: int = 0
+    summaries: dict[int, PartState] = field(default_factory=dict)
+    next_summary_index: int = 0
+    channel_deltas: dict[str, list[str]] = field(default_factory=dict)
+    channel_done: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> Any:
+        return self.added.get("id")
+
+    @property
+    def type(self) -> Any:
+        return self.added.get("type")
+
+    @property
+    def is_done(self) -> bool:
+        return self.done is not None
+
+
+@dataclass
+class StreamState:
+    starting_after: int | None = None
+    json_events: int = 0  # events that were JSON objects (lifecycle order counts these)
+    first_type: str | None = None
+    previous_type: str | None = None  # type of the previous JSON event, keepalives excluded
+    last_seq: int | None = None
+    seen: dict[str, int] = field(default_factory=dict)  # lifecycle type -> count
+    identity: dict[str, Any] | None = None  # id, created_at, model of the first lifecycle response
+    terminal: str | None = None
+    terminal_response: Any = None
+    terminal_index: int | None = None
+    done_sentinel: bool = False
+    error_pending: int | None = None  # index of an `error` event not yet followed by response.failed
+    false_terminals: list[str] = field(default_factory=list)
+    items: dict[int, ItemState] = field(default_factory=dict)
+    next_output_index: int = 0
+    item_ids: dict[str, int] = field(default_factory=dict)
+    call_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        return self.terminal is not None or self.done_sentinel
+
+    def open_items(self) -> list[ItemState]:
+        return [item for item in self.items.values() if not item.is_done]
+
+    def done_items(self) -> list[ItemState]:
+        return [self.items[i] for i in sorted(self.items) if self.items[i].is_done]
+
+    def item_for(self, event: Event) -> ItemState | None:
+        index = event.get("output_index")
+        if isinstance(index, int) and not isinstance(index, bool):
+            return self.items.get(index)
+        return None
+
+    # -- updating ----------------------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        if event.is_done_sentinel:
+            self.done_sentinel = True
+            return
+        if not event.is_object:
+            return
+        etype = event.type
+        self.json_events += 1
+        if self.first_type is None:
+            self.first_type = etype
+        if event.seq is not None:
+            self.last_seq = event.seq
+        if etype != g.KEEPALIVE:
+            self.previous_type = etype
+        if etype in g.FALSE_TERMINALS:
+            self.false_terminals.append(etype)
+        if etype in g.LIFECYCLE:
+            self.seen[etype] = self.seen.get(etype, 0) + 1
+            response = event.get("response")
+            if isinstance(response, dict) and self.identity is None:
+                self.identity = {k: response.get(k) for k in ("id", "created_at", "model")}
+            if etype in g.TERMINAL and self.terminal is None:
+                self.terminal = etype
+                self.terminal_response = response
+                self.terminal_index = event.index
+        if etype == g.ERROR:
+            self.error_pending = event.index
+        elif etype == g.FAILED:
+            self.error_pending = None
+        handler = _APPLY.get(etype)
+        if handler is not None:
+            handler(self, event)
+        else:
+            family = g.FAMILIES.get(etype or "")
+            if family is not None:
+                self._apply_family(event, family)
+
+    def _apply_item_added(self, event: Event) -> None:
+        index = event.get("output_index")
+        item = event.get("item")
+        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(item, dict):
+            return
+        if index in self.items:
+            return  # a reused index: reported by ids.output_index_sequential, first one kept
+        self.items[index] = ItemState(index=index, added=item)
+        self.next_output_index = max(self.next_output_index, index + 1)
+        item_id = item.get("id")
+        if isinstance(item_id, str) and item_id and item_id not in self.item_ids:
+            self.item_ids[item_id] = index
+        call_id = item.get("call_id")
+        if item.get("type") in g.CALL_ID_STABLE_ITEMS and isinstance(call_id, str):
+            self.call_ids.setdefault((item["type"], call_id), index)
+
+    def _apply_item_done(self, event: Event) -> None:
+        state = self.item_for(event)
+        item = event.get("item")
+        if state is not None and state.done is None and isinstance(item, dict):
+            state.done = item
+
+    def _apply_part_added(self, event: Event) -> None:
+        state = self.item_for(event)
+        index = event.get("content_index")
+        if state is None or not isinstance(index, int) or index in state.parts:
+            return
+        part = event.get("part")
+        ptype = part.get("type") if isinstance(part, dict) else None
+        state.parts[index] = PartState(index=index, type=ptype, added=part)
+        state.next_content_index = max(state.next_content_index, index + 1)
+
+    def _apply_part_done(self, event: Event) -> None:
+        part = self._part(event, "parts", "content_index")
+        if part is not None and not part.is_closed:
+            part.is_closed = True
+            part.closed = event.get("part")
+
+    def _apply_summary_added(self, event: Event) -> None:
+        state = self.item_for(event)
+        index = event.get("summary_index")
+        if state is None or not isinstance(index, int) or index in state.summaries:
+            return
+        part = event.get("part")
+        state.summaries[index] = PartState(index=index, type=part.get("type") if isinstance(part, dict) else None,
+                                           added=part)
+        state.next_summary_index = max(state.next_summary_index, index + 1)
+
+    def _apply_summary_done(self, event: Event) -> None:
+        part = self._part(event, "summaries", "summary_index")
+        if part is not None and not part.is_closed:
+            part.is_closed = True
+            part.closed = event.get("part")
+
+    def _part(self, event: Event, table: str, key: str) -> PartState | None:
+        state = self.item_for(event)
+        index = event.get(key)
+        if state is None or not isinstance(index, int):
+            return None
+        return getattr(state, table).get(index)
+
+    def _apply_family(self, event: Event, family: g.Family) -> None:
+        if family.scope == "part":
+            target = self._part(event, "parts", "content_index")
+        elif family.scope == "summary":
+            target = self._part(event, "summaries", "summary_index")
+        else:
+            target = None
+        if family.role == "annotation" and target is not None:
+            target.next_annotation_index += 1
+            return
+        if family.role not in ("delta", "done"):
+            return
+        if family.scope in ("part", "summary"):
+            if target is None:
+                return
+            if family.role == "delta":
+                delta = event.get("delta")
+                if isinstance(delta, str):
+                    target.deltas.append(delta)
+                target.delta_count += 1
+            else:
+                target.done_events += 1
+                if target.done_value is None:
+                    value = event.get(family.done_field)
+                    target.done_value = value if isinstance(value, str) else None
+            return
+        item = self.item_for(event)
+        if item is None or family.channel is None:
+            return
+        if family.role == "delta":
+            delta = event.get("delta")
+            item.channel_deltas.setdefault(family.channel, []).append(delta if isinstance(delta, str) else "")
+        elif family.done_field:
+            item.channel_done.setdefault(family.channel, event.get(family.done_field))
+
+
+_APPLY = {
+    g.ITEM_ADDED: StreamState._apply_item_added,
+    g.ITEM_DONE: StreamState._apply_item_done,
+    g.PART_ADDED: StreamState._apply_part_added,
+    g.PART_DONE: StreamState._apply_part_done,
+    g.SUMMARY_PART_ADDED: StreamState._apply_summary_added,
+    g.SUMMARY_PART_DONE: StreamState._apply_summary_done,
+}

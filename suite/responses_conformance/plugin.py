@@ -1,0 +1,241 @@
+"""The pytest plugin: `pytest --target-url=https://host/v1` from any folder.
+
+Registered through the `pytest11` entry point. It adds the options, turns scenarios x checks
+into test items (`test_check[text-stream:sequence.contiguous]`), runs one request per
+scenario on first use, reports a broken MUST rule as a failure and a broken SHOULD rule as a
+warning, a target that could not be tested as an error, and writes results.json, the HTML
+report (pytest-html) and the transcripts.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from . import report
+from .engine import registry
+from .engine.violations import Severity
+from .http import Limits
+from .runner import Runner, Target
+from .scenarios import Scenario, load_all
+
+SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
+PACKAGE_DIR = Path(__file__).parent
+SESSION_KEY = pytest.StashKey["ConformanceSession"]()
+DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
+
+
+class ConformanceWarning(UserWarning):
+    """A SHOULD rule is broken: worth knowing, not a failure."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("responses-conformance", "Responses API conformance")
+    group.addoption("--target-url", default=None,
+                    help="base URL of the target, up to and including the version prefix (https://host/v1). "
+                         "Without it, the embedded reference server is the target.")
+    group.addoption("--api-key", default=None,
+                    help="API key for the target (default: $OPENAI_API_KEY). Never printed or written.")
+    group.addoption("--model", dest="conformance_model", default=None,
+                    help=f"model to request (default: {DEFAULT_REMOTE_MODEL}, or the reference model)")
+    group.addoption("--results-json", default=None, help="where to write results.json (default: <reports>/results.json)")
+    group.addoption("--reports-dir", default="reports", help="folder for the report, results and transcripts")
+    timeout_help = "total time limit in seconds for one request and its whole body (default: 30)"
+    if not _has_plugin_option("pytest_timeout"):
+        # pytest-timeout owns --timeout where it is installed; --conformance-timeout always works.
+        group.addoption("--timeout", dest="conformance_timeout", type=float, default=None, help=timeout_help)
+    group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=None,
+                    help=timeout_help)
+    group.addoption("--idle-timeout", type=float, default=None,
+                    help="longest silence in seconds allowed before or between bytes (default: 15)")
+    group.addoption("--max-bytes", type=int, default=None, help="largest body read, in bytes (default: 32 MiB)")
+    group.addoption("--insecure", action="store_true", default=False,
+                    help="do not verify the target's TLS certificate (loudly reported)")
+
+
+def _has_plugin_option(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: a conformance check item (scenario x check)")
+    if config.getoption("target_url") and config.args_source != pytest.Config.ArgsSource.ARGS:
+        # `pytest --target-url=...` from any folder runs the conformance suite, not local tests.
+        config.args = [str(SUITE_MODULE)]
+    if not _collects_suite(config):
+        return
+    session = ConformanceSession(config)
+    config.stash[SESSION_KEY] = session
+    if config.pluginmanager.hasplugin("html"):
+        if not getattr(config.option, "htmlpath", None):
+            config.option.htmlpath = str(session.reports_dir / "report.html")
+        config.option.self_contained_html = True
+        config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
+
+
+def _collects_suite(config: pytest.Config) -> bool:
+    base = config.invocation_params.dir
+    for arg in config.args:
+        if config.option.pyargs and arg.split("::")[0].split(".")[0] == __package__:
+            return True
+        path = Path(arg.split("::")[0])
+        path = (base / path).resolve() if not path.is_absolute() else path.resolve()
+        if path == SUITE_MODULE.resolve() or path in SUITE_MODULE.resolve().parents:
+            return True
+    return False
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_case" not in metafunc.fixturenames:
+        return
+    cases = [Case(scenario, check) for scenario in load_all() for check in scenario.checks()]
+    metafunc.parametrize("conformance_case", cases, ids=[case.id for case in cases])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("conformance_case") if callspec else None
+        if isinstance(case, Case):
+            item.add_marker(pytest.mark.conformance)
+            item.user_properties.extend([("scenario", case.scenario.id), ("check", case.check.id),
+                                         ("severity", str(case.check.severity)),
+                                         ("category", case.check.category)])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    conformance = session.config.stash.get(SESSION_KEY, None)
+    if conformance is not None and conformance.runner_started:
+        conformance.write_results()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    conformance = config.stash.get(SESSION_KEY, None)
+    if conformance is not None and conformance.runner_started:
+        terminalreporter.write_sep("=", "responses-conformance")
+        for line in conformance.summary_lines():
+            terminalreporter.write_line(line)
+
+
+# -- fixtures --------------------------------------------------------------------------------
+class Case:
+    def __init__(self, scenario: Scenario, check: registry.Check) -> None:
+        self.scenario = scenario
+        self.check = check
+        self.id = f"{scenario.id}:{check.id}"
+
+    def __repr__(self) -> str:
+        return self.id
+
+
+@pytest.fixture
+def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
+    session: ConformanceSession = request.config.stash[SESSION_KEY]
+    result = session.runner.result(conformance_case.scenario)
+    if result.error is not None:
+        # Not a verdict on the rule: the target could not be tested. pytest shows an error.
+        pytest.fail(report.could_not_test(result), pytrace=False)
+    return result
+
+
+def judge(case: Case, result, session: "ConformanceSession") -> None:
+    """The body of every conformance item."""
+    if case.check.id == "consistency.nonstream_matches_stream":
+        twin = next(s for s in load_all() if s.id == case.scenario.compare_shape_with)
+        other = session.runner.result(twin)
+        violations, missing = session.runner.shape_violations(case.scenario, other)
+        if missing is not None:
+            pytest.skip(f"cannot compare shapes: {missing}")
+        session.extra_violations.setdefault(case.scenario.id, []).extend(violations)
+    else:
+        violations = result.for_check(case.check.id)
+    if not violations:
+        return
+    text = report.format_violations(case, result, violations, session)
+    if any(v.severity is Severity.MUST for v in violations):
+        pytest.fail(text, pytrace=False)
+    # Attributed to the scenario and event, not to a line of ours: it is the target's finding.
+    first = violations[0]
+    warnings.warn_explicit(ConformanceWarning(text), ConformanceWarning,
+                           filename=f"{case.scenario.id}", lineno=first.event_index or 0,
+                           module="responses_conformance")
+
+
+class ConformanceSession:
+    """Per pytest run: the target, the runner, and where the outputs go."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        base = config.invocation_params.dir
+        self.reports_dir = (base / config.getoption("reports_dir")).resolve()
+        results = config.getoption("results_json")
+        self.results_path = (base / results).resolve() if results else self.reports_dir / "results.json"
+        self.target_url = config.getoption("target_url")
+        self.api_key = config.getoption("api_key") or (os.environ.get("OPENAI_API_KEY") if self.target_url else None)
+        self.model = config.getoption("conformance_model")
+        defaults = Limits()
+        self.limits = Limits(
+            timeout=config.getoption("conformance_timeout") or defaults.timeout,
+            connect_timeout=defaults.connect_timeout,
+            idle_timeout=config.getoption("idle_timeout") or defaults.idle_timeout,
+            max_bytes=config.getoption("max_bytes") or defaults.max_bytes,
+            verify_tls=not config.getoption("insecure"),
+        )
+        self.extra_violations: dict[str, list] = {}
+        self._runner: Runner | None = None
+        self._server = None
+        self.target: Target | None = None
+
+    @property
+    def runner_started(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def runner(self) -> Runner:
+        if self._runner is None:
+            self._runner = self._start()
+        return self._runner
+
+    def _start(self) -> Runner:
+        from .engine.schemas import SchemaSet
+
+        transcripts = self.reports_dir / "transcripts"
+        if transcripts.is_dir():
+            shutil.rmtree(transcripts)  # only this run's transcripts, never a stale one
+        transcripts.mkdir(parents=True, exist_ok=True)
+        if self.target_url:
+            self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL)
+        else:
+            from .reference import ReferenceServer
+            from .reference.model import DEFAULT_MODEL
+
+            self._server = ReferenceServer()
+            self._server.__enter__()
+            self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,
+                                 embedded=True)
+        return Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, schemas=SchemaSet.load())
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+        if self._server is not None:
+            self._server.__exit__(None, None, None)
+            self._server = None
+
+    def write_results(self) -> None:
+        report.write_results_json(self)
+
+    def summary_lines(self) -> list[str]:
+        return report.summary_lines(self)

@@ -1,0 +1,279 @@
+"""Validation of a `POST /v1/responses` body into a `ResponseRequest`.
+
+Every problem is an `ApiError` (HTTP 400, OpenAI envelope) naming the offending `param`.
+Checks run in this order: model missing / ill-typed / unknown, input missing, then every
+other field's type and range, then the structure of `input`. Unknown top-level fields are
+rejected like OpenAI does (`unknown_parameter`); real OpenAI fields that this text-only
+server cannot honour are rejected as `unsupported_parameter` rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .model import KNOWN_MODELS, Message, messages_from_input
+
+ROLES = ["user", "assistant", "system", "developer"]
+PART_TYPES = ["input_text", "output_text", "refusal", "input_image", "input_file"]
+TEXT_PART_KEY = {"input_text": "text", "output_text": "text", "refusal": "refusal"}
+# Non-message input items accepted as context (their text counts as input tokens).
+OTHER_ITEM_TYPES = [
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "reasoning",
+    "item_reference",
+]
+TRUNCATION = ["auto", "disabled"]
+SERVICE_TIERS = ["auto", "default", "flex", "scale", "priority"]
+TOOL_CHOICES = ["none", "auto", "required"]
+
+# Accepted and echoed (or harmlessly ignored: include, stream_options).
+KNOWN_FIELDS = frozenset(
+    {
+        "model", "input", "instructions", "stream", "store", "temperature", "top_p",
+        "max_output_tokens", "metadata", "previous_response_id", "tools", "tool_choice",
+        "parallel_tool_calls", "text", "reasoning", "truncation", "user", "service_tier",
+        "top_logprobs", "max_tool_calls", "prompt_cache_key", "prompt_cache_retention",
+        "safety_identifier", "stream_options", "include", "background",
+    }
+)
+# Real Responses API fields this server refuses explicitly.
+UNSUPPORTED_FIELDS = {
+    "conversation": "is not supported by the reference server; use 'previous_response_id'.",
+    "prompt": "is not supported by the reference server (no stored prompts).",
+}
+
+
+@dataclass
+class ResponseRequest:
+    """A validated request, with defaults filled in the way OpenAI echoes them."""
+
+    model: str
+    input: str | list[Any]
+    messages: list[Message]
+    instructions: str | None = None
+    stream: bool = False
+    store: bool = True
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_output_tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    previous_response_id: str | None = None
+    tools: list[Any] = field(default_factory=list)
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
+    text: dict[str, Any] = field(
+        default_factory=lambda: {"format": {"type": "text"}, "verbosity": "medium"}
+    )
+    reasoning: dict[str, Any] = field(default_factory=lambda: {"effort": None, "summary": None})
+    truncation: str = "disabled"
+    user: str | None = None
+    service_tier: str = "auto"
+    top_logprobs: int = 0
+    max_tool_calls: int | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    safety_identifier: str | None = None
+    include_obfuscation: bool = True
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "instructions": (lambda v: isinstance(v, str), "a string"),
+    "stream": (lambda v: isinstance(v, bool), "a boolean"),
+    "store": (lambda v: isinstance(v, bool), "a boolean"),
+    "background": (lambda v: isinstance(v, bool), "a boolean"),
+    "parallel_tool_calls": (lambda v: isinstance(v, bool), "a boolean"),
+    "temperature": (_is_number, "a decimal"),
+    "top_p": (_is_number, "a decimal"),
+    "max_output_tokens": (_is_int, "an integer"),
+    "top_logprobs": (_is_int, "an integer"),
+    "max_tool_calls": (_is_int, "an integer"),
+    "metadata": (lambda v: isinstance(v, dict), "an object"),
+    "previous_response_id": (lambda v: isinstance(v, str), "a string"),
+    "user": (lambda v: isinstance(v, str), "a string"),
+    "prompt_cache_key": (lambda v: isinstance(v, str), "a string"),
+    "prompt_cache_retention": (lambda v: isinstance(v, str), "a string"),
+    "safety_identifier": (lambda v: isinstance(v, str), "a string"),
+    "truncation": (lambda v: isinstance(v, str), "a string"),
+    "service_tier": (lambda v: isinstance(v, str), "a string"),
+    "tools": (lambda v: isinstance(v, list), "an array"),
+    "tool_choice": (lambda v: isinstance(v, (str, dict)), "one of a string or an object"),
+    "text": (lambda v: isinstance(v, dict), "an object"),
+    "reasoning": (lambda v: isinstance(v, dict), "an object"),
+    "stream_options": (lambda v: isinstance(v, dict), "an object"),
+    "include": (lambda v: isinstance(v, list), "an array"),
+}
+
+_RANGES: dict[str, tuple[Any, Any]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "max_output_tokens": (1, None),
+    "top_logprobs": (0, 20),
+    "max_tool_calls": (0, None),
+}
+
+_ENUMS: dict[str, list[str]] = {"truncation": TRUNCATION, "service_tier": SERVICE_TIERS}
+
+
+def parse_request(body: Any) -> ResponseRequest:
+    """Validate a decoded JSON body; raise `errors.ApiError` on the first problem."""
+    if not isinstance(body, dict):
+        raise errors.not_an_object(errors.type_name(body))
+
+    if "model" not in body:
+        raise errors.missing_parameter("model")
+    model = body["model"]
+    if not isinstance(model, str):
+        raise errors.invalid_type("model", "a string", model)
+    if model not in KNOWN_MODELS:
+        raise errors.model_not_found(model)
+
+    if "input" not in body:
+        raise errors.missing_parameter("input")
+    input_value = body["input"]
+    if not isinstance(input_value, (str, list)):
+        raise errors.invalid_type(
+            "input", "one of a string or array of input items", input_value
+        )
+
+    for name in body:
+        if name in UNSUPPORTED_FIELDS and body[name] is not None:
+            raise errors.unsupported_parameter(name, UNSUPPORTED_FIELDS[name])
+        if name not in KNOWN_FIELDS and name not in UNSUPPORTED_FIELDS:
+            raise errors.unknown_parameter(name)
+
+    values: dict[str, Any] = {}
+    for name, (ok, expected) in _CHECKS.items():
+        value = body.get(name)
+        if value is None:
+            continue  # absent or null: the default applies
+        if not ok(value):
+            raise errors.invalid_type(name, expected, value)
+        if name in _RANGES:
+            low, high = _RANGES[name]
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise errors.out_of_range(name, value, minimum=low, maximum=high)
+        if name in _ENUMS and value not in _ENUMS[name]:
+            raise errors.invalid_value(name, value, _ENUMS[name])
+        values[name] = value
+
+    metadata = values.get("metadata", {})
+    for key, item in metadata.items():
+        if not isinstance(item, str):
+            raise errors.invalid_type(f"metadata.{key}", "a string", item)
+
+    tool_choice = values.get("tool_choice", "auto")
+    if isinstance(tool_choice, str) and tool_choice not in TOOL_CHOICES:
+        raise errors.invalid_value("tool_choice", tool_choice, TOOL_CHOICES)
+    for index, tool in enumerate(values.get("tools", [])):
+        if not isinstance(tool, dict):
+            raise errors.invalid_type(f"tools[{index}]", "an object", tool)
+
+    if values.get("background"):
+        raise errors.unsupported_parameter(
+            "background", "is not supported by the reference server (no background mode)."
+        )
+
+    stream_options = values.get("stream_options", {})
+    include_obfuscation = stream_options.get("include_obfuscation", True)
+    if not isinstance(include_obfuscation, bool):
+        raise errors.invalid_type(
+            "stream_options.include_obfuscation", "a boolean", include_obfuscation
+        )
+
+    text = {"format": {"type": "text"}, "verbosity": "medium"}
+    text.update(values.get("text", {}))
+    reasoning = {"effort": None, "summary": None}
+    reasoning.update(values.get("reasoning", {}))
+
+    if isinstance(input_value, list):
+        _check_items(input_value)
+
+    request = ResponseRequest(
+        model=model,
+        input=input_value,
+        messages=messages_from_input(input_value),
+        metadata=dict(metadata),
+        tool_choice=tool_choice,
+        text=text,
+        reasoning=reasoning,
+        include_obfuscation=include_obfuscation,
+    )
+    for name in (
+        "instructions", "stream", "store", "max_output_tokens", "previous_response_id",
+        "tools", "parallel_tool_calls", "truncation", "user", "service_tier", "top_logprobs",
+        "max_tool_calls", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
+    ):
+        if name in values:
+            setattr(request, name, values[name])
+    for name in ("temperature", "top_p"):
+        if name in values:
+            setattr(request, name, float(values[name]))
+    return request
+
+
+def _check_items(items: list[Any]) -> None:
+    for i, item in enumerate(items):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise errors.invalid_type(where, "an object", item)
+        item_type = item.get("type", "message")
+        if item_type is None:
+            item_type = "message"
+        if not isinstance(item_type, str):
+            raise errors.invalid_type(f"{where}.type", "a string", item_type)
+        if item_type in OTHER_ITEM_TYPES:
+            continue
+        if item_type != "message":
+            raise errors.invalid_value(f"{where}.type", item_type, ["message", *OTHER_ITEM_TYPES])
+        _check_message(item, where)
+
+
+def _check_message(item: dict[str, Any], where: str) -> None:
+    if "role" not in item:
+        raise errors.missing_parameter(f"{where}.role")
+    role = item["role"]
+    if not isinstance(role, str):
+        raise errors.invalid_type(f"{where}.role", "a string", role)
+    if role not in ROLES:
+        raise errors.invalid_value(f"{where}.role", role, ROLES)
+    if "content" not in item:
+        raise errors.missing_parameter(f"{where}.content")
+    content = item["content"]
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise errors.invalid_type(
+            f"{where}.content", "one of a string or array of input content parts", content
+        )
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, dict):
+            raise errors.invalid_type(at, "an object", part)
+        if "type" not in part:
+            raise errors.missing_parameter(f"{at}.type")
+        part_type = part["type"]
+        if not isinstance(part_type, str):
+            raise errors.invalid_type(f"{at}.type", "a string", part_type)
+        if part_type not in PART_TYPES:
+            raise errors.invalid_value(f"{at}.type", part_type, PART_TYPES)
+        key = TEXT_PART_KEY.get(part_type)
+        if key is None:
+            continue
+        if key not in part:
+            raise errors.missing_parameter(f"{at}.{key}")
+        if not isinstance(part[key], str):
+            raise errors.invalid_type(f"{at}.{key}", "a string", part[key])

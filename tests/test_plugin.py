@@ -1,0 +1,135 @@
+"""The pytest plugin as users run it: a real `pytest` process, outputs on disk, exit codes.
+
+Each test starts pytest in a subprocess from a temporary folder (not this checkout), so what
+is tested is the installed entry point: `pytest --target-url=...` from any folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from responses_conformance import cli
+from responses_conformance.plugin import SUITE_MODULE
+from responses_conformance.reference import ReferenceServer
+
+from . import _targets
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_pytest(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, float]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "OPENAI_"))}
+    environment.update(env or {})
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+
+def results(cwd: Path) -> dict:
+    return json.loads((cwd / "reports" / "results.json").read_text())
+
+
+def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> None:
+    code, output, _ = run_pytest(tmp_path, str(SUITE_MODULE))
+    assert code == 0, output
+    data = results(tmp_path)
+    assert data["target"]["embedded"] is True
+    assert data["summary"]["verdict"] == "conformant"
+    assert {s["status"] for s in data["scenarios"]} == {"passed"}
+    for scenario in data["scenarios"]:
+        assert set(scenario) >= {"id", "status", "violations"}
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert "Responses API conformance report" in html
+    assert "<script src=" not in html  # self-contained: works offline
+    assert "verdict: CONFORMANT" in output
+
+
+def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
+    (tmp_path / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
+    with ReferenceServer(faults=frozenset({"usage_total_wrong"})) as server:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                     "--results-json=out/r.json", env={"OPENAI_API_KEY": server.api_key})
+    assert code == 1, output
+    assert "test_unrelated" not in output  # only the conformance suite ran
+    assert "FAILED" in output and "text-stream:usage.total_is_sum" in output
+    assert "usage.total_is_sum  MUST  `total_tokens` equals" in output
+    assert "at $.response.usage.total_tokens" in output
+    data = json.loads((tmp_path / "out" / "r.json").read_text())
+    failed = {s["id"] for s in data["scenarios"] if s["status"] == "failed"}
+    assert failed == {"text-stream", "text-nonstream", "instructions-stream", "multi-turn-stream"}
+    violation = next(v for s in data["scenarios"] for v in s["violations"])
+    assert violation == {**violation, "check": "usage.total_is_sum", "category": "usage", "severity": "must"}
+    assert data["summary"]["verdict"] == "not conformant"
+
+
+def test_a_target_that_is_down_is_an_error_not_a_failure(tmp_path: Path) -> None:
+    code, output, elapsed = run_pytest(tmp_path, f"--target-url={_targets.closed_port_url()}")
+    assert code == 1
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert "could not test scenario" in output and "could not be reached" in output
+    assert " failed" not in output.splitlines()[-1]  # errors only
+    assert {s["status"] for s in results(tmp_path)["scenarios"]} == {"errored"}
+    assert results(tmp_path)["summary"]["verdict"] == "could not test"
+    assert elapsed < 60
+
+
+def test_a_hanging_target_ends_within_the_timeout(tmp_path: Path) -> None:
+    with _targets.target(_targets.hang(30)) as url:
+        code, output, elapsed = run_pytest(tmp_path, f"--target-url={url}", "-k", "text-stream or error-no-key",
+                                           "--timeout=1.5", "--idle-timeout=0.5")
+    assert code == 1
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert "the target stopped sending" in output
+    # Two scenarios, each bounded by its 0.5 s idle limit, plus interpreter start-up.
+    assert elapsed < 20
+
+
+def test_a_target_answering_garbage_fails_with_named_checks(tmp_path: Path) -> None:
+    page = b"<html><body>502 Bad Gateway</body></html>"
+    with _targets.target(_targets.respond("200 OK", "text/html", page)) as url:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={url}")
+    assert code == 1
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    data = results(tmp_path)
+    checks = {v["check"] for s in data["scenarios"] for v in s["violations"]}
+    assert {"framing.content_type_event_stream", "framing.content_type_json", "error.status_fits",
+            "error.envelope_shape"} <= checks
+    assert {s["status"] for s in data["scenarios"]} == {"failed"}
+
+
+def test_the_api_key_is_written_nowhere(tmp_path: Path) -> None:
+    canary = "sk-canary-DO-NOT-LEAK-0123456789abcdef"
+    with _targets.target(_targets.echo_key()) as url:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={url}", env={"OPENAI_API_KEY": canary})
+    assert code == 1
+    assert canary not in output
+    files = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        assert canary.encode() not in path.read_bytes(), path
+
+
+def test_checks_catalogue_is_up_to_date() -> None:
+    assert (ROOT / "CHECKS.md").read_text() == cli.render_catalogue(), \
+        "CHECKS.md is stale: run `responses-conformance checks --markdown > CHECKS.md`"
+
+
+def test_engine_imports_neither_httpx_nor_pytest() -> None:
+    code = ("import sys; import responses_conformance.engine.checker, responses_conformance.engine.exchange, "
+            "responses_conformance.engine.schemas; bad = {'httpx', 'pytest', 'starlette'} & set(sys.modules); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("argv", [["checks"], ["checks", "--markdown"]])
+def test_cli_prints_the_catalogue(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "sequence.increasing" in out and "error.envelope_shape" in out
