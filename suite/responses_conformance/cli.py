@@ -30,11 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--fault", action="append", default=[],
                        help="break the server on purpose (for testing the suite): one of the documented faults")
     checks = commands.add_parser("checks", help="print the catalogue of checks")
-    checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md")
+    checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md (all profiles)")
+    checks.add_argument("--profile", default=None, help="severities of this profile (default: openai)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
-    print(render_catalogue() if args.markdown else _plain_catalogue(), end="")
+    if args.profile is not None and args.profile not in _profile_names():
+        print(f"responses-conformance: unknown profile {args.profile!r}; known: {', '.join(_profile_names())}",
+              file=sys.stderr)
+        return 2
+    print(render_catalogue() if args.markdown else _plain_catalogue(args.profile), end="")
     return 0
 
 
@@ -61,32 +66,54 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plain_catalogue() -> str:
-    width = max(len(c.id) for c in registry.CHECKS)
-    return "".join(f"{c.id:<{width}}  {str(c.severity):<6}  {c.rule}\n" for c in registry.CHECKS)
+def _profile_names() -> list[str]:
+    from .engine import profiles
+
+    return list(profiles.PROFILES)
+
+
+def _plain_catalogue(profile: str | None = None) -> str:
+    from .engine import profiles
+
+    chosen = profiles.get(profile)
+    checks = [c for c in registry.CHECKS if chosen.enabled(c.id)]
+    width = max(len(c.id) for c in checks)
+    return "".join(f"{c.id:<{width}}  {str(chosen.severity(c.id)):<6}  {c.rule}\n" for c in checks)
 
 
 def render_catalogue() -> str:
-    """CHECKS.md, generated from the registry (a test fails when the file is stale)."""
+    """CHECKS.md, generated from the registry and the profiles (a test fails when it is stale)."""
+    from .engine import profiles
+
+    names = list(profiles.PROFILES)
     lines = [
         "# Checks",
         "",
-        "Generated from `suite/responses_conformance/engine/registry.py` by "
+        "Generated from `suite/responses_conformance/engine/registry.py` and `profiles.py` by "
         "`responses-conformance checks --markdown`; do not edit by hand.",
         "",
-        "MUST: a broken rule fails the run. SHOULD: reported as a warning.",
+        "Severity per profile: MUST, a broken rule fails the run; SHOULD, it is reported as a warning; "
+        "-, the check is not part of that profile.",
         "Applies to: `stream` (a streamed response), `response` (a non-streamed Response object), "
         "`error` (a request the target must refuse).",
         "",
+        "Profiles (`--profile`):",
+        "",
     ]
+    lines += [f"- `{name}`: {profiles.PROFILES[name].description}" for name in names]
+    lines.append("")
+    header = " | ".join(f"`{name}`" for name in names)
     for category in registry.CATEGORIES:
-        lines += [f"## {category}", "", "| id | severity | applies to | rule | basis |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"## {category}", "",
+                  f"| id | {header} | applies to | rule | basis |",
+                  "| --- | " + " | ".join("---" for _ in names) + " | --- | --- | --- |"]
         for check in registry.CHECKS:
             if check.category == category:
+                severities = " | ".join(str(profiles.PROFILES[n].severity(check.id) or "-") for n in names)
                 applies = ", ".join(sorted(check.applies))
                 rule = check.rule.replace("|", "\\|")
                 basis = check.basis.replace("|", "\\|")
-                lines.append(f"| `{check.id}` | {check.severity} | {applies} | {rule} | {basis} |")
+                lines.append(f"| `{check.id}` | {severities} | {applies} | {rule} | {basis} |")
         lines.append("")
     return "\n".join(lines)
 

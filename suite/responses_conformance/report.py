@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .engine import registry
+from .engine import profiles, registry
 from .engine.violations import Severity, Violation
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import ScenarioResult
 
 SHOWN_PER_ITEM = 10
-PROFILE = "openai"
 
 
 def suite_version() -> str:
@@ -41,7 +40,7 @@ def _relative(path: Path | None, base: Path) -> str:
 def format_violations(case: "Case", result: "ScenarioResult", violations: list[Violation],
                       session: "ConformanceSession") -> str:
     check = case.check
-    lines = [f"{check.id}  {check.severity}  {check.rule}",
+    lines = [f"{check.id}  {case.severity}  {check.rule}",
              f"  scenario {result.scenario.id}: {result.scenario.description}"]
     for violation in violations[:SHOWN_PER_ITEM]:
         lines.append(f"  - {violation.where()}")
@@ -68,11 +67,17 @@ def could_not_test(result: "ScenarioResult") -> str:
             f"  (an error, not a verdict: no rule was judged for this scenario)")
 
 
-def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path) -> dict[str, Any]:
+def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path,
+                    baseline: Any = None) -> dict[str, Any]:
     violations = result.violations + extra
+    sid = result.scenario.id
+
+    def known(v: Violation) -> bool:
+        return baseline is not None and v.severity is Severity.MUST and baseline.find(sid, v.check) is not None
+
     status = result.status
-    if status == "passed" and any(v.severity is Severity.MUST for v in extra):
-        status = "failed"
+    if status != "errored":
+        status = "failed" if any(v.severity is Severity.MUST and not known(v) for v in violations) else "passed"
     exchange = result.exchange
     return {
         "id": result.scenario.id,
@@ -82,7 +87,7 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
         "http_status": exchange.status if exchange is not None else None,
         "events": result.events,
         "error": result.error,
-        "violations": [_violation_record(v) for v in violations],
+        "violations": [{**_violation_record(v), **({"known": True} if known(v) else {})} for v in violations],
         "transcript": _relative(result.transcript.get("json"), base) if result.transcript else None,
     }
 
@@ -106,7 +111,8 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
             scenarios.append({"id": scenario.id, "description": scenario.description, "status": "skipped",
                               "violations": []})
         else:
-            scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base))
+            scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base,
+                                             session.baseline))
     counts = {status: sum(1 for s in scenarios if s["status"] == status)
               for status in ("passed", "failed", "skipped", "errored")}
     all_violations = [v for s in scenarios for v in s["violations"]]
@@ -114,29 +120,38 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
     for violation in all_violations:
         by_check.setdefault(violation["check"], []).append(violation)
     checks = []
+    profile = profiles.get(session.profile)
     for check in registry.CHECKS:
+        severity = profile.severity(check.id)
+        if severity is None:
+            continue
         found = by_check.get(check.id, [])
-        status = ("failed" if check.severity is Severity.MUST else "warned") if found else "passed"
-        checks.append({"id": check.id, "category": check.category, "severity": check.severity.value,
+        status = ("failed" if severity is Severity.MUST else "warned") if found else "passed"
+        checks.append({"id": check.id, "category": check.category, "severity": severity.value,
                        "rule": check.rule, "basis": check.basis, "status": status, "violations": len(found)})
-    must = sum(1 for v in all_violations if v["severity"] == "must")
-    should = len(all_violations) - must
+    must = sum(1 for v in all_violations if v["severity"] == "must" and not v.get("known"))
+    known_count = sum(1 for v in all_violations if v.get("known"))
+    should = sum(1 for v in all_violations if v["severity"] == "should")
+    stale = [e.key for e in session.stale_baseline_entries()]
     if counts["errored"]:
         verdict = "could not test"
-    elif counts["failed"]:
+    elif counts["failed"] or stale:
         verdict = "not conformant"
     else:
         verdict = "conformant"
     target = session.target
     return {
-        "suite": {"name": "responses-conformance", "version": suite_version(), "profile": PROFILE},
+        "suite": {"name": "responses-conformance", "version": suite_version(), "profile": session.profile},
         "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "target": {"url": target.base_url if target else None, "model": target.model if target else None,
-                   "embedded": bool(target and target.embedded), "profile": PROFILE},
+                   "embedded": bool(target and target.embedded), "profile": session.profile},
         "scenarios": scenarios,
         "checks": checks,
-        "summary": {"scenarios": len(scenarios), **counts, "violations": {"must": must, "should": should},
+        "summary": {"scenarios": len(scenarios), **counts,
+                    "violations": {"must": must, "should": should, "known": known_count},
                     "verdict": verdict},
+        **({"baseline": {"file": str(session.baseline.path.name), "entries": len(session.baseline.entries),
+                         "stale": stale}} if session.baseline is not None else {}),
     }
 
 
@@ -166,6 +181,10 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     if html_path:
         outputs = f"report: {_relative(Path(html_path).resolve(), base)}   " + outputs
     lines.append(outputs)
+    for entry in session.stale_baseline_entries():
+        lines.append(f"stale baseline entry: remove it: {entry.key} (line {entry.line}) no longer fails")
+    if session.baseline is not None:
+        lines.append(f"baseline: {len(session.baseline_hits)} known failures accepted from {session.baseline.path.name}")
     lines.append(f"verdict: {summary['verdict'].upper()}")
     return lines
 
@@ -188,7 +207,7 @@ class HtmlHooks:
         prefix.extend([
             f"<p><strong>Verdict: {html.escape(s['verdict'])}</strong></p>",
             f"<p>Target: {html.escape(session.target.label if session.target else '-')} &middot; "
-            f"model {html.escape(str(data['target']['model']))} &middot; profile {PROFILE} &middot; "
+            f"model {html.escape(str(data['target']['model']))} &middot; profile {html.escape(session.profile)} &middot; "
             f"responses-conformance {html.escape(data['suite']['version'])}</p>",
             f"<p>Scenarios: {s['scenarios']} ({s['passed']} passed, {s['failed']} failed, {s['errored']} errored, "
             f"{s['skipped']} skipped). Violations: {s['violations']['must']} MUST, "

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .engine import registry
+from .engine import profiles
 from .engine.checks.consistency import shape_differences
+from .engine.checker import parse_json
 from .engine.exchange import ExchangeChecker
+from .engine.sse import SseEvent, decode_all
 from .engine.violations import Severity, Violation
 from .http import Exchange, Limits, make_client, run_exchange
 from .redact import Redactor
@@ -67,9 +69,31 @@ class ScenarioResult:
         return "passed"
 
 
+MAX_TRANSCRIPT_EVENTS = 10_000
+
+
+def transcript_events(exchange: Exchange) -> list[Any]:
+    """The events of a streamed body, decoded again from the (redacted) bytes kept.
+
+    The checker keeps no event list (its memory must not grow with the stream); the body is
+    already bounded by the byte limit, and so is this list.
+    """
+    events: list[Any] = []
+    for item in decode_all(exchange.body):
+        if isinstance(item, SseEvent):
+            ok, payload = parse_json(item.data)
+            events.append({"index": item.index, "event": item.event, "data": payload if ok else item.data})
+            if len(events) >= MAX_TRANSCRIPT_EVENTS:
+                events.append({"truncated": f"more than {MAX_TRANSCRIPT_EVENTS} events"})
+                break
+    return events
+
+
 class Runner:
-    def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any) -> None:
+    def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any,
+                 profile: str = "openai") -> None:
         self.target = target
+        self.profile = profile
         self.limits = limits
         self.reports_dir = reports_dir
         self.schemas = schemas
@@ -98,9 +122,11 @@ class Runner:
         mine = self.result(scenario)
         if mine.final_response is None or other.final_response is None:
             return [], f"no final response from {'this scenario' if mine.final_response is None else other.scenario.id}"
-        check = registry.get("consistency.nonstream_matches_stream")
+        severity = profiles.get(self.profile).severity("consistency.nonstream_matches_stream")
+        if severity is None:
+            return [], None
         problems = shape_differences(other.final_response, mine.final_response)
-        return [Violation(check.id, check.severity, problem, "$") for problem in problems], None
+        return [Violation("consistency.nonstream_matches_stream", severity, problem, "$") for problem in problems], None
 
     def _redact(self, violation: Violation) -> Violation:
         return replace(violation, message=self.redactor.text(violation.message),
@@ -112,8 +138,8 @@ class Runner:
             self._client = make_client(self.limits)
         key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[scenario.auth]
         json_body, raw_body = scenario.body(self.target.model)
-        checker = ExchangeChecker(scenario.expect, schemas=self.schemas,
-                                  checks=[c.id for c in scenario.checks()])
+        checker = ExchangeChecker(scenario.expect, schemas=self.schemas, profile=self.profile,
+                                  checks=[c.id for c in scenario.checks(self.profile)])
         url = self.target.base_url.rstrip("/") + scenario.path
         exchange = run_exchange(self._client, method=scenario.method, url=url, api_key=key,
                                 json_body=json_body, raw_body=raw_body, limits=self.limits,
@@ -134,6 +160,7 @@ class Runner:
         result.curl = curl_command(exchange)
         result.transcript = write_transcript(
             self.reports_dir / "transcripts", scenario.id, exchange,
+            events=transcript_events(exchange) if checker.stream is not None else None,
             violations=[v.to_json() for v in result.violations],
             extra={"scenario": scenario.data, "error": result.error, "events_checked": result.events,
                    "target": self.target.base_url, "model": self.target.model},

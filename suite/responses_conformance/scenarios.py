@@ -41,9 +41,9 @@ class Scenario:
     def streams(self) -> bool:
         return isinstance(self.json_body, dict) and self.json_body.get("stream") is True
 
-    def checks(self) -> tuple[registry.Check, ...]:
-        """The checks this scenario is judged by."""
-        checks = registry.for_kind(self.expect.kind)
+    def checks(self, profile: str = "openai") -> tuple[registry.Check, ...]:
+        """The checks this scenario is judged by in a profile."""
+        checks = registry.for_kind(self.expect.kind, profile)
         if self.compare_shape_with is None:
             checks = tuple(c for c in checks if c.id != "consistency.nonstream_matches_stream")
         return checks

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator
 
-from . import registry
+from . import profiles
 from .checks import STREAM_MODULES, consistency, ids, schema, usage
 from .checks import framing as framing_checks
 from .sse import SseDecoder, SseEvent, WireNote
@@ -37,20 +37,24 @@ def parse_json(text: str | bytes) -> tuple[bool, Any]:
 
 
 class _Stamper:
-    """Turns findings into violations: severity from the registry, filtering by enabled checks."""
+    """Turns findings into violations: severity from the profile, dropping checks it switches off
+    and, when `enabled` is given, checks outside that set."""
 
-    def __init__(self, enabled: Iterable[str] | None) -> None:
+    def __init__(self, enabled: Iterable[str] | None, profile: profiles.Profile) -> None:
         self._enabled = frozenset(enabled) if enabled is not None else None
+        self._profile = profile
 
     def stamp(self, findings: Iterable[Finding], event: Event | None = None) -> list[Violation]:
         out = []
         for finding in findings:
             if self._enabled is not None and finding.check not in self._enabled:
                 continue
-            check = registry.get(finding.check)
+            severity = self._profile.severity(finding.check)
+            if severity is None:
+                continue
             out.append(Violation(
                 check=finding.check,
-                severity=check.severity,
+                severity=severity,
                 message=finding.message,
                 path=finding.path,
                 event_index=event.index if event is not None else None,
@@ -65,10 +69,12 @@ class StreamChecker:
     """Checks one response stream. Sans-IO: bytes or events in, violations out."""
 
     def __init__(self, *, schemas: Any = None, checks: Iterable[str] | None = None,
+                 profile: str | profiles.Profile | None = None,
                  starting_after: int | None = None, max_event_bytes: int | None = None) -> None:
+        self.profile = profiles.get(profile)
         self.state = StreamState(starting_after=starting_after)
         self._schemas = schemas
-        self._stamper = _Stamper(checks)
+        self._stamper = _Stamper(checks, self.profile)
         self._decoder = SseDecoder(**({"max_event_bytes": max_event_bytes} if max_event_bytes else {}))
         self._index = 0
         self._closed = False
@@ -97,7 +103,7 @@ class StreamChecker:
             found = self._stamper.stamp([Finding("framing.sse_well_formed", item.message, f"byte {item.offset}")])
             self.violations.extend(found)
             return found
-        return self._check(item.data, item.event)
+        return self._check(item.data, item.event, sse_id=item.id)
 
     def feed_payload(self, data: str | dict) -> list[Violation]:
         """One event without SSE framing (a JSON-lines capture): event-name checks do not apply."""
@@ -122,15 +128,16 @@ class StreamChecker:
         return out + closing
 
     # -- the loop ---------------------------------------------------------------------------
-    def _check(self, data: str, name: Any, parsed: tuple[bool, Any] | None = None) -> list[Violation]:
+    def _check(self, data: str, name: Any, parsed: tuple[bool, Any] | None = None,
+               sse_id: str | None = None) -> list[Violation]:
         ok, payload = parsed if parsed is not None else parse_json(data)
-        event = Event(index=self._index, data=data, payload=payload, json_ok=ok, name=name)
+        event = Event(index=self._index, data=data, payload=payload, json_ok=ok, name=name, sse_id=sse_id)
         self._index += 1
         findings: list[Finding] = []
         for module in STREAM_MODULES:
             findings.extend(module.on_event(self.state, event))
         if event.is_object and not self.state.ended:
-            findings.extend(schema.on_event(self.state, event, self._schemas))
+            findings.extend(schema.on_event(self.state, event, self._schemas, self.profile))
         self.state.apply(event)
         found = self._stamper.stamp(findings, event)
         self.violations.extend(found)
@@ -146,11 +153,13 @@ def check_stream(chunks: Iterable[bytes], **kwargs: Any) -> list[Violation]:
     return checker.violations
 
 
-def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[str] | None = None) -> list[Violation]:
+def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[str] | None = None,
+                        profile: str | profiles.Profile | None = None) -> list[Violation]:
     """Checks for one non-streamed Response object."""
     findings: Iterator[Finding]
+    stamper = _Stamper(checks, profiles.get(profile))
     if not isinstance(response, dict):
-        return _Stamper(checks).stamp([Finding("schema.response", f"the body is a JSON {type(response).__name__}, "
+        return stamper.stamp([Finding("schema.response", f"the body is a JSON {type(response).__name__}, "
                                                "not a Response object")])
     findings = iter([
         *schema.on_response(response, schemas),
@@ -158,4 +167,4 @@ def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[
         *consistency.on_response(response),
         *usage.on_response(response),
     ])
-    return _Stamper(checks).stamp(findings)
+    return stamper.stamp(findings)

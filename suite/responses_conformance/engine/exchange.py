@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from . import profiles
 from .checker import StreamChecker, _Stamper, check_response_body, parse_json
 from .checks import error as error_checks
 from .violations import Finding, Violation
@@ -33,11 +34,13 @@ def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
 
 
 class ExchangeChecker:
-    def __init__(self, expectation: Expectation, *, schemas: Any = None, checks: Iterable[str] | None = None) -> None:
+    def __init__(self, expectation: Expectation, *, schemas: Any = None, checks: Iterable[str] | None = None,
+                 profile: str | profiles.Profile | None = None) -> None:
         self.expectation = expectation
+        self.profile = profiles.get(profile)
         self._schemas = schemas
         self._checks = checks
-        self._stamper = _Stamper(checks)
+        self._stamper = _Stamper(checks, self.profile)
         self.status: int | None = None
         self.content_type: str | None = None
         self.stream: StreamChecker | None = None
@@ -71,7 +74,7 @@ class ExchangeChecker:
                 self._sniffing = False
                 if stripped.startswith(b"{") or stripped.startswith(b"["):
                     return  # a JSON body where a stream was asked for: judged at close
-                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks,
+                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile,
                                             starting_after=self.expectation.starting_after)
                 chunk, self._buffer = bytes(self._buffer), bytearray()
             if self.stream is not None:
@@ -103,7 +106,8 @@ class ExchangeChecker:
         elif kind == "response":
             if self.status == 200:
                 if ok:
-                    self.violations.extend(check_response_body(value, schemas=self._schemas, checks=self._checks))
+                    self.violations.extend(check_response_body(value, schemas=self._schemas, checks=self._checks,
+                                                               profile=self.profile))
                 else:
                     self._add([Finding("schema.response", f"the body is not JSON: {_show(self._buffer)}", "$")])
         else:

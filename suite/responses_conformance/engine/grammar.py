@@ -117,17 +117,40 @@ FAMILIES: dict[str, Family] = {
     "response.shell_call_output_content.done": _f("command", ("shell_call_output",), "status"),
 }
 
-# Hosted-tool progress events: item-scoped, no streamed value.
-for _item, _steps in {
-    "web_search_call": ("in_progress", "searching", "completed"),
-    "file_search_call": ("in_progress", "searching", "completed"),
-    "code_interpreter_call": ("in_progress", "interpreting", "completed"),
-    "image_generation_call": ("in_progress", "generating", "partial_image", "completed"),
-    "mcp_list_tools": ("in_progress", "completed", "failed"),
-    "mcp_call": ("in_progress", "completed", "failed"),
-}.items():
+# Open Responses names the raw reasoning events response.reasoning.* (OpenAI: reasoning_text.*).
+FAMILIES["response.reasoning.delta"] = FAMILIES["response.reasoning_text.delta"]
+FAMILIES["response.reasoning.done"] = FAMILIES["response.reasoning_text.done"]
+
+# Hosted-tool progress events: item-scoped, no streamed value, in this order per item
+# (spec-notes §6). Steps sharing a rank are alternatives (completed | failed).
+PROGRESS_STEPS: dict[str, dict[str, int]] = {
+    "web_search_call": {"in_progress": 0, "searching": 1, "completed": 2},
+    "file_search_call": {"in_progress": 0, "searching": 1, "completed": 2},
+    "code_interpreter_call": {"in_progress": 0, "interpreting": 2, "completed": 3},
+    "image_generation_call": {"in_progress": 0, "generating": 1, "partial_image": 2, "completed": 3},
+    "mcp_list_tools": {"in_progress": 0, "completed": 1, "failed": 1},
+    "mcp_call": {"in_progress": 0, "completed": 2, "failed": 2},
+}
+# Streamed values that belong between two progress steps: code_interpreter code deltas come
+# before `interpreting`, mcp_call arguments before `completed`.
+PROGRESS_RANK_OF_CHANNEL = {("code_interpreter_call", "code"): 1, ("mcp_call", "arguments"): 1}
+for _item, _steps in PROGRESS_STEPS.items():
     for _step in _steps:
         FAMILIES[f"response.{_item}.{_step}"] = _f("item", (_item,), "status")
+
+
+def progress_rank(event_type: str, item_type: str) -> int | None:
+    """The rank of a progress event (or of a streamed value) within its item's sequence."""
+    steps = PROGRESS_STEPS.get(item_type)
+    if steps is None:
+        return None
+    prefix = f"response.{item_type}."
+    if event_type.startswith(prefix):
+        return steps.get(event_type[len(prefix):])
+    family = FAMILIES.get(event_type)
+    if family is not None and family.channel is not None:
+        return PROGRESS_RANK_OF_CHANNEL.get((item_type, family.channel))
+    return None
 
 # Every event type the Responses API defines (the published union, plus what OpenAI really
 # sends beyond it: keepalive, apply_patch diffs).

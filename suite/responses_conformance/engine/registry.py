@@ -29,21 +29,26 @@ SUCCESS = frozenset({"stream", "response"})
 ANY = frozenset({"stream", "response", "error"})
 
 
+ALL_PROFILES = frozenset({"openai", "openai-strict", "openresponses"})
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
-    severity: Severity
+    severity: Severity  # in the default (openai) profile; profiles.py holds the overrides
     rule: str
     basis: str
     applies: frozenset[str]
+    profiles: frozenset[str] = ALL_PROFILES  # the profiles this check belongs to
 
     @property
     def category(self) -> str:
         return self.id.split(".", 1)[0]
 
 
-def _c(id: str, severity: Severity, applies: frozenset[str], rule: str, basis: str) -> Check:
-    return Check(id=id, severity=severity, rule=rule, basis=basis, applies=applies)
+def _c(id: str, severity: Severity, applies: frozenset[str], rule: str, basis: str,
+       profiles: frozenset[str] = ALL_PROFILES) -> Check:
+    return Check(id=id, severity=severity, rule=rule, basis=basis, applies=applies, profiles=frozenset(profiles))
 
 
 CHECKS: tuple[Check, ...] = (
@@ -78,6 +83,13 @@ CHECKS: tuple[Check, ...] = (
     _c("framing.no_done_sentinel", SHOULD, STREAM,
        "The stream ends after the terminal event, without a `data: [DONE]` sentinel.",
        "OBS: OpenAI sends no [DONE] on Responses streams; strict JSON-per-frame parsers choke on it (A-11). The Open Responses profile requires it instead."),
+    _c("framing.done_sentinel_present", MUST, STREAM,
+       "The stream ends with a `data: [DONE]` event after the terminal event.",
+       "OR: 'The terminal event MUST be the literal string [DONE]'. OpenAI does not send it, so this check "
+       "belongs to the openresponses profile only.", profiles={"openresponses"}),
+    _c("framing.no_sse_id", SHOULD, STREAM,
+       "Events carry no SSE `id:` field.",
+       "OR: 'Servers SHOULD NOT use id'; resumption goes through sequence_number.", profiles={"openresponses"}),
     # ---- schema -----------------------------------------------------------------------------
     _c("schema.event", MUST, STREAM,
        "Every event validates against the JSON Schema of its type.",
@@ -125,6 +137,9 @@ CHECKS: tuple[Check, ...] = (
     _c("grammar.items_sequential", SHOULD, STREAM,
        "Output items are streamed one at a time: an item is done before the next is added.",
        "OBS: every OpenAI capture; some clients keep one active item (third-party servers interleave parallel calls)."),
+    _c("grammar.tool_progress_order", SHOULD, STREAM,
+       "Hosted-tool progress events of an item come in their documented order (in_progress, searching, completed, ...).",
+       "SPEC event docs; spec-notes section 6 sub-grammars; clients drive progress indicators from them."),
     _c("grammar.item_status", SHOULD, STREAM,
        "Items are added with status `in_progress` and done with a final status.",
        "OR item lifecycle; OBS; Grok CLI needs `status` (H-05, H-06)."),
@@ -241,6 +256,9 @@ def get(check_id: str) -> Check:
     return BY_ID[check_id]
 
 
-def for_kind(kind: str) -> tuple[Check, ...]:
-    """The checks that apply to one kind of exchange (stream, response, error)."""
-    return tuple(c for c in CHECKS if kind in c.applies)
+def for_kind(kind: str, profile: str = "openai") -> tuple[Check, ...]:
+    """The checks that apply to one kind of exchange (stream, response, error) in a profile."""
+    from .profiles import get
+
+    chosen = get(profile)
+    return tuple(c for c in CHECKS if kind in c.applies and chosen.enabled(c.id))

@@ -150,25 +150,21 @@ class SseDecoder:
             unfinished = pieces.pop()  # a line whose end is in a later chunk
         max_bytes = self._max_event_bytes
         for piece in pieces:
-            if piece[-1] == _LF:
-                end = len(piece) - 2 if len(piece) > 1 and piece[-2] == _CR else len(piece) - 1
-            else:
-                end = len(piece) - 1
             line_start = self._line_start
             pos += len(piece)
             self._line_start = pos
+            # A piece ends with exactly one CR, LF or CRLF and holds no other CR or LF.
+            raw = piece.rstrip(b"\r\n")
             if self._line or self._skipping:
                 # Slow path: the line began in an earlier chunk, or we are dropping an event.
                 if self._skipping:
-                    if self._skip_line_empty and end == 0:
+                    if self._skip_line_empty and not raw:
                         self._skipping = False  # the oversized event's blank line
                     self._skip_line_empty = True
                     continue
-                self._line += piece[:end]
+                self._line += raw
                 raw = bytes(self._line)
                 self._line.clear()
-            else:
-                raw = piece[:end]
             if not raw:
                 self._dispatch(out)
                 self._reset_event()

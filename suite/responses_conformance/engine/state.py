@@ -23,6 +23,7 @@ class Event:
     payload: Any = None  # the decoded JSON value (None when data is not JSON)
     json_ok: bool = False
     name: Any = NO_SSE  # the SSE `event:` name, None when absent, NO_SSE without SSE framing
+    sse_id: str | None = None  # the SSE last-event-id in force (WHATWG: it persists across events)
 
     @property
     def is_object(self) -> bool:
@@ -76,6 +77,7 @@ class ItemState:
     next_summary_index: int = 0
     channel_deltas: dict[str, list[str]] = field(default_factory=dict)
     channel_done: dict[str, Any] = field(default_factory=dict)
+    progress_rank: int = -1  # the furthest hosted-tool progress step seen (grammar.PROGRESS_STEPS)
 
     @property
     def id(self) -> Any:
@@ -103,6 +105,7 @@ class StreamState:
     terminal_response: Any = None
     terminal_index: int | None = None
     done_sentinel: bool = False
+    sse_id_seen: bool = False
     error_pending: int | None = None  # index of an `error` event not yet followed by response.failed
     false_terminals: list[str] = field(default_factory=list)
     items: dict[int, ItemState] = field(default_factory=dict)
@@ -128,6 +131,8 @@ class StreamState:
 
     # -- updating ----------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
+        if event.sse_id is not None:
+            self.sse_id_seen = True
         if event.is_done_sentinel:
             self.done_sentinel = True
             return
@@ -226,6 +231,11 @@ class StreamState:
         return getattr(state, table).get(index)
 
     def _apply_family(self, event: Event, family: g.Family) -> None:
+        item_state = self.item_for(event)
+        if item_state is not None and isinstance(item_state.type, str):
+            rank = g.progress_rank(event.type or "", item_state.type)
+            if rank is not None:
+                item_state.progress_rank = max(item_state.progress_rank, rank)
         if family.scope == "part":
             target = self._part(event, "parts", "content_index")
         elif family.scope == "summary":

@@ -31,6 +31,9 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
     if not isinstance(etype, str):
         yield Finding("framing.type_present",
                       "payload has no `type`" if etype is None else f"`type` is {etype!r}, not a string", "$.type")
+    if event.sse_id is not None and not state.sse_id_seen:
+        # Reported once: the id persists over the following events by the SSE rules.
+        yield Finding("framing.no_sse_id", f"the stream uses SSE ids (first: {event.sse_id[:40]!r})")
     if event.name is NO_SSE:
         return
     if event.name is None:
@@ -42,3 +45,8 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def on_close(state: StreamState) -> Iterator[Finding]:
+    if state.terminal is not None and not state.done_sentinel:
+        yield Finding("framing.done_sentinel_present", f"the stream ended after {state.terminal} without data: [DONE]")

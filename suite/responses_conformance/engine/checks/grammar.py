@@ -148,6 +148,10 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
     if item.type not in family.items:
         yield Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")
         return
+    rank = g.progress_rank(etype, item.type)
+    if rank is not None and rank < item.progress_rank:
+        yield Finding("grammar.tool_progress_order",
+                      f"{etype} after a later step of the same {item.type}", "$.type")
     if family.scope == "part":
         part = _open_part(state, event, "parts", "content_index", "content_part.added")
     elif family.scope == "summary":

@@ -1,0 +1,105 @@
+"""Profiles: which rules apply, and how hard, for one flavour of the protocol.
+
+The same finding can be MUST in one profile and SHOULD, or absent, in another (spec-notes §10):
+
+  openai         what the real API sends and its official SDKs accept (the default)
+  openai-strict  the published OpenAPI description as written: its schemas without the
+                 relaxations real traffic needs
+  openresponses  the Open Responses specification: `[DONE]` required, its event names,
+                 its required fields, no SSE `id:` lines
+
+A profile is data: severity overrides per check id (None switches a check off), the schema
+overlay it validates with, and the event names it knows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import grammar as g
+from . import registry
+from .violations import Severity
+
+MUST = Severity.MUST
+SHOULD = Severity.SHOULD
+
+# Open Responses' own names for the raw reasoning events (OpenAI: response.reasoning_text.*).
+OPENRESPONSES_EVENT_TYPES = frozenset({
+    "response.created", "response.queued", "response.in_progress", "response.completed", "response.failed",
+    "response.incomplete", "response.output_item.added", "response.output_item.done",
+    "response.content_part.added", "response.content_part.done", "response.output_text.delta",
+    "response.output_text.done", "response.output_text.annotation.added", "response.refusal.delta",
+    "response.refusal.done", "response.function_call_arguments.delta", "response.function_call_arguments.done",
+    "response.reasoning_summary_part.added", "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done",
+    "response.reasoning.delta", "response.reasoning.done", "error",
+})
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    schema_overlay: str | None  # folder under schemas/profiles/, layered over schemas/
+    known_event_types: frozenset[str]
+    severities: dict[str, Severity | None] = field(default_factory=dict)
+    # Event types of the form `<slug>:<name>` are extensions the spec allows clients to ignore.
+    extension_events_allowed: bool = False
+
+    def severity(self, check_id: str) -> Severity | None:
+        if check_id in self.severities:
+            return self.severities[check_id]
+        check = registry.BY_ID[check_id]
+        return check.severity if self.name in check.profiles else None
+
+    def enabled(self, check_id: str) -> bool:
+        return self.severity(check_id) is not None
+
+    def is_known_event(self, event_type: str) -> bool:
+        if event_type in self.known_event_types:
+            return True
+        return self.extension_events_allowed and ":" in event_type
+
+
+PROFILES: dict[str, Profile] = {
+    "openai": Profile(
+        name="openai",
+        description="What the real OpenAI API sends and its official SDKs accept.",
+        schema_overlay=None,
+        known_event_types=g.KNOWN_EVENT_TYPES,
+    ),
+    "openai-strict": Profile(
+        name="openai-strict",
+        description="The published OpenAPI description as written (real OpenAI traffic departs from it).",
+        schema_overlay="openai-strict",
+        known_event_types=g.KNOWN_EVENT_TYPES - {g.KEEPALIVE, "response.apply_patch_call_operation_diff.delta",
+                                                 "response.apply_patch_call_operation_diff.done"},
+    ),
+    "openresponses": Profile(
+        name="openresponses",
+        description="The Open Responses specification (openresponses.org).",
+        schema_overlay="openresponses",
+        known_event_types=OPENRESPONSES_EVENT_TYPES,
+        extension_events_allowed=True,
+        severities={
+            # OR: "The event field MUST match the type in the event body."
+            "framing.event_name_present": MUST,
+            # OR: "The terminal event MUST be the literal string [DONE]."
+            "framing.no_done_sentinel": None,
+            # OR: sequence numbers are "monotonically increasing"; gaps are allowed.
+            "sequence.starts_at_zero": SHOULD,
+        },
+    ),
+}
+
+DEFAULT = "openai"
+
+
+def get(name: str | Profile | None) -> Profile:
+    if isinstance(name, Profile):
+        return name
+    if name is None:
+        return PROFILES[DEFAULT]
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
