@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-
 from responses_conformance.engine import profiles, registry
 from responses_conformance.engine.checker import StreamChecker
 from responses_conformance.engine.checks.consistency import shape_differences
 from responses_conformance.engine.exchange import ExchangeChecker, Expectation
 from responses_conformance.engine.schemas import SchemaSet
-from responses_conformance.engine.sse import SseEvent, decode_all
 from responses_conformance.engine.violations import Severity, Violation
 
 HERE = Path(__file__).parent
@@ -34,15 +33,20 @@ CASE_SCHEMA = HERE / "case-schema.json"
 CAPTURE = HERE / "fixtures" / "openai" / "openai-capture-2026-01.txt"
 RECORDED = HERE / "fixtures" / "recorded"
 CAPTURE_STREAMS = 7
+RECORDED_STREAMS = 7
 
 SCHEMAS = SchemaSet.load()
+
+
+def schemas_for(profile: str | None) -> SchemaSet:
+    return SCHEMAS if profile in (None, "openai") else SchemaSet.load(profile=profile)
 
 
 # --------------------------------------------------------------------------------------------
 # Real traffic
 
 
-@lru_cache(maxsize=None)
+@cache
 def capture_parts() -> tuple[str, tuple[str, ...]]:
     """The capture as saved: the 401 body (final brace lost), then seven SSE streams."""
     text = CAPTURE.read_text(encoding="utf-8")
@@ -58,7 +62,7 @@ def capture_parts() -> tuple[str, tuple[str, ...]]:
     return error_body, tuple(streams)
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_payloads(name: str) -> tuple[str, ...]:
     """The JSON payloads of a named real stream, as text (copied per case)."""
     if name.startswith("openai-capture#"):
@@ -66,7 +70,8 @@ def base_payloads(name: str) -> tuple[str, ...]:
         streams = capture_parts()[1]
         if not 1 <= number <= len(streams):
             raise KeyError(f"the capture has {len(streams)} streams, not {number}")
-        return tuple(item.data for item in decode_all(streams[number - 1].encode()) if isinstance(item, SseEvent))
+        # The capture is plain `event:`/`data:` pairs: read it without the decoder under test.
+        return tuple(line[len("data: "):] for line in streams[number - 1].splitlines() if line.startswith("data: "))
     if name.startswith("recorded/"):
         path = RECORDED / f"{name.split('/', 1)[1]}.chunks.txt"
         return tuple(line for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
@@ -82,8 +87,9 @@ def recorded_names() -> list[str]:
 #
 # A frame is one SSE event:
 #   {...}                                  a payload: `event: <type>` + `data: <json>`
-#   {"$event": name|null, "$data": ...}    explicit event name (null: no `event:` line);
-#                                          data a payload object or a raw data string
+#   {"$event": name|null, "$data": ...,    explicit event name (null: no `event:` line) and
+#    "$id": "..."}                         optional `id:` line; data a payload object or a
+#                                          raw data string
 #   {"$raw": "..."}                        verbatim bytes ("\udcXX" stands for the byte 0xXX)
 
 
@@ -128,11 +134,15 @@ def _steps(path: str) -> list[str | int]:
 
 
 def set_path(target: dict, path: str, value: Any) -> None:
+    """Set the value at a dotted path; a last step "-" appends to an array (as in JSON Pointer)."""
     steps = _steps(path)
     node: Any = target
     for step in steps[:-1]:
         node = node[step]
-    node[steps[-1]] = copy.deepcopy(value)
+    if steps[-1] == "-":
+        node.append(copy.deepcopy(value))
+    else:
+        node[steps[-1]] = copy.deepcopy(value)
 
 
 def unset_path(target: dict, path: str) -> None:
@@ -147,7 +157,7 @@ def unset_path(target: dict, path: str) -> None:
 
 
 def apply_mutations(frames: list[Any], mutations: list[dict]) -> list[Any]:
-    frames = copy.deepcopy(frames)
+    """Apply the operations in order; `frames` is the case's own copy and is changed in place."""
     for op in mutations:
         kind = op["op"]
         if kind == "drop":
@@ -286,7 +296,7 @@ def stream_bytes(case: dict, frames: list[Any] | None) -> bytes:
 
 
 def run_stream(case: dict, frames: list[Any] | None) -> list[Violation]:
-    checker = StreamChecker(schemas=SCHEMAS, profile=case.get("profile"))
+    checker = StreamChecker(schemas=schemas_for(case.get("profile")), profile=case.get("profile"))
     if case.get("framing") == "jsonl":
         assert frames is not None and "sse" not in case, "jsonl framing needs events"
         for frame in frames:
@@ -320,7 +330,7 @@ def run_exchange(case: dict, frames: list[Any] | None) -> list[Violation]:
         body, sse = stream_bytes(case, frames), True
     default_type = "text/event-stream" if sse else "application/json"
     headers = [tuple(h) for h in spec.get("headers", [["content-type", default_type]])]
-    checker = ExchangeChecker(expectation, schemas=SCHEMAS, profile=case.get("profile"))
+    checker = ExchangeChecker(expectation, schemas=schemas_for(case.get("profile")), profile=case.get("profile"))
     checker.head(spec.get("status", 200), headers)
     for piece in chunks_of(body, case.get("chunk_size")):
         checker.body(piece)
@@ -353,7 +363,7 @@ def run_case(case: dict, group: dict) -> list[Violation]:
 # Loading
 
 
-@lru_cache(maxsize=None)
+@cache
 def case_files() -> tuple[tuple[str, tuple[dict, ...]], ...]:
     files = []
     for path in sorted(CASES_DIR.glob("*.json")):
@@ -419,11 +429,16 @@ def test_case(category: str, group: dict, case: dict) -> None:
 # The case files themselves
 
 
-@pytest.mark.parametrize("path", sorted(CASES_DIR.glob("*.json")), ids=lambda p: p.name)
-def test_case_file_matches_schema(path: Path) -> None:
+@cache
+def case_validator() -> Draft202012Validator:
     schema = json.loads(CASE_SCHEMA.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    errors = sorted(Draft202012Validator(schema).iter_errors(json.loads(path.read_text(encoding="utf-8"))),
+    return Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", sorted(CASES_DIR.glob("*.json")), ids=lambda p: p.name)
+def test_case_file_matches_schema(path: Path) -> None:
+    errors = sorted(case_validator().iter_errors(json.loads(path.read_text(encoding="utf-8"))),
                     key=lambda e: list(e.absolute_path))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10])
 
@@ -453,6 +468,28 @@ def test_every_check_has_firing_and_clean_case() -> None:
     assert not missing_clean, f"checks without a clean case: {missing_clean}"
 
 
+# Real-world bugs (design notes, real-world-bugs.md) that every run must reproduce.
+REAL_WORLD_BUGS = [
+    "A-01", "A-02", "A-03", "A-07", "A-09", "A-11",
+    "B-01", "B-02", "B-04", "B-05", "B-06", "B-10", "B-11", "B-12",
+    "C-01", "C-02", "C-03", "C-04", "C-05", "C-06",
+    "D-01", "D-02", "D-03", "D-04", "D-05", "D-06", "D-07", "D-08", "D-09", "D-10", "D-11", "D-12",
+    "E-01", "E-02", "E-05",
+    "F-01", "F-02", "F-03", "F-04", "F-05", "F-07", "F-08", "F-09",
+    "G-01", "G-02", "G-03", "G-04", "G-05", "G-08", "G-13",
+    "H-01", "H-02", "H-04", "H-05", "H-06", "H-08",
+]
+
+
+def test_real_world_bugs_have_cases() -> None:
+    covered: set[str] = set()
+    for _, _, case in CASES:
+        bug = case.get("bug", [])
+        covered.update([bug] if isinstance(bug, str) else bug)
+    missing = [b for b in REAL_WORLD_BUGS if b not in covered]
+    assert not missing, f"real-world bugs without a case: {missing}"
+
+
 # --------------------------------------------------------------------------------------------
 # Real traffic yields no violation at all, MUST or SHOULD
 
@@ -461,8 +498,9 @@ def _show_all(violations: list[Violation]) -> str:
     return "\n".join(f"{v.check} at event {v.event_index}: {v.message}" for v in violations)
 
 
-def test_capture_holds_seven_streams() -> None:
+def test_real_traffic_is_all_there() -> None:
     assert len(capture_parts()[1]) == CAPTURE_STREAMS
+    assert len(recorded_names()) == RECORDED_STREAMS
 
 
 @pytest.mark.parametrize("number", range(1, CAPTURE_STREAMS + 1), ids=lambda n: f"openai-capture#{n}")

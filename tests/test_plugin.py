@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from responses_conformance import cli
-from responses_conformance.plugin import SUITE_MODULE
+from responses_conformance.plugin import EXIT_COULD_NOT_TEST, SUITE_MODULE
 from responses_conformance.reference import ReferenceServer
 
 from . import _targets
@@ -49,6 +49,11 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     assert "Responses API conformance report" in html
     assert "<script src=" not in html  # self-contained: works offline
     assert "verdict: CONFORMANT" in output
+    # The last line is the one-line summary CI logs show.
+    assert output.strip().splitlines()[-1].startswith("responses-conformance: CONFORMANT - 0 MUST")
+    junit = (tmp_path / "reports" / "junit.xml").read_text()
+    assert junit.count("<testcase ") == sum(1 for _ in data["checks"]) or "text-stream:sequence.increasing" in junit
+    assert 'name="test_check[text-stream:sequence.increasing]"' in junit
 
 
 def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
@@ -71,10 +76,11 @@ def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
 
 def test_a_target_that_is_down_is_an_error_not_a_failure(tmp_path: Path) -> None:
     code, output, elapsed = run_pytest(tmp_path, f"--target-url={_targets.closed_port_url()}")
-    assert code == 1
+    assert code == EXIT_COULD_NOT_TEST
     assert "Traceback" not in output and "INTERNALERROR" not in output
     assert "could not test scenario" in output and "could not be reached" in output
-    assert " failed" not in output.splitlines()[-1]  # errors only
+    pytest_line = next(line for line in reversed(output.splitlines()) if " in " in line and "error" in line)
+    assert " failed" not in pytest_line and "errors" in pytest_line  # errors only, no failures
     assert {s["status"] for s in results(tmp_path)["scenarios"]} == {"errored"}
     assert results(tmp_path)["summary"]["verdict"] == "could not test"
     assert elapsed < 60
@@ -84,7 +90,7 @@ def test_a_hanging_target_ends_within_the_timeout(tmp_path: Path) -> None:
     with _targets.target(_targets.hang(30)) as url:
         code, output, elapsed = run_pytest(tmp_path, f"--target-url={url}", "-k", "text-stream or error-no-key",
                                            "--timeout=1.5", "--idle-timeout=0.5")
-    assert code == 1
+    assert code == EXIT_COULD_NOT_TEST
     assert "Traceback" not in output and "INTERNALERROR" not in output
     assert "the target stopped sending" in output
     # Two scenarios, each bounded by its 0.5 s idle limit, plus interpreter start-up.

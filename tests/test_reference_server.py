@@ -1,5 +1,6 @@
 """Tests of the embedded reference server: over real sockets, with httpx and the official
-`openai` SDK as a second opinion, plus one test per deliberate fault."""
+`openai` SDK as a second opinion, the suite's own checker on every scripted behaviour, plus
+one test per deliberate fault."""
 
 from __future__ import annotations
 
@@ -12,21 +13,33 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jsonschema
 import openai
+import pydantic
 import pytest
+from responses_conformance.engine.checker import StreamChecker, check_response_body
+from responses_conformance.engine.checks.consistency import shape_differences
+from responses_conformance.engine.schemas import SchemaSet
 from responses_conformance.reference import (
     DEFAULT_API_KEY,
     FAULTS,
+    FLAVOURS,
     ReferenceServer,
     create_app,
 )
+from responses_conformance.reference.__main__ import main as reference_main
 from responses_conformance.reference.errors import mask_key
 from responses_conformance.reference.model import (
+    FunctionTool,
+    Options,
     count_tokens,
     generate,
     messages_from_input,
     reply_text,
+    select_tools,
     split_deltas,
+    split_json_deltas,
+    value_for_schema,
 )
 from starlette.testclient import TestClient
 
@@ -51,8 +64,13 @@ LONG_INPUT = "Tell me, please: " + " ".join(f"w{i}," for i in range(60))
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, ReferenceServer]]:
     """Every live server the module needs, started once and stopped in parallel (a uvicorn
-    shutdown takes ~0.2 s): "default", "slow" (events 4 ms apart), and one per fault."""
-    specs: dict[str, dict[str, Any]] = {"default": {}, "slow": {"event_delay": 0.004}}
+    shutdown takes ~0.2 s): "default", "slow" (events 4 ms apart), "openresponses" (that
+    flavour), and one per fault."""
+    specs: dict[str, dict[str, Any]] = {
+        "default": {},
+        "slow": {"event_delay": 0.004},
+        "openresponses": {"flavour": "openresponses"},
+    }
     specs.update({name: {"faults": {name}} for name in sorted(FAULTS)})
     started: dict[str, ReferenceServer] = {}
     try:
@@ -385,6 +403,8 @@ def test_fault_names() -> None:
         "sequence_gap", "sequence_repeat", "event_name_mismatch", "content_type_json_on_stream",
         "created_at_float", "no_output_text_done", "item_id_rotates", "final_output_empty",
         "usage_total_wrong", "error_status_200", "error_envelope_flat", "text_mismatch",
+        "call_id_changes", "arguments_mismatch", "reasoning_id_rotates", "error_without_failed",
+        "refusal_in_text",
     }
 
 
@@ -451,9 +471,474 @@ def test_live_stream_arrives_incrementally_and_fast(
     assert min(durations) < 0.1
 
 
+# ----------------------------------------------------------------------------- scripted behaviours
+
+SCHEMAS = SchemaSet.load()
+WEATHER = {
+    "type": "function", "name": "get_weather", "description": "Get the weather in a location",
+    "parameters": {
+        "type": "object",
+        "properties": {"location": {"type": "string"},
+                       "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                       "days": {"type": "integer", "minimum": 1}},
+        "required": ["location", "unit"], "additionalProperties": False,
+    },
+}
+TIME = {
+    "type": "function", "name": "get_time", "description": "Current clock for a timezone",
+    "parameters": {
+        "type": "object",
+        "properties": {"timezone": {"type": "string"}, "precise": {"type": "boolean"},
+                       "offset": {"type": "number"}, "zones": {"type": "array",
+                                                               "items": {"type": "string"}}},
+        "required": ["timezone", "precise", "offset", "zones"], "additionalProperties": False,
+    },
+}
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"}, "age": {"type": "integer"}, "score": {"type": "number"},
+        "ok": {"type": "boolean"}, "tags": {"type": "array", "items": {"type": "string"}},
+        "kind": {"type": "string", "enum": ["friend", "foe"]},
+        "address": {"type": "object", "properties": {"city": {"type": "string"}},
+                    "required": ["city"], "additionalProperties": False},
+        "nickname": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    },
+    "required": ["name", "age", "score", "ok", "tags", "kind", "address", "nickname"],
+    "additionalProperties": False,
+}
+JSON_SCHEMA_FORMAT = {"type": "json_schema", "name": "person", "schema": PERSON, "strict": True}
+TOOL_HISTORY = [
+    {"role": "user", "content": "What is the weather in Paris?"},
+    {"type": "function_call", "call_id": "call_prior", "name": "get_weather",
+     "arguments": '{"location":"Paris","unit":"celsius"}'},
+    {"type": "function_call_output", "call_id": "call_prior", "output": "sunny, 21 C"},
+]
+
+#: Every scripted behaviour: the request (besides model and stream), and its event kinds
+#: with runs collapsed.
+BEHAVIOURS: dict[str, dict[str, Any]] = {
+    "text": {"input": "Hello there, reference!"},
+    "function_call": {"input": "What is the weather in Paris?", "tools": [WEATHER]},
+    "named_tool_choice": {"input": "Hello", "tools": [WEATHER, TIME],
+                          "tool_choice": {"type": "function", "name": "get_time"}},
+    "parallel_calls": {"input": "Use get_weather and get_time for Paris.",
+                       "tools": [WEATHER, TIME], "tool_choice": "required"},
+    "tool_output_answer": {"input": TOOL_HISTORY, "tools": [WEATHER]},
+    "reasoning": {"input": "Think first.", "reasoning": {"effort": "low", "summary": "detailed"},
+                  "include": ["reasoning.encrypted_content"]},
+    "reasoning_then_call": {"input": "Weather in Paris?", "tools": [WEATHER],
+                            "reasoning": {"effort": "minimal", "summary": "auto"}},
+    "refusal": {"input": "Please REFUSE this one."},
+    "json_schema": {"input": "Describe Ann.", "text": {"format": JSON_SCHEMA_FORMAT}},
+    "json_object": {"input": "Answer in JSON.", "text": {"format": {"type": "json_object"}}},
+    "incomplete_text": {"input": "Hello there, reference!", "max_output_tokens": 3},
+    "incomplete_reasoning": {"input": "Think hard.", "reasoning": {"effort": "high"},
+                             "max_output_tokens": 6},
+    "incomplete_call": {"input": "Weather in Paris?", "tools": [WEATHER],
+                        "reasoning": {"effort": "minimal"}, "max_output_tokens": 12},
+    "fail_midstream": {"input": "Please FAIL_MIDSTREAM now."},
+}
+EXPECTED_KINDS = {
+    "text": TEXT_EVENTS,
+    "function_call": ["created", "in_progress", "output_item.added",
+                      "function_call_arguments.delta", "function_call_arguments.done",
+                      "output_item.done", "completed"],
+    "reasoning": ["created", "in_progress", "output_item.added",
+                  *["reasoning_summary_part.added", "reasoning_summary_text.delta",
+                    "reasoning_summary_text.done", "reasoning_summary_part.done"] * 2,
+                  "output_item.done", *TEXT_EVENTS[2:]],
+    "refusal": ["created", "in_progress", "output_item.added", "content_part.added",
+                "refusal.delta", "refusal.done", "content_part.done", "output_item.done",
+                "completed"],
+    "incomplete_reasoning": ["created", "in_progress", "output_item.added", "output_item.done",
+                             "incomplete"],
+    "fail_midstream": ["created", "in_progress", "error", "failed"],
+}
+
+
+def kinds_of(events: list[tuple[str, dict]]) -> list[str]:
+    kinds = [d["type"].removeprefix("response.") for _, d in events]
+    return [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
+
+
+def stream_checker_violations(raw: bytes, profile: str | None = None) -> list[Any]:
+    checker = StreamChecker(schemas=SCHEMAS, profile=profile)
+    for i in range(0, len(raw), 97):  # arbitrary chunk boundaries, like a network
+        checker.feed_bytes(raw[i:i + 97])
+    checker.close()
+    return checker.violations
+
+
+def items_of(events: list[tuple[str, dict]]) -> list[dict]:
+    return [d["item"] for _, d in events if d["type"] == "response.output_item.done"]
+
+
+def sdk_knows(event: Any) -> bool:
+    """The SDK parsed the event into the class made for its type (unknown types are coerced
+    into some other event class instead)."""
+    annotation = type(event).model_fields["type"].annotation
+    return event.type in getattr(annotation, "__args__", ())
+
+
+def same_shape(streamed: dict, plain: dict) -> None:
+    """A non-streamed Response matches the streamed final one, run-specific values aside."""
+    assert shape_differences(streamed, plain) == []
+    one, two = normalize([("x", {"response": streamed})]), normalize([("x", {"response": plain})])
+    for response in (one[0][1]["response"], two[0][1]["response"]):
+        for item in response["output"]:
+            item.pop("id", None)
+            item.pop("call_id", None)
+        response.pop("id")
+    assert one == two
+
+
+@pytest.mark.parametrize("name", sorted(BEHAVIOURS))
+def test_behaviour_passes_the_checker_streamed_and_not(name: str, http: httpx.Client) -> None:
+    body = BEHAVIOURS[name]
+    response, events = stream(http, **body)
+    assert stream_checker_violations(response.content) == []
+    if name in EXPECTED_KINDS:
+        assert kinds_of(events) == [k.removeprefix("response.") for k in EXPECTED_KINDS[name]]
+    plain = http.post("/responses", json={"model": MODEL, **body})
+    assert plain.status_code == 200 and plain.headers["content-type"].startswith("application/json")
+    assert check_response_body(plain.json(), schemas=SCHEMAS) == []
+    same_shape(events[-1][1]["response"], plain.json())
+
+
+@pytest.mark.parametrize("name", sorted(BEHAVIOURS))
+def test_behaviour_through_the_sdk(name: str, client: openai.OpenAI) -> None:
+    body = {"model": MODEL, **BEHAVIOURS[name]}
+    if name == "fail_midstream":
+        with pytest.raises(openai.APIError) as raw_failure:
+            list(client.responses.create(stream=True, **body))
+        assert not isinstance(raw_failure.value, openai.APIStatusError)  # in band, after 200
+        assert raw_failure.value.body["code"] == "server_error"
+        with pytest.raises(openai.APIError), client.responses.stream(**body) as failing:
+            failing.get_final_response()
+        plain = client.responses.create(**body)
+        assert plain.status == "failed" and plain.error.code == "server_error"
+        assert plain.output == [] and plain.usage is None
+        return
+    events = list(client.responses.create(stream=True, **body))
+    assert all(sdk_knows(e) for e in events), [e.type for e in events if not sdk_knows(e)]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    last = events[-1].response
+    with client.responses.stream(**body) as helper:
+        seen = [e.type for e in helper]
+        if last.status == "incomplete":  # the SDK helper only ever accepts response.completed
+            with pytest.raises(RuntimeError, match="response.completed"):
+                helper.get_final_response()
+            final = None
+        else:
+            final = helper.get_final_response()
+    assert seen[-1] == events[-1].type and len(seen) == len(events)
+    if final is not None:
+        assert [o.type for o in final.output] == [o.type for o in last.output]
+        assert final.output_text == last.output_text and final.usage == last.usage
+    plain = client.responses.create(**body)
+    assert plain.status == last.status
+    assert [o.type for o in plain.output] == [o.type for o in last.output]
+    assert plain.output_text == last.output_text
+
+
+def test_function_call_stream_shape(http: httpx.Client) -> None:
+    _, events = stream(http, **BEHAVIOURS["function_call"])
+    added = events[2][1]["item"]
+    assert list(added) == ["id", "type", "status", "arguments", "call_id", "name"]
+    assert re.fullmatch(r"fc_[0-9a-f]{50}", added["id"])
+    assert re.fullmatch(r"call_[A-Za-z0-9]{24}", added["call_id"])
+    assert added["status"] == "in_progress" and added["arguments"] == ""
+    assert added["name"] == "get_weather"
+    deltas = [d for _, d in events if d["type"] == "response.function_call_arguments.delta"]
+    done = next(d for _, d in events if d["type"] == "response.function_call_arguments.done")
+    assert len(deltas) > 3 and all(d["item_id"] == added["id"] for d in deltas)
+    assert all("obfuscation" in d for d in deltas)
+    assert set(done) == {"type", "sequence_number", "item_id", "output_index", "arguments"}
+    assert done["arguments"] == "".join(d["delta"] for d in deltas)
+    arguments = json.loads(done["arguments"])
+    jsonschema.validate(arguments, WEATHER["parameters"])
+    assert arguments == {"location": "What is the weather in Paris?", "unit": "celsius"}
+    item = events[-2][1]["item"]
+    assert item == {**added, "status": "completed", "arguments": done["arguments"]}
+    final = events[-1][1]["response"]
+    assert final["output"] == [item]
+    assert final["tools"][0] == {**WEATHER, "strict": True}  # echoed the way OpenAI does
+    assert final["usage"]["output_tokens"] == len(deltas)
+
+
+def test_parallel_calls_are_emitted_one_after_another(http: httpx.Client) -> None:
+    _, events = stream(http, **BEHAVIOURS["parallel_calls"])
+    spans: dict[int, list[int]] = {}
+    for position, (_, data) in enumerate(events):
+        if "output_index" in data:
+            spans.setdefault(data["output_index"], []).append(position)
+    assert sorted(spans) == [0, 1] and max(spans[0]) < min(spans[1])
+    calls = items_of(events)
+    assert [c["name"] for c in calls] == ["get_weather", "get_time"]
+    assert len({c["call_id"] for c in calls}) == 2 and len({c["id"] for c in calls}) == 2
+    jsonschema.validate(json.loads(calls[1]["arguments"]), TIME["parameters"])
+    serial = http.post("/responses", json={"model": MODEL, **BEHAVIOURS["parallel_calls"],
+                                           "parallel_tool_calls": False}).json()
+    assert [o["name"] for o in serial["output"]] == ["get_weather"]
+
+
+def test_tool_selection_rules() -> None:
+    weather = FunctionTool("get_weather", "Get the weather in a location", WEATHER["parameters"])
+    clock = FunctionTool("get_time", "Current clock for a timezone", TIME["parameters"])
+    tools = (weather, clock)
+
+    def chosen(text: str, **options: Any) -> list[str]:
+        return [t.name for t in select_tools(Options(tools=tools, **options), text)]
+
+    assert chosen("Hello there") == []  # auto: nothing mentioned
+    assert chosen("How is the WEATHER?") == ["get_weather"]  # a description word
+    assert chosen("call get_time") == ["get_time"]  # the name
+    assert chosen("forget_time is no word of ours") == []  # whole words only
+    assert chosen("Hello there", tool_choice="required") == ["get_weather"]
+    assert chosen("weather and clock", tool_choice="required") == ["get_weather", "get_time"]
+    assert chosen("weather and clock", parallel_tool_calls=False) == ["get_weather"]
+    assert chosen("weather", tool_choice="none") == []
+    assert chosen("weather", tool_choice={"type": "function", "name": "get_time"}) == ["get_time"]
+    turn = generate(MODEL, None, messages_from_input(TOOL_HISTORY),
+                    options=Options(tools=tools, tool_choice="required"))
+    assert turn.calls == [] and turn.text == (
+        'The function get_weather returned: "sunny, 21 C". I am the reference model.')
+
+
+def test_value_for_schema_and_json_deltas() -> None:
+    value = value_for_schema(PERSON, "Ann")
+    jsonschema.validate(value, PERSON)
+    assert value == {"name": "Ann", "age": 1, "score": 1, "ok": True, "tags": ["Ann"],
+                     "kind": "friend", "address": {"city": "Ann"}, "nickname": "Ann"}
+    assert value_for_schema({"type": "object", "properties": {"a": {"type": "string"}}}, "x") == {
+        "a": "x"}  # no `required`: every property
+    bounded = {"type": "object", "required": ["n", "s", "l"], "properties": {
+        "n": {"type": "integer", "minimum": 5}, "s": {"type": "string", "maxLength": 2},
+        "l": {"type": "array", "items": {"$ref": "#/$defs/flag"}, "minItems": 2}},
+        "$defs": {"flag": {"type": "boolean"}}}
+    assert value_for_schema(bounded, "long text") == {"n": 5, "s": "lo", "l": [True, True]}
+    text = '{"city":"Beijing","n":12,"tags":["a b"]}'
+    assert split_json_deltas(text)[:3] == ['{"', "city", '":"']
+    assert "".join(split_json_deltas(text)) == text
+
+
+def test_tool_round_trip_with_the_sdk(client: openai.OpenAI) -> None:
+    with client.responses.stream(model=MODEL, input="What is the weather in Paris?",
+                                 tools=[WEATHER]) as s:
+        first = s.get_final_response()
+    call = first.output[0]
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert json.loads(call.arguments)["unit"] == "celsius"
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21 C"}
+    stateless = client.responses.create(
+        model=MODEL, tools=[WEATHER],
+        input=[{"role": "user", "content": "What is the weather in Paris?"}, *first.output, output],
+    )
+    assert stateless.output_text == (
+        'The function get_weather returned: "sunny, 21 C". I am the reference model.')
+    with client.responses.stream(model=MODEL, tools=[WEATHER], previous_response_id=first.id,
+                                 input=[{**output, "output": "rainy"}]) as s:
+        chained = s.get_final_response()
+    assert chained.output_text == (
+        'The function get_weather returned: "rainy". I am the reference model.')
+    with pytest.raises(openai.BadRequestError) as unknown:
+        client.responses.create(model=MODEL, input=[{**output, "call_id": "call_unknown"}])
+    assert unknown.value.body == {
+        "message": "No tool call found for function call output with call_id call_unknown.",
+        "type": "invalid_request_error", "param": "input", "code": None}
+    with pytest.raises(openai.BadRequestError):  # the output must come after its call
+        client.responses.create(model=MODEL, input=[output, *first.output])
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"tools": [{"type": "function"}]}, "tools[0].name", "missing_required_parameter"),
+        ({"tools": [{"type": "function", "name": "f", "parameters": "x"}]}, "tools[0].parameters",
+         "invalid_type"),
+        ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
+        ({"tools": [WEATHER], "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice",
+         "invalid_value"),
+        ({"text": {"format": {"type": "json_schema", "name": "x", "schema": "object"}}},
+         "text.format.schema", "invalid_type"),
+        ({"text": {"format": {"type": "json_schema", "name": "x", "schema": {"type": "array"}}}},
+         "text.format.schema", "invalid_json_schema"),
+        ({"text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema",
+         "missing_required_parameter"),
+        ({"text": {"format": {"type": "xml"}}}, "text.format.type", "invalid_value"),
+        ({"reasoning": {"effort": "huge"}}, "reasoning.effort", "invalid_value"),
+        ({"model": "ref-model-mini", "reasoning": {"effort": "low"}}, "reasoning.effort",
+         "unsupported_parameter"),
+        ({"input": [{"type": "function_call_output", "output": "x"}]}, "input[0].call_id",
+         "missing_required_parameter"),
+        ({"input": [{"type": "function_call", "call_id": "c", "name": "f"}]},
+         "input[0].arguments", "missing_required_parameter"),
+    ],
+)
+def test_bad_scripted_requests(http: httpx.Client, body: dict, param: str, code: str) -> None:
+    error = error_of(http.post("/responses", json={"model": MODEL, "input": "x", **body}), 400)
+    assert (error["param"], error["code"], error["type"]) == (param, code, "invalid_request_error")
+
+
+def test_reasoning_stream_shape(http: httpx.Client) -> None:
+    _, events = stream(http, **BEHAVIOURS["reasoning"])
+    added, done = events[2][1]["item"], items_of(events)[0]
+    assert list(added) == ["id", "type", "encrypted_content", "summary"]  # no status, like OpenAI
+    assert re.fullmatch(r"rs_[0-9a-f]{50}", added["id"]) and added["summary"] == []
+    summaries = [d["text"] for _, d in events
+                 if d["type"] == "response.reasoning_summary_text.done"]
+    assert len(summaries) == 2 and summaries[0].startswith("**Planning the reply**")
+    assert done == {**added, "summary": [{"type": "summary_text", "text": t} for t in summaries]}
+    indexes = [d["summary_index"] for _, d in events if "summary_index" in d]
+    assert indexes == sorted(indexes) and set(indexes) == {0, 1}
+    final = events[-1][1]["response"]
+    usage = final["usage"]
+    assert 0 < usage["output_tokens_details"]["reasoning_tokens"] < usage["output_tokens"]
+    message_deltas = [d for _, d in events if d["type"] == "response.output_text.delta"]
+    assert usage["output_tokens"] == usage["output_tokens_details"]["reasoning_tokens"] + len(
+        message_deltas)
+    assert final["reasoning"] == {"effort": "low", "summary": "detailed"}
+    again = http.post("/responses", json={"model": MODEL, **BEHAVIOURS["reasoning"]}).json()
+    assert again["output"][0]["encrypted_content"] == added["encrypted_content"]  # deterministic
+    plain = http.post("/responses", json={"model": MODEL, "input": "Think first.",
+                                          "reasoning": {"effort": "high"}}).json()
+    assert "encrypted_content" not in plain["output"][0] and plain["output"][0]["summary"] == []
+    assert plain["usage"]["output_tokens_details"]["reasoning_tokens"] > usage[
+        "output_tokens_details"]["reasoning_tokens"]  # more effort, more reasoning
+    for body in ({}, {"reasoning": {"effort": "none"}}):
+        text_only = http.post("/responses", json={"model": MODEL, "input": "x", **body}).json()
+        assert [o["type"] for o in text_only["output"]] == ["message"]
+
+
+def test_refusal_stream_shape(http: httpx.Client) -> None:
+    _, events = stream(http, **BEHAVIOURS["refusal"])
+    part = next(d for _, d in events if d["type"] == "response.content_part.added")["part"]
+    assert part == {"type": "refusal", "refusal": ""}
+    deltas = [d["delta"] for _, d in events if d["type"] == "response.refusal.delta"]
+    done = next(d for _, d in events if d["type"] == "response.refusal.done")
+    assert len(deltas) > 3 and done["refusal"] == "".join(deltas)
+    assert items_of(events)[0]["content"] == [{"type": "refusal", "refusal": done["refusal"]}]
+
+
+def test_structured_output(http: httpx.Client, client: openai.OpenAI) -> None:
+    _, events = stream(http, **BEHAVIOURS["json_schema"])
+    text = next(d for _, d in events if d["type"] == "response.output_text.done")["text"]
+    document = json.loads(text)
+    jsonschema.validate(document, PERSON)
+    assert document["name"] == "Describe Ann."
+    plain = http.post("/responses", json={"model": MODEL, **BEHAVIOURS["json_object"]}).json()
+    assert json.loads(plain["output"][0]["content"][0]["text"]) == {
+        "reply": 'You said: "Answer in JSON.". I am the reference model.'}
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+        tags: list[str]
+        friend: bool | None
+
+    parsed = client.responses.parse(model=MODEL, input="Ann", text_format=Person).output_parsed
+    assert parsed == Person(name="Ann", age=1, tags=["Ann"], friend=True)
+    with client.responses.stream(model=MODEL, input="Bob", text_format=Person) as s:
+        assert s.get_final_response().output_parsed.name == "Bob"
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds", "budget_in"),
+    [
+        ("incomplete_text", ["message"], "message"),
+        ("incomplete_reasoning", ["reasoning"], "reasoning"),
+        ("incomplete_call", ["reasoning", "function_call"], "function_call"),
+    ],
+)
+def test_max_output_tokens_cuts_the_last_item(
+    http: httpx.Client, name: str, kinds: list[str], budget_in: str
+) -> None:
+    body = BEHAVIOURS[name]
+    _, events = stream(http, **body)
+    final = events[-1][1]["response"]
+    assert events[-1][0] == "response.incomplete"
+    assert final["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert final["completed_at"] is None
+    assert [o["type"] for o in final["output"]] == kinds
+    assert final["output"][-1]["status"] == "incomplete"
+    assert all(o.get("status", "completed") == "completed" for o in final["output"][:-1])
+    assert final["usage"]["output_tokens"] == body["max_output_tokens"]
+    if budget_in == "function_call":
+        arguments = final["output"][-1]["arguments"]
+        streamed = [d["delta"] for _, d in events
+                    if d["type"] == "response.function_call_arguments.delta"]
+        assert arguments == "".join(streamed) and arguments.startswith('{"')
+    if budget_in == "reasoning":
+        assert final["usage"]["output_tokens_details"]["reasoning_tokens"] == 6
+
+
+def test_fail_midstream(http: httpx.Client) -> None:
+    response, events = stream(http, **BEHAVIOURS["fail_midstream"])
+    assert response.status_code == 200
+    error, failed = events[2][1], events[3][1]["response"]
+    assert error == {"type": "error", "sequence_number": 2, "error": {
+        "type": "server_error", "code": "server_error", "message": error["error"]["message"],
+        "param": None}}
+    assert failed["status"] == "failed" and failed["usage"] is None and failed["output"] == []
+    assert failed["error"] == {"code": "server_error", "message": error["error"]["message"]}
+    assert failed["id"] == events[0][1]["response"]["id"]
+    plain = http.post("/responses", json={"model": MODEL, **BEHAVIOURS["fail_midstream"]})
+    assert plain.status_code == 200 and plain.json()["status"] == "failed"
+    retrieved = http.get(f"/responses/{failed['id']}").json()
+    assert retrieved["status"] == "failed" and retrieved["error"] == failed["error"]
+
+
+# ----------------------------------------------------------------------------- flavours
+
+
+def test_openresponses_flavour(servers: dict[str, ReferenceServer], plain: httpx.Client) -> None:
+    srv = servers["openresponses"]
+    url, headers = f"{srv.base_url}/responses", {"Authorization": f"Bearer {srv.api_key}"}
+    for name, body in BEHAVIOURS.items():
+        response = plain.post(url, json={"model": MODEL, "stream": True, **body}, headers=headers)
+        assert response.text.endswith("\n\ndata: [DONE]\n\n"), name
+        assert stream_checker_violations(response.content, "openresponses") == [], name
+        assert stream_checker_violations(response.content) != []  # [DONE] breaks the openai profile
+        body_only = plain.post(url, json={"model": MODEL, **body}, headers=headers).json()
+        assert check_response_body(body_only, schemas=SCHEMAS, profile="openresponses") == []
+    response = plain.post(url, headers=headers, json={
+        "model": MODEL, "stream": True, **BEHAVIOURS["reasoning"]})
+    events = parse_sse(response.text.removesuffix("data: [DONE]\n\n"))
+    kinds = {d["type"] for _, d in events}
+    assert {"response.reasoning.delta", "response.reasoning.done"} <= kinds
+    assert not any(k.startswith("response.reasoning_text.") for k in kinds)
+    reasoning = items_of(events)[0]
+    assert reasoning["status"] == "completed"
+    assert reasoning["content"][0]["type"] == "reasoning_text"
+    assert all("status" in item for item in items_of(events))
+    final = events[-1][1]["response"]
+    assert final["presence_penalty"] == 0 and final["frequency_penalty"] == 0
+    failing = plain.post(url, headers=headers, json={
+        "model": MODEL, "stream": True, **BEHAVIOURS["fail_midstream"]})
+    error = parse_sse(failing.text.removesuffix("data: [DONE]\n\n"))[2][1]
+    assert set(error["error"]) == {"type", "code", "message", "param"}
+    sdk = openai.OpenAI(base_url=srv.base_url, api_key=srv.api_key, max_retries=0)
+    streamed = list(sdk.responses.create(model=MODEL, stream=True, **BEHAVIOURS["reasoning"]))
+    assert streamed[-1].type == "response.completed"  # the SDK stops at [DONE]
+    assert {e.type for e in streamed if not sdk_knows(e)} == {
+        "response.reasoning.delta", "response.reasoning.done"}  # OR's names, unknown to OpenAI
+
+
+def test_flavour_is_validated_and_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert FLAVOURS == ("openai", "openresponses")
+    with pytest.raises(ValueError, match="flavour"):
+        create_app(flavour="anthropic")
+    assert create_app().state.flavour == "openai"
+    assert "flavour=openresponses" in repr(ReferenceServer(flavour="openresponses"))
+    with pytest.raises(SystemExit):
+        reference_main(["--flavour", "nope"])
+    assert "--flavour" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- faults
 
-_ID = re.compile(r"\b(resp|msg)_[0-9a-f]{50}\b")
+_ID = re.compile(r"\b(resp|msg|rs|fc)_[0-9a-f]{50}\b|\b(call)_[A-Za-z0-9]{24}\b")
 
 
 def normalize(events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
@@ -461,7 +946,7 @@ def normalize(events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     names: dict[str, str] = {}
 
     def rename(match: re.Match[str]) -> str:
-        return names.setdefault(match.group(0), f"{match.group(1)}#{len(names)}")
+        return names.setdefault(match.group(0), f"{match.group(1) or match.group(2)}#{len(names)}")
 
     out = []
     for name, data in events:
@@ -524,7 +1009,10 @@ def _expect(fault: str, base: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     return ev
 
 
-STREAM_FAULTS = sorted(FAULTS - {"error_status_200", "error_envelope_flat"})
+# Faults of the scripted behaviours beyond plain text: tested with their own requests below.
+BEHAVIOUR_FAULTS = {"call_id_changes", "arguments_mismatch", "reasoning_id_rotates",
+                    "error_without_failed", "refusal_in_text"}
+STREAM_FAULTS = sorted(FAULTS - {"error_status_200", "error_envelope_flat"} - BEHAVIOUR_FAULTS)
 
 
 def _post(plain: httpx.Client, srv: ReferenceServer, **kwargs: Any) -> httpx.Response:
@@ -588,3 +1076,74 @@ def test_error_faults(fault_servers: dict[str, ReferenceServer], plain: httpx.Cl
     assert denied.status_code == 401 and set(denied.json()) == {"detail"}
     ok = _post(plain, flat, json={"model": MODEL, "input": "x"})
     assert ok.status_code == 200 and ok.json()["status"] == "completed"
+
+
+#: Each behaviour fault: the request it shows on, and the check that must catch it.
+BEHAVIOUR_FAULT_CASES: dict[str, tuple[str, str]] = {
+    "call_id_changes": ("function_call", "ids.item_identity_stable"),
+    "arguments_mismatch": ("function_call", "consistency.deltas_match_done"),
+    "reasoning_id_rotates": ("reasoning", "ids.item_id_matches"),
+    "error_without_failed": ("fail_midstream", "error.event_followed_by_failed"),
+    "refusal_in_text": ("refusal", "grammar.event_matches_item_type"),
+}
+SUMMARY_EVENTS = {"response.reasoning_summary_part.added", "response.reasoning_summary_part.done",
+                  "response.reasoning_summary_text.delta", "response.reasoning_summary_text.done"}
+
+
+def _expect_behaviour_fault(fault: str, base: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """What the normalized clean stream becomes under one of the behaviour faults."""
+    ev = copy.deepcopy(base)
+    if fault == "arguments_mismatch":
+        deltas = [d["delta"] for _, d in ev
+                  if d["type"] == "response.function_call_arguments.delta"]
+        cut = "".join(deltas[1:])
+        for _, data in ev:
+            if data["type"] == "response.function_call_arguments.done":
+                data["arguments"] = cut
+            elif data["type"] == "response.output_item.done":
+                data["item"]["arguments"] = cut
+            elif data["type"] == "response.completed":
+                data["response"]["output"][0]["arguments"] = cut
+    elif fault == "error_without_failed":
+        ev = ev[:-1]
+    elif fault == "refusal_in_text":
+        for i, (name, data) in enumerate(ev):
+            if data["type"] == "response.refusal.delta":
+                data = {**data, "type": "response.output_text.delta", "logprobs": []}
+                ev[i] = ("response.output_text.delta", data)
+    return ev
+
+
+@pytest.mark.parametrize("fault", sorted(BEHAVIOUR_FAULTS))
+def test_behaviour_fault_changes_only_what_it_says_and_is_caught(
+    fault: str,
+    fault_servers: dict[str, ReferenceServer],
+    http: httpx.Client,
+    plain: httpx.Client,
+) -> None:
+    behaviour, check = BEHAVIOUR_FAULT_CASES[fault]
+    payload = {"model": MODEL, "stream": True, **BEHAVIOURS[behaviour]}
+    _, clean = stream(http, **BEHAVIOURS[behaviour])
+    response = _post(plain, fault_servers[fault], json=payload)
+    assert response.status_code == 200
+    raw = parse_sse(response.text)
+    if fault == "call_id_changes":  # undo the change, so the rest can be compared
+        announced, final = raw[2][1]["item"]["call_id"], raw[-2][1]["item"]["call_id"]
+        assert announced != final == raw[-1][1]["response"]["output"][0]["call_id"]
+        raw[-2][1]["item"]["call_id"] = raw[-1][1]["response"]["output"][0]["call_id"] = announced
+    if fault == "reasoning_id_rotates":
+        item_id = raw[2][1]["item"]["id"]
+        rotated = [d["item_id"] for _, d in raw if d["type"] in SUMMARY_EVENTS]
+        assert rotated and item_id not in rotated and len(set(rotated)) == len(rotated)
+        assert all(re.fullmatch(r"rs_[0-9a-f]{50}", r) for r in rotated)
+        for _, data in raw:
+            if data["type"] in SUMMARY_EVENTS:
+                data["item_id"] = item_id
+    got = normalize(raw)
+    expected = _expect_behaviour_fault(fault, normalize(clean))
+    assert got == expected
+    if fault not in {"call_id_changes", "reasoning_id_rotates"}:
+        assert got != normalize(clean)
+    found = {v.check for v in stream_checker_violations(response.content)}
+    assert check in found
+    assert found - {check} <= {"grammar.terminal_event_present"}  # error_without_failed: no end

@@ -3,9 +3,11 @@
     responses-conformance run [--target-url URL] [pytest options]   the suite (pytest underneath)
     responses-conformance serve [--host H] [--port N] [--api-key K] the reference server
     responses-conformance checks [--markdown]                       the catalogue of checks
+    responses-conformance replay FILE... [--json] [--profile P]     check captured traffic offline
 
 Exit codes follow pytest for `run` (0 conformant, 1 a MUST rule broken or a target that could
-not be tested, 4 usage error); 2 for a wrong call of the other commands.
+not be tested, 4 usage error); 2 for a wrong call of the other commands. `replay`: 0 no MUST
+rule broken, 1 one is, 2 an input that cannot be read or a wrong call.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         return _run(argv[1:])
+    if argv and argv[0] == "replay":
+        from . import replay
+
+        return replay.main(argv[1:])  # its own parser: a wrong call is one line, exit 2
     parser = argparse.ArgumentParser(prog="responses-conformance",
                                      description="Conformance suite for the OpenAI Responses API.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = commands.add_parser("checks", help="print the catalogue of checks")
     checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md (all profiles)")
     checks.add_argument("--profile", default=None, help="severities of this profile (default: openai)")
+    from . import replay  # listed here for --help; main() hands `replay` to its own parser above
+
+    replay.add_arguments(commands.add_parser(
+        "replay", help="check captured traffic offline (SSE, JSON lines, JSON bodies, HAR, live transcripts)"))
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -11,7 +11,9 @@ the call returns an `Exchange` within the limits:
 - at most `Limits.max_bytes` body bytes are read, and at most that many are decoded from a
   gzip/deflate body, so a compression bomb stops at the limit with bounded memory;
 - refused connections, TLS failures, resets, garbage and redirects each get an end reason and
-  one line of explanation. Nothing the target does raises out of `run_exchange`.
+  one line of explanation. Nothing the target does raises out of `run_exchange`;
+- the sink may end the exchange itself (a limit only it can see, like a number of events) by
+  raising `StopReading` from `body`: reading stops at once with the end reason it names.
 
 The API key never leaves this module in clear: request and response headers, stored bytes,
 bytes fed to the sink, URLs and error strings all go through the `Redactor` (which always
@@ -38,16 +40,19 @@ __all__ = [
     "Exchange",
     "ExchangeSink",
     "Limits",
+    "StopReading",
     "USER_AGENT",
     "make_client",
     "run_exchange",
 ]
 
 EndReason = Literal[
-    "eof", "deadline", "idle", "too_large", "connect_error", "tls_error", "protocol_error", "redirect"
+    "eof", "deadline", "idle", "too_large", "too_many_events", "connect_error", "tls_error", "protocol_error",
+    "redirect",
 ]
 END_REASONS: tuple[str, ...] = (
-    "eof", "deadline", "idle", "too_large", "connect_error", "tls_error", "protocol_error", "redirect"
+    "eof", "deadline", "idle", "too_large", "too_many_events", "connect_error", "tls_error", "protocol_error",
+    "redirect",
 )
 
 _ERROR_MAX_CHARS = 300
@@ -99,20 +104,37 @@ class Limits:
     idle_timeout: float = 15.0  # longest gap between two received chunks (and before the status line)
     max_bytes: int = 32 * 1024 * 1024  # body bytes read (and decoded) before we stop
     verify_tls: bool = True
+    # Events checked before we stop. Not enforced here (this layer does not parse events): the
+    # sink counts them and raises StopReading("too_many_events", ...).
+    max_events: int = 200_000
 
     def __post_init__(self) -> None:
         for name in ("timeout", "connect_timeout", "idle_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
-        if not self.max_bytes > 0:
-            raise ValueError(f"Limits.max_bytes must be positive, got {self.max_bytes!r}")
+        for name in ("max_bytes", "max_events"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
+
+
+class StopReading(Exception):
+    """Raised by a sink's `body` to end the exchange now: `end` becomes the exchange's end
+    reason (one of END_REASONS, e.g. "too_many_events") and `message` its error line."""
+
+    def __init__(self, end: str, message: str):
+        if end not in END_REASONS or end == "eof":
+            raise ValueError(f"not an end reason for StopReading: {end!r}")
+        super().__init__(message)
+        self.end = end
+        self.message = message
 
 
 class ExchangeSink(Protocol):
     """Receives the response as it arrives: `head` once, then `body` per chunk, in order.
 
     Headers and bytes are already redacted. Body bytes are decoded from gzip/deflate/br if the
-    target used a Content-Encoding, and otherwise exactly as received.
+    target used a Content-Encoding, and otherwise exactly as received. `body` may raise
+    `StopReading` to stop the exchange; it is not called again after that.
     """
 
     def head(self, status: int, headers: list[tuple[str, str]]) -> None: ...
@@ -445,6 +467,7 @@ class _Run:
         self.parts: list[bytes] = []
         self.decoded = 0  # decoded (pre-redaction) bytes kept so far
         self.stream = redactor.stream()
+        self.sink_stopped = False  # the sink raised StopReading: it gets nothing more
 
     def now(self) -> float:
         return time.monotonic() - self.start
@@ -465,15 +488,25 @@ class _Run:
         out = self.stream.feed(data)
         if out:
             self.parts.append(out)
-            if self.sink is not None:
-                self.sink.body(out)
+            self._to_sink(out)
+
+    def _to_sink(self, data: bytes) -> None:
+        if self.sink is not None and not self.sink_stopped:
+            try:
+                self.sink.body(data)
+            except StopReading:
+                self.sink_stopped = True
+                raise
 
     def close_body(self) -> None:
         tail = self.stream.flush()
         if tail:
             self.parts.append(tail)
-            if self.sink is not None:
-                self.sink.body(tail)
+            try:
+                self._to_sink(tail)
+            except StopReading as stop:
+                if self.x.end == "eof":  # only then did the tail decide how the exchange ended
+                    self.finish(stop.end, stop.message)
         self.x.body = self.redactor.bytes(b"".join(self.parts))  # catches nothing new; cheap
 
     def after(self) -> str:
@@ -645,6 +678,9 @@ def _read_body(response: httpx.Response, run: _Run, watchdog: _Watchdog, decoder
             except _DecodeError as exc:
                 run.finish("protocol_error", f"{exc} {run.after()}")
                 return
+            except StopReading as stop:
+                run.finish(stop.end, f"{stop.message}; stopped reading {run.after()}")
+                return
             if over_raw:
                 run.finish("too_large", f"body exceeded {limits.max_bytes} bytes (size limit); stopped reading")
                 return
@@ -670,6 +706,9 @@ def _read_body(response: httpx.Response, run: _Run, watchdog: _Watchdog, decoder
             return
     except _DecodeError as exc:
         run.finish("protocol_error", f"{exc} {run.after()}")
+        return
+    except StopReading as stop:
+        run.finish(stop.end, f"{stop.message}; stopped reading {run.after()}")
         return
     if decoder.incomplete():
         run.finish("protocol_error", f"{decoder.name} body ends before the end of the compressed stream, {run.after()}")

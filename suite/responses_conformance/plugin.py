@@ -27,6 +27,9 @@ SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
 SESSION_KEY = pytest.StashKey["ConformanceSession"]()
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
+# Exit codes: pytest's own (0 conformant, 1 not conformant, 2 interrupted, 3 internal error,
+# 4 usage error, 5 no tests collected) and ours for a target that could not be tested.
+EXIT_COULD_NOT_TEST = 6
 
 
 class ConformanceWarning(UserWarning):
@@ -56,6 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--idle-timeout", type=float, default=None,
                     help="longest silence in seconds allowed before or between bytes (default: 15)")
     group.addoption("--max-bytes", type=int, default=None, help="largest body read, in bytes (default: 32 MiB)")
+    group.addoption("--max-events", type=int, default=None,
+                    help=f"most events checked in one stream before it is cut off (default: {Limits().max_events})")
     group.addoption("--baseline", default=None,
                     help="file of known failures (`check.id` or `scenario:check.id`, each with '# reason'): "
                          "they do not fail the run; an entry that now passes does")
@@ -70,6 +75,7 @@ def _has_plugin_option(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a conformance check item (scenario x check)")
     if config.getoption("target_url") and config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -90,6 +96,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(config.option, "htmlpath", None):
             config.option.htmlpath = str(session.reports_dir / "report.html")
         config.option.self_contained_html = True
+    if hasattr(config.option, "xmlpath") and not config.option.xmlpath:
+        # One JUnit case per scenario and check, for CI systems that read JUnit.
+        config.option.xmlpath = str(session.reports_dir / "junit.xml")
         config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
 
 
@@ -118,8 +127,14 @@ def _schema_profile(profile: str) -> dict:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
-    if session is not None:
-        session.stop()
+    if session is None:
+        return
+    session.stop()
+    line = session.final_line()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if line and reporter is not None:
+        # The last line of the output, where CI logs are read.
+        reporter.write_line(line, bold=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -151,6 +166,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if stale and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     conformance.write_results()
+    verdict = conformance.last_results["summary"]["verdict"]
+    if verdict == "could not test" and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+        # No MUST rule was seen broken, but some scenarios could not be run: not a verdict.
+        session.exitstatus = EXIT_COULD_NOT_TEST
     target = session.config.getoption("write_baseline")
     if target:
         path = (session.config.invocation_params.dir / target).resolve()
@@ -221,6 +240,22 @@ def judge(case: Case, result, session: "ConformanceSession") -> None:
                            module="responses_conformance")
 
 
+def _limits(config: pytest.Config) -> Limits:
+    """The limits from the command line; a zero, negative or non-finite one is a usage error."""
+    given = {"timeout": ("--timeout", config.getoption("conformance_timeout")),
+             "idle_timeout": ("--idle-timeout", config.getoption("idle_timeout")),
+             "max_bytes": ("--max-bytes", config.getoption("max_bytes")),
+             "max_events": ("--max-events", config.getoption("max_events"))}
+    values = {}
+    for name, (option, value) in given.items():
+        if value is None:
+            continue
+        if not (0 < value < float("inf")):
+            raise pytest.UsageError(f"{option} must be a positive number, got {value!r}")
+        values[name] = value
+    return Limits(verify_tls=not config.getoption("insecure"), **values)
+
+
 class ConformanceSession:
     """Per pytest run: the target, the runner, and where the outputs go."""
 
@@ -234,14 +269,7 @@ class ConformanceSession:
         self.api_key = config.getoption("api_key") or (os.environ.get("OPENAI_API_KEY") if self.target_url else None)
         self.model = config.getoption("conformance_model")
         self.profile = config.getoption("conformance_profile")
-        defaults = Limits()
-        self.limits = Limits(
-            timeout=config.getoption("conformance_timeout") or defaults.timeout,
-            connect_timeout=defaults.connect_timeout,
-            idle_timeout=config.getoption("idle_timeout") or defaults.idle_timeout,
-            max_bytes=config.getoption("max_bytes") or defaults.max_bytes,
-            verify_tls=not config.getoption("insecure"),
-        )
+        self.limits = _limits(config)
         self.extra_violations: dict[str, list] = {}
         self.baseline: baseline_mod.Baseline | None = None
         self.baseline_hits: set[str] = set()
@@ -301,6 +329,17 @@ class ConformanceSession:
                 if violation.severity is Severity.MUST:
                     failures.append((scenario_id, violation.check, violation.message))
         return failures
+
+    def final_line(self) -> str | None:
+        data = getattr(self, "last_results", None)
+        if not data:
+            return None
+        s = data["summary"]
+        html_path = getattr(self.config.option, "htmlpath", None)
+        where = f" - report: {html_path}" if html_path else ""
+        return (f"responses-conformance: {s['verdict'].upper()} - {s['violations']['must']} MUST and "
+                f"{s['violations']['should']} SHOULD violations; scenarios {s['passed']} passed, {s['failed']} failed, "
+                f"{s['errored']} errored, {s['skipped']} skipped (profile {self.profile}){where}")
 
     def write_results(self) -> None:
         report.write_results_json(self)

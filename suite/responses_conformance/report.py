@@ -133,10 +133,10 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
     known_count = sum(1 for v in all_violations if v.get("known"))
     should = sum(1 for v in all_violations if v["severity"] == "should")
     stale = [e.key for e in session.stale_baseline_entries()]
-    if counts["errored"]:
-        verdict = "could not test"
-    elif counts["failed"] or stale:
+    if counts["failed"] or stale:
         verdict = "not conformant"
+    elif counts["errored"]:
+        verdict = "could not test"
     else:
         verdict = "conformant"
     target = session.target

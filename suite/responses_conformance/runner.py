@@ -7,26 +7,28 @@ every check item of the scenario to read.
 from __future__ import annotations
 
 import threading
+import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .engine import profiles
 from .engine.checks.consistency import shape_differences
 from .engine.checker import parse_json
 from .engine.exchange import ExchangeChecker
-from .engine.sse import SseEvent, decode_all
+from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
-from .http import Exchange, Limits, make_client, run_exchange
+from .http import Exchange, Limits, StopReading, make_client, run_exchange
 from .redact import Redactor
 from .scenarios import WRONG_KEY, Scenario
-from .transcript import curl_command, write_transcript
+from .transcript import curl_command, safe_name, write_transcript
 
 # How a target that did not let us finish is described (end reasons of http.Exchange).
 END_REASONS = {
     "deadline": "the exchange ran past its total time limit",
     "idle": "the target stopped sending",
     "too_large": "the body exceeded the size limit",
+    "too_many_events": "the stream exceeded the event limit",
     "connect_error": "the target could not be reached",
     "tls_error": "the TLS handshake failed (certificate not verified, or no TLS at all)",
     "protocol_error": "the connection broke",
@@ -79,14 +81,77 @@ def transcript_events(exchange: Exchange) -> list[Any]:
     already bounded by the byte limit, and so is this list.
     """
     events: list[Any] = []
-    for item in decode_all(exchange.body):
-        if isinstance(item, SseEvent):
-            ok, payload = parse_json(item.data)
-            events.append({"index": item.index, "event": item.event, "data": payload if ok else item.data})
-            if len(events) >= MAX_TRANSCRIPT_EVENTS:
-                events.append({"truncated": f"more than {MAX_TRANSCRIPT_EVENTS} events"})
-                break
+    decoder = SseDecoder()
+    body = exchange.body
+    # Fed in slices and stopped at the cap: a body of a million tiny events must not become a
+    # list of a million decoded events first.
+    def batches() -> Iterator[list[SseEvent | WireNote]]:
+        for start in range(0, len(body), 64 * 1024):
+            yield decoder.feed(body[start:start + 64 * 1024])
+        yield decoder.close()
+
+    for items in batches():
+        for item in items:
+            if isinstance(item, SseEvent):
+                if len(events) >= MAX_TRANSCRIPT_EVENTS:
+                    events.append({"truncated": f"more than {MAX_TRANSCRIPT_EVENTS} events"})
+                    return events
+                ok, payload = parse_json(item.data)
+                events.append({"index": item.index, "event": item.event, "data": payload if ok else item.data})
     return events
+
+
+def _internal_error(exc: BaseException) -> str:
+    what = " ".join(str(exc).split())[:200]
+    return (f"internal error in responses-conformance (a bug of ours, not the target's; please report it "
+            f"with the transcript): {type(exc).__name__}{': ' + what if what else ''}")
+
+
+class _Sink:
+    """Feeds the checker for run_exchange, and enforces what only the checker can count.
+
+    - The event limit: the body is fed in slices, and after each one the events checked so far
+      are counted; past `max_events` the exchange stops (StopReading). A slice holds at most a
+      few thousand events, so the checker never runs far past the limit, even when a gzip body
+      inflates to megabytes in one chunk.
+    - Robustness: an exception from the checker is a bug of ours, not the target's. It must not
+      become a traceback over every item of the scenario; it is kept (with its traceback, for
+      the transcript), the checker gets nothing more, and the scenario is reported as errored.
+    """
+
+    SLICE = 16 * 1024
+
+    def __init__(self, checker: ExchangeChecker, max_events: int) -> None:
+        self.checker = checker
+        self.max_events = max_events
+        self.crash: BaseException | None = None
+        self.crash_trace: str | None = None
+
+    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self._guard(self.checker.head, status, headers)
+
+    def body(self, chunk: bytes) -> None:
+        for start in range(0, len(chunk), self.SLICE):
+            if self.crash is not None:
+                return
+            self._guard(self.checker.body, chunk[start:start + self.SLICE])
+            if self.checker.events > self.max_events:
+                raise StopReading("too_many_events",
+                                  f"more than {self.max_events} events (event limit, --max-events)")
+
+    def close(self) -> list[Violation]:
+        if self.crash is None:
+            self._guard(self.checker.close)
+        return self.checker.violations
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        if self.crash is not None:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
+            self.crash = exc
+            self.crash_trace = traceback.format_exc(limit=20)
 
 
 class Runner:
@@ -134,6 +199,22 @@ class Runner:
 
     # -- one scenario -----------------------------------------------------------------------
     def _run(self, scenario: Scenario) -> ScenarioResult:
+        """One scenario; never raises. An exception here is a bug of ours: the scenario is then
+        errored with a line that says so (not a traceback on each of its items, and never a
+        verdict), and the traceback goes to a file next to the transcripts."""
+        try:
+            return self._run_scenario(scenario)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            trace = self.redactor.text(traceback.format_exc(limit=30))
+            where = self.reports_dir / "transcripts" / f"{safe_name(scenario.id)}.internal-error.txt"
+            try:
+                where.parent.mkdir(parents=True, exist_ok=True)
+                where.write_text(trace, encoding="utf-8")
+            except OSError:
+                pass
+            return ScenarioResult(scenario=scenario, error=self.redactor.text(_internal_error(exc)))
+
+    def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
         if self._client is None:
             self._client = make_client(self.limits)
         key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[scenario.auth]
@@ -141,17 +222,22 @@ class Runner:
         checker = ExchangeChecker(scenario.expect, schemas=self.schemas, profile=self.profile,
                                   checks=[c.id for c in scenario.checks(self.profile)])
         url = self.target.base_url.rstrip("/") + scenario.path
+        sink = _Sink(checker, self.limits.max_events)
         exchange = run_exchange(self._client, method=scenario.method, url=url, api_key=key,
                                 json_body=json_body, raw_body=raw_body, limits=self.limits,
-                                redactor=self.redactor, sink=checker)
+                                redactor=self.redactor, sink=sink)
         result = ScenarioResult(scenario=scenario, exchange=exchange)
         if exchange.completed:
-            violations = checker.close()
+            violations = sink.close()
         else:
             reason = END_REASONS.get(exchange.end, exchange.end)
             result.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
             # What arrived before the end is still checked, so the transcript shows it.
             violations = checker.violations
+        internal = None
+        if sink.crash is not None:
+            result.error = self.redactor.text(_internal_error(sink.crash))
+            internal = self.redactor.text(sink.crash_trace or result.error)
         # Belt and braces: the HTTP layer already redacts what the checker sees, but a message
         # may be built from several chunks.
         result.violations = [self._redact(v) for v in violations]
@@ -163,6 +249,8 @@ class Runner:
             events=transcript_events(exchange) if checker.stream is not None else None,
             violations=[v.to_json() for v in result.violations],
             extra={"scenario": scenario.data, "error": result.error, "events_checked": result.events,
-                   "target": self.target.base_url, "model": self.target.model},
+                   "target": self.target.base_url, "model": self.target.model,
+                   **({"violations_not_kept": checker.dropped} if checker.dropped else {}),
+                   **({"internal_error": internal} if internal else {})},
             redactor=self.redactor)
         return result

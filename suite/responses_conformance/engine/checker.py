@@ -29,20 +29,55 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# RFC 8259 §9 lets a parser limit the depth of nesting. No Responses payload comes near this
+# one, and everything downstream that walks a payload (schema validation, redaction, the
+# transcript writer) recurses: a payload nested deeper than the interpreter's recursion limit
+# allows would crash it. Deeper JSON is treated as not parseable.
+MAX_JSON_DEPTH = 100
+
+
 def parse_json(text: str | bytes) -> tuple[bool, Any]:
     try:
-        return True, json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return False, None
+    if _too_deep(text, value):
+        return False, None
+    return True, value
+
+
+def _too_deep(text: str | bytes, value: Any) -> bool:
+    opening = ("{", "[") if isinstance(text, str) else (b"{", b"[")
+    if text.count(opening[0]) + text.count(opening[1]) <= MAX_JSON_DEPTH:
+        return False  # cannot be nested deeper than it has brackets (counted in C: cheap)
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:  # no recursion: that is the point
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > MAX_JSON_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+# Violations kept per check and checker. A hostile stream of a million events can break a rule
+# on every one of them; past this many, the rest are only counted (`_Stamper.dropped`), so
+# memory and reports stay bounded whatever the stream does.
+MAX_KEPT_PER_CHECK = 100
 
 
 class _Stamper:
     """Turns findings into violations: severity from the profile, dropping checks it switches off
-    and, when `enabled` is given, checks outside that set."""
+    and, when `enabled` is given, checks outside that set. Keeps at most MAX_KEPT_PER_CHECK
+    violations per check, then one note saying that more were not kept."""
 
     def __init__(self, enabled: Iterable[str] | None, profile: profiles.Profile) -> None:
         self._enabled = frozenset(enabled) if enabled is not None else None
         self._profile = profile
+        self._kept: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}  # check id -> violations counted but not kept
 
     def stamp(self, findings: Iterable[Finding], event: Event | None = None) -> list[Violation]:
         out = []
@@ -52,6 +87,20 @@ class _Stamper:
             severity = self._profile.severity(finding.check)
             if severity is None:
                 continue
+            kept = self._kept.get(finding.check, 0)
+            if kept >= MAX_KEPT_PER_CHECK:
+                if finding.check not in self.dropped:
+                    out.append(Violation(
+                        check=finding.check, severity=severity, path=finding.path,
+                        message=f"more than {MAX_KEPT_PER_CHECK} violations of this check: the first "
+                                f"{MAX_KEPT_PER_CHECK} are kept, the rest only counted",
+                        event_index=event.index if event is not None else None,
+                        event_type=event.type if event is not None else None,
+                        sequence_number=event.seq if event is not None else None,
+                    ))
+                self.dropped[finding.check] = self.dropped.get(finding.check, 0) + 1
+                continue
+            self._kept[finding.check] = kept + 1
             out.append(Violation(
                 check=finding.check,
                 severity=severity,
@@ -83,6 +132,11 @@ class StreamChecker:
     @property
     def event_count(self) -> int:
         return self._index
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Violations counted but not kept (past MAX_KEPT_PER_CHECK), per check id."""
+        return dict(self._stamper.dropped)
 
     @property
     def final_response(self) -> dict | None:

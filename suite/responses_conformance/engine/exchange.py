@@ -99,7 +99,12 @@ class ExchangeChecker:
                                + (f": {_show(str(said).encode())}" if said else ""), "$")])
             return self.violations
         if kind == "stream":
-            if self.status == 200:
+            if self.status == 200 and not bytes(self._buffer).strip() and self.content_type == "text/event-stream":
+                # An empty event stream is a stream without events: the grammar says what is missing.
+                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile,
+                                            starting_after=self.expectation.starting_after)
+                self.violations.extend(self.stream.close())
+            elif self.status == 200:
                 what = "a JSON body" if ok else "no stream at all"
                 self._add([Finding("framing.content_type_event_stream",
                                    f"a stream was asked for, the target sent {what}", "$")])
@@ -134,6 +139,15 @@ class ExchangeChecker:
     @property
     def events(self) -> int:
         return self.stream.event_count if self.stream is not None else 0
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Violations counted but not kept (past MAX_KEPT_PER_CHECK), per check id."""
+        out = dict(self._stamper.dropped)
+        if self.stream is not None:
+            for check, count in self.stream.dropped.items():
+                out[check] = out.get(check, 0) + count
+        return out
 
     def _streaming_expected(self) -> bool:
         return self.expectation.kind == "stream" and self.status == 200

@@ -118,6 +118,8 @@ FAMILIES: dict[str, Family] = {
 }
 
 # Open Responses names the raw reasoning events response.reasoning.* (OpenAI: reasoning_text.*).
+# The grammar treats them alike; only the openresponses profile knows these names.
+OPENRESPONSES_ALIASES = frozenset({"response.reasoning.delta", "response.reasoning.done"})
 FAMILIES["response.reasoning.delta"] = FAMILIES["response.reasoning_text.delta"]
 FAMILIES["response.reasoning.done"] = FAMILIES["response.reasoning_text.done"]
 
@@ -155,7 +157,7 @@ def progress_rank(event_type: str, item_type: str) -> int | None:
 # Every event type the Responses API defines (the published union, plus what OpenAI really
 # sends beyond it: keepalive, apply_patch diffs).
 KNOWN_EVENT_TYPES = frozenset(
-    set(FAMILIES)
+    (set(FAMILIES) - OPENRESPONSES_ALIASES)
     | LIFECYCLE
     | {ERROR, KEEPALIVE, ITEM_ADDED, ITEM_DONE, PART_ADDED, PART_DONE, SUMMARY_PART_ADDED, SUMMARY_PART_DONE,
        "response.audio.delta", "response.audio.done",

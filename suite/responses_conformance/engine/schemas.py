@@ -14,6 +14,13 @@ float, so our validator's type checker accepts only Python ints (never bools) as
     schemas = SchemaSet.load()
     schemas.validate_event({"type": "response.created", ...})   # [] when valid
     schemas.validate("objects/error_envelope", body)
+
+Profiles. `SchemaSet.load(profile="openai-strict")` (or "openresponses") layers the profile's
+overlay folder `schemas/profiles/<overlay>/` over the base: an overlay file replaces the base file
+of the same relative name (and keeps its `$id`, so every `$ref` resolves across base and
+overlay), a file only the overlay has is added, every other file comes from the base. `None` and
+"openai" are the base tier itself. A schema path names the file that holds the rule, so an
+overlay rule reads `profiles/openresponses/objects/response.json#/required`.
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ __all__ = ["BASE_URI", "MAX_ERRORS", "SchemaError", "SchemaSet", "default_root"]
 BASE_URI = "https://responses-conformance.invalid/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KINDS = ("events", "objects")
+PROFILES_FOLDER = "profiles"  # schemas/profiles/<overlay>/{events,objects}/*.json
 MAX_ERRORS = 5  # per instance: the first few say what is wrong, the rest is noise
 
 
@@ -69,17 +77,40 @@ def default_root() -> Path:
     return Path(__file__).resolve().parents[3] / "schemas"
 
 
-_default: SchemaSet | None = None
+_cache: dict[tuple[Path | None, str | None], SchemaSet] = {}  # (root, overlay) -> loaded set
+
+
+def _overlay_of(profile: Any) -> str | None:
+    """The overlay folder of a profile name (or Profile); None for the base tier."""
+    if profile is None or profile == "openai":
+        return None
+    from . import profiles  # late: profiles pulls in the check registry, which the base needs not
+
+    return profiles.get(profile).schema_overlay  # ValueError for an unknown name
 
 
 class SchemaSet:
-    """All schema files of one folder, each compiled once into a validator."""
+    """All schema files of one folder (plus a profile's overlay), each compiled once into a validator."""
 
-    def __init__(self, documents: dict[str, dict[str, Any]], root: Path) -> None:
+    def __init__(
+        self,
+        documents: dict[str, dict[str, Any]],
+        root: Path,
+        *,
+        overlay: str | None = None,
+        origins: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
+        self.overlay = overlay  # the profile's overlay folder name, None for the base tier
         self._documents = documents  # "events/error" -> schema
         self._uris = {name: doc["$id"] for name, doc in documents.items()}
         self._by_uri = {uri: documents[name] for name, uri in self._uris.items()}
+        # where each document was read from, relative to root: "objects/response.json", or
+        # "profiles/openresponses/objects/response.json" for an overlay file
+        origins = origins or {}
+        self._origins = {
+            uri: origins.get(name, uri.removeprefix(BASE_URI)) for name, uri in self._uris.items()
+        }
         # jsonschema picks the validator class of a (sub)schema from its `$schema`, which would
         # bring back the stock "integer" rule below every `$ref`; so validate against copies
         # without `$schema` (every file is checked to be 2020-12 on load).
@@ -97,28 +128,42 @@ class SchemaSet:
         self._event_types = frozenset(self._event_names)
 
     @classmethod
-    def load(cls, root: Path | None = None) -> SchemaSet:
-        """Load every `events/*.json` and `objects/*.json` under root (default: ours, cached)."""
-        global _default
-        if root is None:
-            if _default is None:
-                _default = cls._read(default_root())
-            return _default
-        return cls._read(Path(root))
+    def load(cls, root: Path | None = None, *, profile: str | None = None) -> SchemaSet:
+        """Load every `events/*.json` and `objects/*.json` under root (default: ours), with the
+        profile's overlay from `root/profiles/<overlay>/` layered on top.
+
+        `profile` None or "openai" is the base tier; "openai-strict" and "openresponses" add their
+        overlays; an unknown profile is a ValueError. One instance per (root, profile), cached.
+        """
+        overlay = _overlay_of(profile)
+        key = (None if root is None else Path(root).resolve(), overlay)
+        found = _cache.get(key)
+        if found is None:
+            found = _cache[key] = cls._read(default_root() if root is None else Path(root), overlay)
+        return found
 
     @classmethod
-    def _read(cls, root: Path) -> SchemaSet:
+    def _read(cls, root: Path, overlay: str | None = None) -> SchemaSet:
         documents: dict[str, dict[str, Any]] = {}
+        origins: dict[str, str] = {}
         for kind in KINDS:
             folder = root / kind
             if not folder.is_dir():
                 raise FileNotFoundError(f"no schema folder {folder}")
-            for path in sorted(folder.glob("*.json")):
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                name = f"{kind}/{path.name.removesuffix('.json')}"
-                doc.setdefault("$id", f"{BASE_URI}{kind}/{path.name}")
-                documents[name] = doc
-        return cls(documents, root)
+            documents.update(_read_folder(folder, kind))
+        if overlay is not None:
+            base = root / PROFILES_FOLDER / overlay
+            if not base.is_dir():
+                raise FileNotFoundError(f"no schema overlay folder {base}")
+            for kind in KINDS:
+                for name, doc in _read_folder(base / kind, kind).items():  # a kind folder may be absent
+                    replaced = documents.get(name)
+                    if replaced is not None and replaced["$id"] != doc["$id"]:
+                        raise ValueError(f"{overlay}/{name}.json: $id {doc['$id']!r} is not the $id of the "
+                                         f"file it replaces, {replaced['$id']!r}")
+                    documents[name] = doc
+                    origins[name] = f"{PROFILES_FOLDER}/{overlay}/{name}.json"
+        return cls(documents, root, overlay=overlay, origins=origins)
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -198,9 +243,25 @@ class SchemaSet:
             except (KeyError, IndexError, TypeError):
                 node = None
             pointer.append(str(segment))
-        where = uri.removeprefix(BASE_URI)
+        where = self._origins.get(uri, uri.removeprefix(BASE_URI))
         escaped = (p.replace("~", "~0").replace("/", "~1") for p in pointer)
         return f"{where}#/" + "/".join(escaped)
+
+
+def _read_folder(folder: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """Every *.json in folder by name ("events/error"), none if the folder does not exist.
+
+    A file without `$id` gets the base scheme's: an overlay file thus stands in for the base file
+    of the same relative name, and `$ref`s resolve the same way under every profile.
+    """
+    documents: dict[str, dict[str, Any]] = {}
+    if not folder.is_dir():
+        return documents
+    for path in sorted(folder.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc.setdefault("$id", f"{BASE_URI}{kind}/{path.name}")
+        documents[f"{kind}/{path.name.removesuffix('.json')}"] = doc
+    return documents
 
 
 def _without_dialect(name: str, doc: dict[str, Any]) -> dict[str, Any]:

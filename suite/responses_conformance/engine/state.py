@@ -14,42 +14,46 @@ from . import grammar as g
 NO_SSE = object()  # Event.name when the event did not come through an SSE layer (JSON lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
-    """One event as the checks see it."""
+    """One event as the checks see it.
+
+    `is_object`, `type`, `seq` and `is_done_sentinel` are worked out once, when the event is
+    made: every check reads them, and a replay makes millions of events.
+    """
 
     index: int
     data: str
     payload: Any = None  # the decoded JSON value (None when data is not JSON)
     json_ok: bool = False
     name: Any = NO_SSE  # the SSE `event:` name, None when absent, NO_SSE without SSE framing
-    sse_id: str | None = None  # the SSE last-event-id in force (WHATWG: it persists across events)
+    sse_id: str | None = None  # the SSE `id:` field, when the event had one
+    # The payload is a JSON object.
+    is_object: bool = field(init=False, repr=False, compare=False)
+    # The payload's `type` when it is a string, else None.
+    type: str | None = field(init=False, repr=False, compare=False)
+    # The payload's `sequence_number` when it is an integer (not a bool), else None.
+    seq: int | None = field(init=False, repr=False, compare=False)
+    # The data is the `[DONE]` sentinel (JSON never is, so only non-JSON data is looked at).
+    is_done_sentinel: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_object(self) -> bool:
-        return self.json_ok and isinstance(self.payload, dict)
-
-    @property
-    def type(self) -> str | None:
-        if self.is_object:
-            value = self.payload.get("type")
-            return value if isinstance(value, str) else None
-        return None
-
-    @property
-    def seq(self) -> int | None:
-        if self.is_object:
-            value = self.payload.get("sequence_number")
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-        return None
+    def __post_init__(self) -> None:
+        payload = self.payload
+        if self.json_ok and isinstance(payload, dict):
+            self.is_object = True
+            value = payload.get("type")
+            self.type = value if isinstance(value, str) else None
+            value = payload.get("sequence_number")
+            self.seq = value if isinstance(value, int) and not isinstance(value, bool) else None
+            self.is_done_sentinel = False
+        else:
+            self.is_object = False
+            self.type = None
+            self.seq = None
+            self.is_done_sentinel = not self.json_ok and self.data.strip() == g.DONE_SENTINEL
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.payload.get(key, default) if self.is_object else default
-
-    @property
-    def is_done_sentinel(self) -> bool:
-        return self.data.strip() == g.DONE_SENTINEL
 
 
 @dataclass

@@ -1,9 +1,30 @@
 """The reference Responses API server as a Starlette application.
 
-Shapes (field order included) follow real OpenAI traffic of January 2026: the same Response
-object fields, `event:` line equal to `data.type`, `sequence_number` from 0 by 1,
-`logprobs: []` on text events, `usage: null` before the terminal event, `obfuscation`
-padding on deltas (unless `stream_options.include_obfuscation` is false) and no `[DONE]`.
+Shapes (field order included) follow real OpenAI traffic: the same Response object fields,
+`event:` line equal to `data.type`, `sequence_number` from 0 by 1, `logprobs: []` on text
+events, `usage: null` before the terminal event, `obfuscation` padding on every `*.delta`
+event (unless `stream_options.include_obfuscation` is false) and no `[DONE]`. What the model
+outputs (text, function calls, reasoning, refusals, JSON) is scripted in `model.py`; this
+module turns it into output items, events and Response objects:
+
+* reasoning item `{id: rs_..., type, [encrypted_content], summary}` (no `status`, like
+  OpenAI's; `status: "incomplete"` only when `max_output_tokens` cut it), its summary parts
+  streamed as reasoning_summary_part.added / _text.delta... / _text.done / _part.done;
+* function_call item `{id: fc_..., type, status, arguments, call_id: call_..., name}`, added
+  with `arguments: ""`, then function_call_arguments.delta... and .done (no `name`: OpenAI's
+  wire omits it), done `completed` (or `incomplete` when cut);
+* message item with one `output_text` part or one `refusal` part (refusal.delta / .done);
+* `FAIL_MIDSTREAM`: created, in_progress, the nested `error` event, `response.failed`
+  (`error: {code, message}`, `usage: null`, `output: []`). Without `stream` the same failed
+  Response object is the HTTP 200 body: the request was accepted and the failure happened
+  while generating, which is what the stream's terminal event and `GET
+  /v1/responses/{id}` report too.
+
+`flavour="openresponses"` speaks the Open Responses dialect instead: the stream ends with
+`data: [DONE]`, reasoning items carry `status` and their raw reasoning text as a
+`reasoning_text` content part streamed as `response.reasoning.delta` / `.done`, and Response
+objects carry `frequency_penalty` / `presence_penalty`. The error event has the nested shape
+(`type, code, message, param`) in both flavours.
 
 `faults` switch on named, deliberate protocol breakages so the suite's checks can be shown
 to fire against a live server; each alters only what its description in `FAULTS` says.
@@ -19,8 +40,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,10 +52,20 @@ from starlette.routing import Route
 
 from . import errors
 from .errors import ApiError
-from .model import Completion, Message, generate
+from .model import (
+    CallOutput,
+    Completion,
+    Message,
+    MessageOutput,
+    OutputPlan,
+    ReasoningOutput,
+    generate,
+)
 from .validation import ResponseRequest, parse_request
 
 DEFAULT_API_KEY = "sk-reference-local"
+FLAVOURS = ("openai", "openresponses")
+DEFAULT_FLAVOUR = "openai"
 
 #: Every fault name with what it breaks.
 FAULT_DESCRIPTIONS: dict[str, str] = {
@@ -52,24 +83,48 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "error_envelope_flat": 'HTTP errors are answered as {"detail": "<message>"}',
     "text_mismatch": "done/part/item/final text lack the first delta's text "
     "(the deltas themselves are unchanged)",
+    "call_id_changes": "a function_call's output_item.done (and so the final response) carries "
+    "a call_id other than the one its output_item.added announced",
+    "arguments_mismatch": "function_call_arguments.done, the done item and the final response "
+    "carry arguments that lack the first delta's text (the deltas themselves are unchanged)",
+    "reasoning_id_rotates": "reasoning summary events (part added/done, text delta/done) carry "
+    "an item_id other than the reasoning item's id",
+    "error_without_failed": "the mid-stream failure (FAIL_MIDSTREAM) ends after the error "
+    "event: no response.failed",
+    "refusal_in_text": "a refusal's text is streamed as response.output_text.delta events "
+    "inside its refusal part (refusal.done and the parts are unchanged)",
 }
 FAULTS = frozenset(FAULT_DESCRIPTIONS)
 
 _OBFUSCATION_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_CALL_ID_ALPHABET = _OBFUSCATION_ALPHABET
 
 
 def new_ids() -> tuple[str, str]:
     """A fresh (response id, message id) pair shaped like OpenAI's.
 
-    OpenAI ids are a prefix and 50 hex digits; the response and its message share the first
+    OpenAI ids are a prefix and 50 hex digits; the response and its items share the first
     18 digits, then an 8-digit hex timestamp, then random digits.
     """
-    shared = secrets.token_hex(9)
-    stamp = f"{int(time.time()) & 0xFFFFFFFF:08x}"
-    return (
-        f"resp_{shared}{stamp}{secrets.token_hex(12)}",
-        f"msg_{shared}{stamp}{secrets.token_hex(12)}",
-    )
+    factory = _IdFactory()
+    return factory.response_id, factory.item("msg")
+
+
+class _IdFactory:
+    """Ids of one response: `resp_`, and `msg_`/`rs_`/`fc_` items sharing its first digits."""
+
+    def __init__(self) -> None:
+        self.shared = secrets.token_hex(9)
+        self.stamp = f"{int(time.time()) & 0xFFFFFFFF:08x}"
+        self.response_id = self.item("resp")
+
+    def item(self, prefix: str) -> str:
+        return f"{prefix}_{self.shared}{self.stamp}{secrets.token_hex(12)}"
+
+
+def new_call_id() -> str:
+    """`call_` and 24 letters and digits, like OpenAI's call ids."""
+    return "call_" + "".join(secrets.choice(_CALL_ID_ALPHABET) for _ in range(24))
 
 
 def _dumps(obj: Any, *, indent: int | None = None) -> bytes:
@@ -116,15 +171,37 @@ class ResponseStore:
 
 
 @dataclass
+class _Out:
+    """One output item of a run: what the model planned, and the ids it goes by."""
+
+    index: int
+    id: str
+    plan: OutputPlan
+    call_id: str | None = None  # function calls: announced at output_item.added
+    final_call_id: str | None = None  # ... and at output_item.done (differs: call_id_changes)
+
+
+@dataclass
 class _Run:
     """One request being answered: its parameters, ids, and the model's completion."""
 
     request: ResponseRequest
     response_id: str
-    message_id: str
     created_at: int
     completion: Completion
     conversation: list[Message]
+    items: list[_Out] = field(default_factory=list)
+
+
+def check_tool_outputs(conversation: list[Message]) -> None:
+    """Every function_call_output must answer a function_call that comes before it (in the
+    stored conversation of `previous_response_id` or in `input`), like OpenAI checks."""
+    known: set[str] = set()
+    for message in conversation:
+        if message.role == "function_call" and message.call_id:
+            known.add(message.call_id)
+        elif message.role == "function_call_output" and message.call_id not in known:
+            raise errors.tool_call_not_found(message.call_id or "")
 
 
 def create_app(
@@ -133,6 +210,7 @@ def create_app(
     faults: Iterable[str] = frozenset(),
     store_limit: int = 1000,
     event_delay: float = 0.0,
+    flavour: str = DEFAULT_FLAVOUR,
 ) -> Starlette:
     """Build the reference server.
 
@@ -141,6 +219,8 @@ def create_app(
     store_limit: how many stored responses the in-memory LRU keeps.
     event_delay: seconds to wait between stream events (0 = just yield to the event loop);
         lets a test make the stream's incremental delivery measurable.
+    flavour: "openai" (default: what api.openai.com sends) or "openresponses" (the Open
+        Responses dialect: `[DONE]`, `response.reasoning.*` raw reasoning events, ...).
     """
     if isinstance(faults, str):
         raise ValueError("faults must be a collection of fault names, not a string")
@@ -152,6 +232,9 @@ def create_app(
         raise ValueError("store_limit must be an integer >= 0")
     if event_delay < 0:
         raise ValueError("event_delay must be >= 0")
+    if flavour not in FLAVOURS:
+        raise ValueError(f"unknown flavour {flavour!r}; known: {', '.join(FLAVOURS)}")
+    open_responses = flavour == "openresponses"
 
     store = ResponseStore(store_limit)
 
@@ -195,6 +278,7 @@ def create_app(
         usage: dict[str, Any] | None,
         completed_at: int | None = None,
         final: bool = False,
+        error: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         req = run.request
         tier = req.service_tier
@@ -203,14 +287,14 @@ def create_app(
         created_at: int | float = run.created_at
         if "created_at_float" in faults:
             created_at = float(created_at)
-        return {
+        obj: dict[str, Any] = {
             "id": run.response_id,
             "object": "response",
             "created_at": created_at,
             "status": status,
             "background": False,
             "completed_at": completed_at,
-            "error": None,
+            "error": error,
             "incomplete_details": (
                 {"reason": "max_output_tokens"} if status == "incomplete" else None
             ),
@@ -238,6 +322,10 @@ def create_app(
             "user": req.user,
             "metadata": dict(req.metadata),
         }
+        if open_responses:  # required by Open Responses' ResponseResource
+            obj = _insert_after(obj, "error", {"frequency_penalty": 0.0})
+            obj = _insert_after(obj, "parallel_tool_calls", {"presence_penalty": 0.0})
+        return obj
 
     def usage_object(completion: Completion) -> dict[str, Any]:
         total = completion.input_tokens + completion.output_tokens
@@ -247,35 +335,80 @@ def create_app(
             "input_tokens": completion.input_tokens,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": completion.output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": completion.reasoning_tokens},
             "total_tokens": total,
         }
 
-    def final_text(completion: Completion) -> str:
-        if "text_mismatch" in faults and completion.deltas:
-            return "".join(completion.deltas[1:])
-        return completion.text
+    # ----------------------------------------------------------------- output items
+    def final_text(plan: MessageOutput) -> str:
+        if "text_mismatch" in faults and not plan.refusal and plan.deltas:
+            return "".join(plan.deltas[1:])
+        return plan.text
+
+    def final_arguments(plan: CallOutput) -> str:
+        if "arguments_mismatch" in faults and plan.deltas:
+            return "".join(plan.deltas[1:])
+        return plan.arguments
 
     def text_part(text: str) -> dict[str, Any]:
         return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
-    def message_item(run: _Run, status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+    def refusal_part(text: str) -> dict[str, Any]:
+        return {"type": "refusal", "refusal": text}
+
+    def final_status(plan: OutputPlan) -> str:
+        return "incomplete" if plan.truncated else "completed"
+
+    def item_object(out: _Out, *, done: bool) -> dict[str, Any]:
+        """The item as output_item.added (done=False) or .done / the final output shows it."""
+        plan = out.plan
+        if isinstance(plan, ReasoningOutput):
+            item: dict[str, Any] = {"id": out.id, "type": "reasoning"}
+            if plan.encrypted_content is not None:
+                item["encrypted_content"] = plan.encrypted_content
+            if open_responses:  # OR: every item has a status
+                item["status"] = final_status(plan) if done else "in_progress"
+            item["summary"] = (
+                [{"type": "summary_text", "text": t} for t in plan.summary_texts] if done else []
+            )
+            if open_responses:
+                item["content"] = [{"type": "reasoning_text", "text": plan.text}] if done else []
+            elif done and plan.truncated:
+                item["status"] = "incomplete"  # OpenAI's reasoning items have none otherwise
+            return item
+        if isinstance(plan, CallOutput):
+            return {
+                "id": out.id,
+                "type": "function_call",
+                "status": final_status(plan) if done else "in_progress",
+                "arguments": final_arguments(plan) if done else "",
+                "call_id": out.final_call_id if done else out.call_id,
+                "name": plan.name,
+            }
+        assert isinstance(plan, MessageOutput)
+        content: list[dict[str, Any]] = []
+        if done:
+            content = [refusal_part(plan.text) if plan.refusal else text_part(final_text(plan))]
         return {
-            "id": run.message_id,
+            "id": out.id,
             "type": "message",
-            "status": status,
+            "status": final_status(plan) if done else "in_progress",
             "content": content,
             "role": "assistant",
         }
 
     def final_response(run: _Run) -> dict[str, Any]:
         completion = run.completion
+        if completion.failed:
+            return response_object(
+                run, status="failed", output=[], usage=None, final=True,
+                error={"code": "server_error", "message": errors.SERVER_ERROR_MESSAGE},
+            )
         status = "incomplete" if completion.truncated else "completed"
-        item = message_item(run, status, [text_part(final_text(completion))])
         return response_object(
             run,
             status=status,
-            output=[item],
+            output=[item_object(out, done=True) for out in run.items],
             usage=usage_object(completion),
             completed_at=int(time.time()) if status == "completed" else None,
             final=True,
@@ -289,14 +422,33 @@ def create_app(
                 raise errors.previous_response_not_found(req.previous_response_id)
             history = entry[1]
         conversation = [*history, *req.messages]
-        completion = generate(req.model, req.instructions, conversation, req.max_output_tokens)
-        response_id, message_id = new_ids()
-        return _Run(req, response_id, message_id, int(time.time()), completion, conversation)
+        check_tool_outputs(conversation)
+        completion = generate(
+            req.model, req.instructions, conversation, req.max_output_tokens, req.options
+        )
+        ids = _IdFactory()
+        run = _Run(req, ids.response_id, int(time.time()), completion, conversation)
+        prefixes = {"reasoning": "rs", "function_call": "fc", "message": "msg"}
+        for index, plan in enumerate(completion.items):
+            out = _Out(index, ids.item(prefixes[plan.kind]), plan)
+            if isinstance(plan, CallOutput):
+                out.call_id = new_call_id()
+                out.final_call_id = new_call_id() if "call_id_changes" in faults else out.call_id
+            run.items.append(out)
+        return run
 
     def remember(run: _Run, response: dict[str, Any]) -> None:
-        if run.request.store:
-            reply = Message("assistant", run.completion.text)
-            store.put(response, [*run.conversation, reply])
+        if not run.request.store:
+            return
+        replies: list[Message] = []
+        for out in run.items:
+            if isinstance(out.plan, CallOutput):
+                replies.append(Message("function_call", f"{final_arguments(out.plan)} "
+                                       f"{out.plan.name}", call_id=out.final_call_id,
+                                       name=out.plan.name))
+            elif isinstance(out.plan, MessageOutput):
+                replies.append(Message("assistant", out.plan.text))
+        store.put(response, [*run.conversation, *replies])
 
     # ----------------------------------------------------------------- streaming
     def obfuscation(run: _Run, seq: int, delta: str) -> str:
@@ -304,92 +456,131 @@ def create_app(
         length = 16 - len(delta) % 16
         return "".join(_OBFUSCATION_ALPHABET[b % 62] for b in seed[:length])
 
-    async def stream_events(run: _Run) -> AsyncIterator[bytes]:
-        seq = 0
-        item_id = run.message_id
+    def rotated(item_id: str, fault: str) -> str:
+        if fault not in faults:
+            return item_id
+        return f"{item_id.split('_', 1)[0]}_{secrets.token_hex(25)}"
 
-        def emit(payload: dict[str, Any], event_name: str | None = None) -> bytes:
-            nonlocal seq
-            payload = {"type": payload.pop("type"), "sequence_number": seq, **payload}
-            seq += 1
-            name = event_name or payload["type"]
-            return f"event: {name}\ndata: ".encode() + _dumps(payload) + b"\n\n"
+    def reasoning_events(out: _Out) -> Iterator[dict[str, Any]]:
+        plan = out.plan
+        assert isinstance(plan, ReasoningOutput)
+        at = {"output_index": out.index}
+        for s, deltas in enumerate(plan.summary):
+            text = "".join(deltas)
 
-        async def pause() -> None:
-            await asyncio.sleep(event_delay)
+            def ref(index: int = s) -> dict[str, Any]:
+                return {"item_id": rotated(out.id, "reasoning_id_rotates"), **at,
+                        "summary_index": index}
 
-        completion = run.completion
-        start = response_object(run, status="in_progress", output=[], usage=None)
-        yield emit({"type": "response.created", "response": start})
-        await pause()
-        yield emit({"type": "response.in_progress", "response": copy.deepcopy(start)})
-        await pause()
-        yield emit({
-            "type": "response.output_item.added",
-            "output_index": 0,
-            "item": message_item(run, "in_progress", []),
-        })
-        await pause()
-        yield emit({
-            "type": "response.content_part.added",
-            "item_id": item_id,
-            "output_index": 0,
-            "content_index": 0,
-            "part": text_part(""),
-        })
-        for index, delta in enumerate(completion.deltas):
-            await pause()
-            payload: dict[str, Any] = {
+            yield {"type": "response.reasoning_summary_part.added", **ref(),
+                   "part": {"type": "summary_text", "text": ""}}
+            for delta in deltas:
+                yield {"type": "response.reasoning_summary_text.delta", **ref(), "delta": delta}
+            yield {"type": "response.reasoning_summary_text.done", **ref(), "text": text}
+            yield {"type": "response.reasoning_summary_part.done", **ref(),
+                   "part": {"type": "summary_text", "text": text}}
+        if open_responses:  # the raw reasoning text, as one reasoning_text content part
+            part = {"item_id": out.id, **at, "content_index": 0}
+            yield {"type": "response.content_part.added", **part,
+                   "part": {"type": "reasoning_text", "text": ""}}
+            for delta in plan.deltas:
+                yield {"type": "response.reasoning.delta", **part, "delta": delta}
+            yield {"type": "response.reasoning.done", **part, "text": plan.text}
+            yield {"type": "response.content_part.done", **part,
+                   "part": {"type": "reasoning_text", "text": plan.text}}
+
+    def call_events(out: _Out) -> Iterator[dict[str, Any]]:
+        plan = out.plan
+        assert isinstance(plan, CallOutput)
+        ref = {"item_id": out.id, "output_index": out.index}
+        for delta in plan.deltas:
+            yield {"type": "response.function_call_arguments.delta", **ref, "delta": delta}
+        yield {"type": "response.function_call_arguments.done", **ref,
+               "arguments": final_arguments(plan)}
+
+    def message_events(out: _Out) -> Iterator[dict[str, Any]]:
+        plan = out.plan
+        assert isinstance(plan, MessageOutput)
+        part = {"item_id": out.id, "output_index": out.index, "content_index": 0}
+        if plan.refusal:
+            yield {"type": "response.content_part.added", **part, "part": refusal_part("")}
+            for delta in plan.deltas:
+                if "refusal_in_text" in faults:
+                    yield {"type": "response.output_text.delta", **part, "delta": delta,
+                           "logprobs": []}
+                else:
+                    yield {"type": "response.refusal.delta", **part, "delta": delta}
+            yield {"type": "response.refusal.done", **part, "refusal": plan.text}
+            yield {"type": "response.content_part.done", **part,
+                   "part": refusal_part(plan.text)}
+            return
+        yield {"type": "response.content_part.added", **part, "part": text_part("")}
+        for delta in plan.deltas:
+            yield {
                 "type": "response.output_text.delta",
-                "item_id": new_ids()[1] if "item_id_rotates" in faults else item_id,
-                "output_index": 0,
-                "content_index": 0,
+                **part,
+                "item_id": rotated(out.id, "item_id_rotates"),
                 "delta": delta,
                 "logprobs": [],
             }
-            if run.request.include_obfuscation:
-                payload["obfuscation"] = obfuscation(run, seq, delta)
-            name = (
-                "response.output_text.delta.x" if "event_name_mismatch" in faults else None
-            )
-            yield emit(payload, name)
-            if index == 0 and "sequence_gap" in faults:
-                seq += 1
-            if index == 0 and "sequence_repeat" in faults:
-                seq -= 1
-        text = final_text(completion)
+        text = final_text(plan)
         if "no_output_text_done" not in faults:
-            await pause()
-            yield emit({
-                "type": "response.output_text.done",
-                "item_id": item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "text": text,
-                "logprobs": [],
-            })
-        await pause()
-        yield emit({
-            "type": "response.content_part.done",
-            "item_id": item_id,
-            "output_index": 0,
-            "content_index": 0,
-            "part": text_part(text),
-        })
+            yield {"type": "response.output_text.done", **part, "text": text, "logprobs": []}
+        yield {"type": "response.content_part.done", **part, "part": text_part(text)}
+
+    body_events = {"reasoning": reasoning_events, "function_call": call_events,
+                   "message": message_events}
+
+    def events(run: _Run) -> Iterator[dict[str, Any]]:
+        """Every event of the run's stream, without sequence numbers."""
+        start = response_object(run, status="in_progress", output=[], usage=None)
+        yield {"type": "response.created", "response": start}
+        yield {"type": "response.in_progress", "response": copy.deepcopy(start)}
+        if run.completion.failed:
+            yield errors.stream_error_event()
+            failed = final_response(run)
+            remember(run, failed)
+            if "error_without_failed" not in faults:
+                yield {"type": "response.failed", "response": failed}
+            return
+        for out in run.items:
+            yield {"type": "response.output_item.added", "output_index": out.index,
+                   "item": item_object(out, done=False)}
+            yield from body_events[out.plan.kind](out)
+            yield {"type": "response.output_item.done", "output_index": out.index,
+                   "item": item_object(out, done=True)}
         final = final_response(run)
-        await pause()
-        yield emit({
-            "type": "response.output_item.done",
-            "output_index": 0,
-            "item": copy.deepcopy(final["output"][0]),
-        })
         remember(run, final)  # retrievable as soon as the terminal event is out
         terminal = copy.deepcopy(final)
         if "final_output_empty" in faults:
             terminal["output"] = []
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
-        await pause()
-        yield emit({"type": kind, "response": terminal})
+        yield {"type": kind, "response": terminal}
+
+    async def stream_events(run: _Run) -> AsyncIterator[bytes]:
+        seq = 0
+        first_text_delta = True
+        for index, payload in enumerate(events(run)):
+            if index:
+                await asyncio.sleep(event_delay)
+            kind = payload.pop("type")
+            payload = {"type": kind, "sequence_number": seq, **payload}
+            if run.request.include_obfuscation and kind.endswith(".delta"):
+                payload["obfuscation"] = obfuscation(run, seq, payload["delta"])
+            seq += 1
+            name = kind
+            if kind == "response.output_text.delta" and "event_name_mismatch" in faults:
+                name = "response.output_text.delta.x"
+            yield f"event: {name}\ndata: ".encode() + _dumps(payload) + b"\n\n"
+            if kind == "response.output_text.delta" and first_text_delta:
+                first_text_delta = False
+                if "sequence_gap" in faults:
+                    seq += 1
+                if "sequence_repeat" in faults:
+                    seq -= 1
+        if open_responses:
+            await asyncio.sleep(event_delay)
+            yield b"data: [DONE]\n\n"
 
     # ----------------------------------------------------------------- endpoints
     async def create_response(request: Request) -> Response:
@@ -464,7 +655,17 @@ def create_app(
     app.state.store = store
     app.state.faults = faults
     app.state.api_key = api_key
+    app.state.flavour = flavour
     return app
+
+
+def _insert_after(obj: dict[str, Any], key: str, extra: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in obj.items():
+        out[name] = value
+        if name == key:
+            out.update(extra)
+    return out
 
 
 def _request_id() -> str:

@@ -159,6 +159,59 @@ def previous_response_not_found(response_id: str) -> ApiError:
     )
 
 
+def tool_call_not_found(call_id: str) -> ApiError:
+    return ApiError(
+        400,
+        f"No tool call found for function call output with call_id {call_id}.",
+        param="input",
+    )
+
+
+def tool_choice_not_found(name: str) -> ApiError:
+    return ApiError(
+        400,
+        f"Tool choice 'function' with name '{name}' not found in 'tools' parameter.",
+        param="tool_choice",
+        code="invalid_value",
+    )
+
+
+def tool_choice_without_tools() -> ApiError:
+    return ApiError(
+        400,
+        "Tool choice 'required' must be specified with at least one function in 'tools'.",
+        param="tool_choice",
+        code="invalid_value",
+    )
+
+
+def invalid_json_schema(name: str, got: Any) -> ApiError:
+    return ApiError(
+        400,
+        f"Invalid schema for response_format '{name}': schema must be a JSON Schema of "
+        f"'type: \"object\"', got 'type: \"{got}\"'.",
+        param="text.format.schema",
+        code="invalid_json_schema",
+    )
+
+
+#: The in-band failure (FAIL_MIDSTREAM): what the `error` event and `response.error` carry.
+SERVER_ERROR_MESSAGE = (
+    "The server had an error while processing your request. Sorry about that! "
+    "(scripted failure: FAIL_MIDSTREAM)"
+)
+
+
+def stream_error_event(message: str = SERVER_ERROR_MESSAGE) -> dict[str, Any]:
+    """OpenAI's wire shape of a mid-stream `error` event (also Open Responses'): nested, with
+    all of type, code, message and param."""
+    return {
+        "type": "error",
+        "error": {"type": "server_error", "code": "server_error", "message": message,
+                  "param": None},
+    }
+
+
 def response_not_found(response_id: str) -> ApiError:
     return ApiError(404, f"No response found with id '{response_id}'.")
 

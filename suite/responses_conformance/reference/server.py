@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from .app import DEFAULT_API_KEY, create_app
+from .app import DEFAULT_API_KEY, DEFAULT_FLAVOUR, create_app
 
 
 def _config(app: Any, **extra: Any) -> uvicorn.Config:
@@ -31,9 +31,11 @@ def serve(
     api_key: str | None = DEFAULT_API_KEY,
     faults: Iterable[str] = frozenset(),
     store_limit: int = 1000,
+    flavour: str = DEFAULT_FLAVOUR,
 ) -> None:
     """Run the reference server in the foreground until interrupted (Ctrl-C)."""
-    app = create_app(api_key=api_key, faults=frozenset(faults), store_limit=store_limit)
+    app = create_app(api_key=api_key, faults=frozenset(faults), store_limit=store_limit,
+                     flavour=flavour)
     uvicorn.Server(_config(app, host=host, port=port)).run()
 
 
@@ -53,16 +55,19 @@ class ReferenceServer:
         faults: Iterable[str] = frozenset(),
         store_limit: int = 1000,
         event_delay: float = 0.0,
+        flavour: str = DEFAULT_FLAVOUR,
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
     ) -> None:
         self.api_key = api_key
         self.faults = frozenset(faults)
+        self.flavour = flavour
         self.host = host
         self.startup_timeout = startup_timeout
         self.app = create_app(
-            api_key=api_key, faults=self.faults, store_limit=store_limit, event_delay=event_delay
+            api_key=api_key, faults=self.faults, store_limit=store_limit, event_delay=event_delay,
+            flavour=flavour,
         )
         self._requested_port = port
         self.port: int | None = None
@@ -169,4 +174,4 @@ class ReferenceServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self.port is not None else "not started"
-        return f"<ReferenceServer {where} faults={sorted(self.faults)}>"
+        return f"<ReferenceServer {where} flavour={self.flavour} faults={sorted(self.faults)}>"

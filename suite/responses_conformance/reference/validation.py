@@ -2,9 +2,12 @@
 
 Every problem is an `ApiError` (HTTP 400, OpenAI envelope) naming the offending `param`.
 Checks run in this order: model missing / ill-typed / unknown, input missing, then every
-other field's type and range, then the structure of `input`. Unknown top-level fields are
-rejected like OpenAI does (`unknown_parameter`); real OpenAI fields that this text-only
-server cannot honour are rejected as `unsupported_parameter` rather than silently ignored.
+other field's type and range (tools, tool_choice, text.format, reasoning included), then the
+structure of `input`. Unknown top-level fields are rejected like OpenAI does
+(`unknown_parameter`); real OpenAI fields that this server cannot honour are rejected as
+`unsupported_parameter` rather than silently ignored (`reasoning.*` on `ref-model-mini`).
+Whether a `function_call_output` answers a known call is checked later, by the app, once
+the stored conversation of `previous_response_id` is known.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
-from .model import KNOWN_MODELS, Message, messages_from_input
+from .model import (
+    KNOWN_MODELS,
+    REASONING_EFFORTS,
+    REASONING_MODELS,
+    REASONING_SUMMARIES,
+    FunctionTool,
+    Message,
+    Options,
+    messages_from_input,
+)
 
 ROLES = ["user", "assistant", "system", "developer"]
 PART_TYPES = ["input_text", "output_text", "refusal", "input_image", "input_file"]
@@ -31,6 +43,9 @@ OTHER_ITEM_TYPES = [
 TRUNCATION = ["auto", "disabled"]
 SERVICE_TIERS = ["auto", "default", "flex", "scale", "priority"]
 TOOL_CHOICES = ["none", "auto", "required"]
+TEXT_FORMATS = ["text", "json_object", "json_schema"]
+VERBOSITIES = ["low", "medium", "high"]
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 # Accepted and echoed (or harmlessly ignored: include, stream_options).
 KNOWN_FIELDS = frozenset(
@@ -80,6 +95,24 @@ class ResponseRequest:
     prompt_cache_retention: str | None = None
     safety_identifier: str | None = None
     include_obfuscation: bool = True
+    include: list[str] = field(default_factory=list)
+    function_tools: tuple[FunctionTool, ...] = ()
+
+    @property
+    def options(self) -> Options:
+        """What the model needs from this request besides the conversation."""
+        effort = self.reasoning.get("effort")
+        summary = self.reasoning.get("summary")
+        reasons = self.model in REASONING_MODELS and (effort is not None or summary is not None)
+        return Options(
+            tools=self.function_tools,
+            tool_choice=self.tool_choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            reasoning_effort=(effort or "medium") if reasons else None,
+            reasoning_summary=summary if reasons else None,
+            encrypted_reasoning=ENCRYPTED_REASONING in self.include,
+            text_format=self.text.get("format"),
+        )
 
 
 def _is_number(v: Any) -> bool:
@@ -175,12 +208,8 @@ def parse_request(body: Any) -> ResponseRequest:
         if not isinstance(item, str):
             raise errors.invalid_type(f"metadata.{key}", "a string", item)
 
-    tool_choice = values.get("tool_choice", "auto")
-    if isinstance(tool_choice, str) and tool_choice not in TOOL_CHOICES:
-        raise errors.invalid_value("tool_choice", tool_choice, TOOL_CHOICES)
-    for index, tool in enumerate(values.get("tools", [])):
-        if not isinstance(tool, dict):
-            raise errors.invalid_type(f"tools[{index}]", "an object", tool)
+    tools, function_tools = _check_tools(values.get("tools", []))
+    tool_choice = _check_tool_choice(values.get("tool_choice", "auto"), function_tools)
 
     if values.get("background"):
         raise errors.unsupported_parameter(
@@ -194,10 +223,12 @@ def parse_request(body: Any) -> ResponseRequest:
             "stream_options.include_obfuscation", "a boolean", include_obfuscation
         )
 
-    text = {"format": {"type": "text"}, "verbosity": "medium"}
-    text.update(values.get("text", {}))
-    reasoning = {"effort": None, "summary": None}
-    reasoning.update(values.get("reasoning", {}))
+    text = _check_text(values.get("text", {}))
+    reasoning = _check_reasoning(values.get("reasoning", {}), model)
+    include = values.get("include", [])
+    for index, entry in enumerate(include):
+        if not isinstance(entry, str):
+            raise errors.invalid_type(f"include[{index}]", "a string", entry)
 
     if isinstance(input_value, list):
         _check_items(input_value)
@@ -211,10 +242,13 @@ def parse_request(body: Any) -> ResponseRequest:
         text=text,
         reasoning=reasoning,
         include_obfuscation=include_obfuscation,
+        include=list(include),
+        tools=tools,
+        function_tools=function_tools,
     )
     for name in (
         "instructions", "stream", "store", "max_output_tokens", "previous_response_id",
-        "tools", "parallel_tool_calls", "truncation", "user", "service_tier", "top_logprobs",
+        "parallel_tool_calls", "truncation", "user", "service_tier", "top_logprobs",
         "max_tool_calls", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
     ):
         if name in values:
@@ -235,6 +269,19 @@ def _check_items(items: list[Any]) -> None:
             item_type = "message"
         if not isinstance(item_type, str):
             raise errors.invalid_type(f"{where}.type", "a string", item_type)
+        if item_type == "function_call":
+            for key in ("call_id", "name", "arguments"):
+                _require_string(item, key, where)
+            continue
+        if item_type == "function_call_output":
+            _require_string(item, "call_id", where)
+            if "output" not in item:
+                raise errors.missing_parameter(f"{where}.output")
+            if not isinstance(item["output"], (str, list)):
+                raise errors.invalid_type(
+                    f"{where}.output", "one of a string or array of content parts", item["output"]
+                )
+            continue
         if item_type in OTHER_ITEM_TYPES:
             continue
         if item_type != "message":
@@ -277,3 +324,124 @@ def _check_message(item: dict[str, Any], where: str) -> None:
             raise errors.missing_parameter(f"{at}.{key}")
         if not isinstance(part[key], str):
             raise errors.invalid_type(f"{at}.{key}", "a string", part[key])
+
+
+def _require_string(item: dict[str, Any], key: str, where: str) -> None:
+    if key not in item:
+        raise errors.missing_parameter(f"{where}.{key}")
+    if not isinstance(item[key], str):
+        raise errors.invalid_type(f"{where}.{key}", "a string", item[key])
+
+
+def _check_tools(tools: list[Any]) -> tuple[list[Any], tuple[FunctionTool, ...]]:
+    """Validate `tools`; function tools are echoed the way OpenAI normalises them
+    (`type, description, name, parameters, strict`), other (hosted) tools as given."""
+    echoed: list[Any] = []
+    functions: list[FunctionTool] = []
+    for index, tool in enumerate(tools):
+        where = f"tools[{index}]"
+        if not isinstance(tool, dict):
+            raise errors.invalid_type(where, "an object", tool)
+        if "type" not in tool:
+            raise errors.missing_parameter(f"{where}.type")
+        if not isinstance(tool["type"], str):
+            raise errors.invalid_type(f"{where}.type", "a string", tool["type"])
+        if tool["type"] != "function":
+            echoed.append(dict(tool))
+            continue
+        _require_string(tool, "name", where)
+        description = tool.get("description")
+        if description is not None and not isinstance(description, str):
+            raise errors.invalid_type(f"{where}.description", "a string", description)
+        parameters = tool.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise errors.invalid_type(f"{where}.parameters", "an object", parameters)
+        strict = tool.get("strict", True)
+        if strict is not None and not isinstance(strict, bool):
+            raise errors.invalid_type(f"{where}.strict", "a boolean", strict)
+        echoed.append({
+            "type": "function",
+            "description": description,
+            "name": tool["name"],
+            "parameters": parameters,
+            "strict": True if strict is None else strict,
+        })
+        functions.append(FunctionTool(tool["name"], description or "", parameters or {}))
+    return echoed, tuple(functions)
+
+
+def _check_tool_choice(choice: Any, functions: tuple[FunctionTool, ...]) -> Any:
+    if isinstance(choice, str):
+        if choice not in TOOL_CHOICES:
+            raise errors.invalid_value("tool_choice", choice, TOOL_CHOICES)
+        if choice == "required" and not functions:
+            raise errors.tool_choice_without_tools()
+        return choice
+    if "type" not in choice:
+        raise errors.missing_parameter("tool_choice.type")
+    if choice["type"] == "function":
+        _require_string(choice, "name", "tool_choice")
+        if not any(tool.name == choice["name"] for tool in functions):
+            raise errors.tool_choice_not_found(choice["name"])
+    return dict(choice)
+
+
+def _check_text(value: dict[str, Any]) -> dict[str, Any]:
+    text: dict[str, Any] = {"format": {"type": "text"}, "verbosity": "medium"}
+    for key in value:
+        if key not in text:
+            raise errors.unknown_parameter(f"text.{key}")
+    verbosity = value.get("verbosity")
+    if verbosity is not None:
+        if not isinstance(verbosity, str):
+            raise errors.invalid_type("text.verbosity", "a string", verbosity)
+        if verbosity not in VERBOSITIES:
+            raise errors.invalid_value("text.verbosity", verbosity, VERBOSITIES)
+        text["verbosity"] = verbosity
+    fmt = value.get("format")
+    if fmt is None:
+        return text
+    if not isinstance(fmt, dict):
+        raise errors.invalid_type("text.format", "an object", fmt)
+    if "type" not in fmt:
+        raise errors.missing_parameter("text.format.type")
+    if fmt["type"] not in TEXT_FORMATS:
+        raise errors.invalid_value("text.format.type", fmt["type"], TEXT_FORMATS)
+    if fmt["type"] == "json_schema":
+        _require_string(fmt, "name", "text.format")
+        if "schema" not in fmt:
+            raise errors.missing_parameter("text.format.schema")
+        schema = fmt["schema"]
+        if not isinstance(schema, dict):
+            raise errors.invalid_type("text.format.schema", "an object", schema)
+        if schema.get("type") != "object":
+            raise errors.invalid_json_schema(fmt["name"], schema.get("type"))
+        strict = fmt.get("strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise errors.invalid_type("text.format.strict", "a boolean", strict)
+    text["format"] = dict(fmt)
+    return text
+
+
+def _check_reasoning(value: dict[str, Any], model: str) -> dict[str, Any]:
+    reasoning: dict[str, Any] = {"effort": None, "summary": None}
+    for key in value:
+        if key not in ("effort", "summary", "generate_summary"):
+            raise errors.unknown_parameter(f"reasoning.{key}")
+    summary = value.get("summary", value.get("generate_summary"))
+    for key, current, allowed in (("effort", value.get("effort"), REASONING_EFFORTS),
+                                  ("summary", summary, REASONING_SUMMARIES)):
+        if current is None:
+            continue
+        if not isinstance(current, str):
+            raise errors.invalid_type(f"reasoning.{key}", "a string", current)
+        if current not in allowed:
+            raise errors.invalid_value(f"reasoning.{key}", current, allowed)
+        if model not in REASONING_MODELS:
+            raise errors.unsupported_parameter(
+                f"reasoning.{key}", "is not supported with this model."
+            )
+        reasoning[key] = current
+    if model in REASONING_MODELS and (reasoning["effort"] or reasoning["summary"]):
+        reasoning["effort"] = reasoning["effort"] or "medium"  # echoed as applied
+    return reasoning

@@ -14,7 +14,8 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
     etype = event.type
     if etype is None:
         return
-    if state.error_pending is not None and etype not in (g.KEEPALIVE, g.FAILED, g.ERROR):
+    # Reported once, at the event right after the error (keepalives aside).
+    if state.error_pending is not None and state.previous_type == g.ERROR and etype not in (g.KEEPALIVE, g.FAILED):
         yield Finding("error.event_followed_by_failed",
                       f"the error event #{state.error_pending} is followed by {etype}, not response.failed", "$.type")
     if state.ended:
@@ -34,7 +35,7 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
 
 
 def on_close(state: StreamState) -> Iterator[Finding]:
-    if state.error_pending is not None:
+    if state.error_pending is not None and state.previous_type == g.ERROR:
         yield Finding("error.event_followed_by_failed",
                       f"the stream ended after the error event #{state.error_pending} without response.failed")
 

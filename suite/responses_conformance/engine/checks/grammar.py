@@ -114,6 +114,10 @@ def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
 
 
 def _part_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
     found = _open_part(state, event, "parts", "content_index", "content_part.added")
     if isinstance(found, Finding):
         yield found
@@ -135,6 +139,10 @@ def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
 
 
 def _summary_done(state: StreamState, event: Event) -> Iterator[Finding]:
+    item = _open_item(state, event)
+    if isinstance(item, Finding):
+        yield item
+        return
     found = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added")
     if isinstance(found, Finding):
         yield found

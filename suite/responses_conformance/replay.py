@@ -1,0 +1,348 @@
+"""`responses-conformance replay FILE...`: check captured traffic offline, in constant memory.
+
+The I/O around `capture.py`: it reads each input in 64 KiB chunks (a file, `-` for standard
+input, a live-run transcript pair, a folder of transcripts), hands the chunks to a
+`CaptureReader`, and prints every transcript as soon as it is finished, so memory does not grow
+with the size of the capture or the number of streams in it.
+
+A transcript the live suite wrote (`reports/transcripts/<scenario>.sse` or `.body`, with its
+`<scenario>.json` record next to it) is replayed as the exchange it was: the record gives the
+HTTP status, the headers and the scenario's expectation, so status, content-type and envelope
+checks run as they did live. Naming either file of the pair, or the folder, is enough.
+
+Exit status: 0 when no MUST rule is broken, 1 when one is, 2 when an input cannot be read or
+the call is wrong (one line on stderr, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import IO, Any, Iterable, Iterator
+
+from .capture import CHUNK_SIZE, CaptureError, CaptureReader, ExchangeReplay, Transcript
+from .engine import profiles, registry
+from .engine.exchange import Expectation
+from .engine.violations import Severity
+
+PROG = "responses-conformance replay"
+MAX_RECORD = 256 * 1024 * 1024  # a transcript record (.json) is read whole; the live suite bounds it
+_RECORD_START = re.compile(rb'\A\s*\{\s*"name"\s*:')
+
+
+class ReplayError(Exception):
+    """An input that cannot be read; the message is one line."""
+
+
+@dataclass
+class Outcome:
+    transcripts: int = 0
+    verdicts: dict[str, int] = field(default_factory=lambda: {"pass": 0, "warn": 0, "fail": 0})
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, transcript: Transcript) -> None:
+        self.transcripts += 1
+        self.verdicts[transcript.verdict] += 1
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        return 1 if self.verdicts["fail"] else 0
+
+
+# -- the command line ------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="captures to check: server-sent events (one or several streams), JSON lines of "
+                             "event payloads, a JSON Response or error body, a HAR file, a transcript of the "
+                             "live suite (.sse/.body/.json) or a folder of them; - reads standard input")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--profile", default=profiles.DEFAULT, choices=sorted(profiles.PROFILES),
+                        help="which flavour of the protocol to hold the traffic to (default: openai)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Check captured Responses API traffic offline, with the same checks "
+                                            "as the live suite.")
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        schemas = load_schemas(args.profile)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        print(f"{PROG}: cannot load the JSON Schemas: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    printer = JsonPrinter(sys.stdout) if args.json else TextPrinter(sys.stdout, args.profile)
+    outcome = Outcome()
+    seen: set[Path] = set()  # transcript records already replayed (x.sse and x.json name the same pair)
+    try:
+        for path in args.files:
+            for each in _expand(path, outcome):
+                try:
+                    for transcript in replay_input(each, schemas=schemas, profile=args.profile,
+                                                   notes=outcome.notes, seen=seen):
+                        outcome.add(transcript)
+                        printer.transcript(transcript)
+                except ReplayError as exc:
+                    outcome.errors.append((each, str(exc)))
+                    print(f"{PROG}: {each}: {exc}", file=sys.stderr)
+        printer.finish(outcome)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `replay ... | head`: the reader went away, which is not an error of the input
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return outcome.exit_code
+
+
+def _expand(path: str, outcome: Outcome) -> list[str]:
+    """A folder stands for the transcript records in it; anything else for itself."""
+    if path != "-" and Path(path).is_dir():
+        records = [str(p) for p in sorted(Path(path).glob("*.json")) if _looks_like_record(p)]
+        if not records:
+            outcome.errors.append((path, "a folder without transcripts of the live suite"))
+            print(f"{PROG}: {path}: a folder without transcripts of the live suite (<scenario>.json)",
+                  file=sys.stderr)
+        return records
+    return [path]
+
+
+def load_schemas(profile: str) -> Any:
+    from .engine.schemas import SchemaSet
+
+    if "profile" in inspect.signature(SchemaSet.load).parameters:
+        return SchemaSet.load(profile=profile)
+    return SchemaSet.load()
+
+
+# -- inputs -------------------------------------------------------------------------------------
+def replay_input(path: str, *, schemas: Any, profile: str, notes: list[tuple[str, str]] | None = None,
+                 seen: set[Path] | None = None) -> Iterator[Transcript]:
+    """Every transcript of one input, as each is finished. Raises ReplayError for unreadable input."""
+    try:
+        if path == "-":
+            yield from replay_stream(sys.stdin.buffer, "-", schemas=schemas, profile=profile, notes=notes)
+            return
+        target = Path(path)
+        if target.is_dir():
+            raise ReplayError("is a folder (name its transcripts, or pass the folder on the command line)")
+        record_path = _record_for(target)
+        if record_path is not None:
+            key = record_path.resolve()
+            if seen is not None:
+                if key in seen:
+                    return
+                seen.add(key)
+            yield replay_record(record_path, schemas=schemas, profile=profile, source=path)
+            return
+        with open(target, "rb") as handle:
+            yield from replay_stream(handle, path, schemas=schemas, profile=profile, notes=notes)
+    except ReplayError:
+        raise
+    except CaptureError as exc:
+        raise ReplayError(str(exc)) from None
+    except OSError as exc:
+        raise ReplayError(exc.strerror or str(exc)) from None
+    except RecursionError:
+        raise ReplayError("nested too deeply to check") from None
+    except Exception as exc:  # noqa: BLE001 - a bug of ours must still be one line
+        raise ReplayError(f"internal error of responses-conformance ({type(exc).__name__}: {exc}); "
+                          "please report it with the input") from None
+
+
+def replay_stream(handle: IO[bytes], source: str, *, schemas: Any, profile: str,
+                  notes: list[tuple[str, str]] | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[Transcript]:
+    """A capture read from a binary file object in chunks; transcripts as they are finished."""
+    reader = CaptureReader(source, schemas=schemas, profile=profile)
+    read = getattr(handle, "read1", None) or handle.read
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        yield from reader.feed(chunk)
+    yield from reader.close()
+    if notes is not None:
+        notes.extend((source, note) for note in reader.notes)
+
+
+def _looks_like_record(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(512)
+    except OSError:
+        return False
+    return bool(_RECORD_START.match(start)) and b'"request"' in start
+
+
+def _record_for(path: Path) -> Path | None:
+    """The transcript record of a live-suite transcript file (or the record itself), if there is one."""
+    if path.suffix == ".json":
+        return path if _looks_like_record(path) else None
+    if path.suffix in (".sse", ".body"):
+        sibling = path.with_suffix(".json")
+        if sibling.is_file() and _looks_like_record(sibling):
+            return sibling
+    return None
+
+
+def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str | None = None) -> Transcript:
+    """Replay a transcript pair of the live suite: `<name>.json` and the body file it names."""
+    if record_path.stat().st_size > MAX_RECORD:
+        raise ReplayError(f"the transcript record {record_path.name} is larger than {MAX_RECORD} bytes")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ReplayError(f"the transcript record {record_path.name} is not JSON: {exc}") from None
+    response = record.get("response") if isinstance(record, dict) else None
+    if not isinstance(response, dict) or not isinstance(response.get("body_file"), str):
+        raise ReplayError(f"{record_path.name} is not a transcript record of the live suite (no response.body_file)")
+    body_path = record_path.with_name(Path(response["body_file"]).name)
+    if not body_path.is_file():
+        raise ReplayError(f"the body file {body_path.name} named by {record_path.name} is missing")
+    expectation, checks, what = _expectation(record, profile)
+    status = response.get("status")
+    status = status if isinstance(status, int) and not isinstance(status, bool) else None
+    headers = [(str(h[0]), str(h[1])) for h in response.get("headers") or [] if isinstance(h, list) and len(h) == 2]
+    end = response.get("end", "eof")
+    notes = [f"transcript of the live suite: {what}"]
+    complete = end == "eof"
+    if not complete:
+        notes.append(f"the live run could not finish this exchange ({end}: {response.get('error')}); as there, "
+                     "the end-of-stream rules are not run")
+    replay = ExchangeReplay(source or str(body_path), 0, expectation, status, headers, schemas=schemas,
+                            profile=profile, checks=checks, complete=complete, notes=notes)
+    with open(body_path, "rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            replay.body(chunk)
+    transcript = replay.close()
+    transcript.record = record_path
+    request = record.get("request")
+    transcript.curl = request.get("curl") if isinstance(request, dict) else None
+    return transcript
+
+
+def _expectation(record: dict, profile: str) -> tuple[Expectation, list[str] | None, str]:
+    """The scenario's expectation and checks, as the live runner used them."""
+    data = record.get("scenario")
+    if isinstance(data, dict):
+        from .scenarios import from_data
+
+        try:
+            scenario = from_data(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReplayError(f"the transcript's scenario cannot be read: {type(exc).__name__}: {exc}") from None
+        return scenario.expect, [c.id for c in scenario.checks(profile)], f"scenario {scenario.id}"
+    # A record without its scenario: judge by what was asked and answered.
+    request = record.get("request") if isinstance(record.get("request"), dict) else {}
+    status = (record.get("response") or {}).get("status")
+    body = request.get("body")
+    streamed = isinstance(body, dict) and body.get("stream") is True
+    if isinstance(status, int) and status >= 400:
+        return Expectation("error", statuses=(status,)), None, f"HTTP {status}, checked as an error envelope"
+    kind = "stream" if streamed else "response"
+    return Expectation(kind), None, f"no scenario recorded; checked as a {kind}"
+
+
+# -- output -------------------------------------------------------------------------------------
+def _short(text: str | None, limit: int = 36) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class TextPrinter:
+    """A verdict line per transcript, then its violations as the live suite prints them."""
+
+    def __init__(self, out: IO[str], profile: str) -> None:
+        self.out = out
+        self.profile = profiles.get(profile)
+        self.session = SimpleNamespace(config=SimpleNamespace(invocation_params=SimpleNamespace(dir=Path.cwd())))
+
+    def transcript(self, transcript: Transcript) -> None:
+        from .report import format_violations
+
+        must = sum(1 for v in transcript.violations if v.severity is Severity.MUST)
+        should = len(transcript.violations) - must
+        what = transcript.kind
+        if transcript.response_id:
+            what += f" {_short(transcript.response_id)}"
+        if transcript.kind == "stream":
+            what += f", {transcript.events} event{'s' if transcript.events != 1 else ''}"
+        counts = f"  {must} MUST, {should} SHOULD" if transcript.violations else ""
+        lines = [f"{transcript.verdict.upper():<4}  {transcript.label}  {what}{counts}"]
+        lines += [f"      note: {note}" for note in transcript.notes]
+        by_check: dict[str, list] = {}
+        for violation in transcript.violations:
+            by_check.setdefault(violation.check, []).append(violation)
+        description = f"{transcript.kind} {transcript.response_id or ''}".rstrip()
+        result = SimpleNamespace(
+            scenario=SimpleNamespace(id=transcript.label, description=description),
+            transcript={"json": transcript.record} if transcript.record is not None else {},
+            curl=transcript.curl)
+        for check in registry.CHECKS:
+            found = by_check.pop(check.id, None)
+            if not found:
+                continue
+            case = SimpleNamespace(check=check, severity=found[0].severity)
+            block = format_violations(case, result, found, self.session)  # type: ignore[arg-type]
+            lines += ["    " + line for line in block.splitlines()]
+        self.out.write("\n".join(lines) + "\n")
+
+    def finish(self, outcome: Outcome) -> None:
+        for source, note in outcome.notes:
+            self.out.write(f"note: {source}: {note}\n")
+        v = outcome.verdicts
+        self.out.write(f"replayed {outcome.transcripts} transcript{'s' if outcome.transcripts != 1 else ''}: "
+                       f"{v['pass']} pass, {v['warn']} warn, {v['fail']} fail"
+                       + (f"; {len(outcome.errors)} input(s) could not be read" if outcome.errors else "")
+                       + f"   (profile {self.profile.name})\n")
+
+
+class JsonPrinter:
+    """One JSON document, written as transcripts arrive (nothing is collected in memory)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.count = 0
+        self.out.write('{"transcripts": [')
+
+    def transcript(self, transcript: Transcript) -> None:
+        self.out.write(("," if self.count else "") + "\n  " + json.dumps(transcript.to_json(), ensure_ascii=False))
+        self.count += 1
+
+    def finish(self, outcome: Outcome) -> None:
+        summary = {"transcripts": outcome.transcripts, **outcome.verdicts}
+        notes = [{"source": s, "message": m} for s, m in outcome.notes]
+        errors = [{"source": s, "message": m} for s, m in outcome.errors]
+        self.out.write(("\n" if self.count else "") + '], "summary": ' + json.dumps(summary)
+                       + ', "notes": ' + json.dumps(notes, ensure_ascii=False)
+                       + ', "errors": ' + json.dumps(errors, ensure_ascii=False) + "}\n")
+
+
+def iter_transcripts(paths: Iterable[str], *, profile: str = profiles.DEFAULT) -> Iterator[Transcript]:
+    """Library use: every transcript of every input, in order (ReplayError for unreadable input)."""
+    schemas = load_schemas(profile)
+    for path in paths:
+        yield from replay_input(path, schemas=schemas, profile=profile)
