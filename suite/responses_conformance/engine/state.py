@@ -195,34 +195,19 @@ class StreamState:
         if state is not None and state.done is None and isinstance(item, dict):
             state.done = item
 
-    def _apply_part_added(self, event: Event) -> None:
+    def _apply_part_opened(self, event: Event, table: str, key: str, counter: str) -> None:
+        """content_part.added (parts, content_index) or reasoning_summary_part.added (summaries, summary_index)."""
         state = self.item_for(event)
-        index = event.get("content_index")
-        if state is None or not isinstance(index, int) or index in state.parts:
+        index = event.get(key)
+        parts = getattr(state, table) if state is not None else None
+        if parts is None or not isinstance(index, int) or index in parts:
             return
         part = event.get("part")
-        ptype = part.get("type") if isinstance(part, dict) else None
-        state.parts[index] = PartState(index=index, type=ptype, added=part)
-        state.next_content_index = max(state.next_content_index, index + 1)
+        parts[index] = PartState(index=index, type=part.get("type") if isinstance(part, dict) else None, added=part)
+        setattr(state, counter, max(getattr(state, counter), index + 1))
 
-    def _apply_part_done(self, event: Event) -> None:
-        part = self._part(event, "parts", "content_index")
-        if part is not None and not part.is_closed:
-            part.is_closed = True
-            part.closed = event.get("part")
-
-    def _apply_summary_added(self, event: Event) -> None:
-        state = self.item_for(event)
-        index = event.get("summary_index")
-        if state is None or not isinstance(index, int) or index in state.summaries:
-            return
-        part = event.get("part")
-        state.summaries[index] = PartState(index=index, type=part.get("type") if isinstance(part, dict) else None,
-                                           added=part)
-        state.next_summary_index = max(state.next_summary_index, index + 1)
-
-    def _apply_summary_done(self, event: Event) -> None:
-        part = self._part(event, "summaries", "summary_index")
+    def _apply_part_closed(self, event: Event, table: str, key: str) -> None:
+        part = self._part(event, table, key)
         if part is not None and not part.is_closed:
             part.is_closed = True
             part.closed = event.get("part")
@@ -278,8 +263,8 @@ class StreamState:
 _APPLY = {
     g.ITEM_ADDED: StreamState._apply_item_added,
     g.ITEM_DONE: StreamState._apply_item_done,
-    g.PART_ADDED: StreamState._apply_part_added,
-    g.PART_DONE: StreamState._apply_part_done,
-    g.SUMMARY_PART_ADDED: StreamState._apply_summary_added,
-    g.SUMMARY_PART_DONE: StreamState._apply_summary_done,
+    g.PART_ADDED: lambda s, e: s._apply_part_opened(e, "parts", "content_index", "next_content_index"),
+    g.PART_DONE: lambda s, e: s._apply_part_closed(e, "parts", "content_index"),
+    g.SUMMARY_PART_ADDED: lambda s, e: s._apply_part_opened(e, "summaries", "summary_index", "next_summary_index"),
+    g.SUMMARY_PART_DONE: lambda s, e: s._apply_part_closed(e, "summaries", "summary_index"),
 }

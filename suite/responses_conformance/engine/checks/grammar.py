@@ -113,12 +113,13 @@ def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
                       f"a {ptype} content part on a {item.type} item", "$.part.type")
 
 
-def _part_done(state: StreamState, event: Event) -> Iterator[Finding]:
+def _part_closed(state: StreamState, event: Event, table: str, key: str, opener: str) -> Iterator[Finding]:
+    """content_part.done or reasoning_summary_part.done: its item and part are open."""
     item = _open_item(state, event)
     if isinstance(item, Finding):
         yield item
         return
-    found = _open_part(state, event, "parts", "content_index", "content_part.added")
+    found = _open_part(state, event, table, key, opener)
     if isinstance(found, Finding):
         yield found
         return
@@ -136,16 +137,6 @@ def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
     if item.type != "reasoning":
         yield Finding("grammar.event_matches_item_type",
                       f"a reasoning summary part on a {item.type} item", "$.type")
-
-
-def _summary_done(state: StreamState, event: Event) -> Iterator[Finding]:
-    item = _open_item(state, event)
-    if isinstance(item, Finding):
-        yield item
-        return
-    found = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added")
-    if isinstance(found, Finding):
-        yield found
 
 
 def _family_event(state: StreamState, event: Event, etype: str, family: g.Family) -> Iterator[Finding]:
@@ -208,7 +199,8 @@ _HANDLERS = {
     g.ITEM_ADDED: _item_added,
     g.ITEM_DONE: _item_done,
     g.PART_ADDED: _part_added,
-    g.PART_DONE: _part_done,
+    g.PART_DONE: lambda s, e: _part_closed(s, e, "parts", "content_index", "content_part.added"),
     g.SUMMARY_PART_ADDED: _summary_added,
-    g.SUMMARY_PART_DONE: _summary_done,
+    g.SUMMARY_PART_DONE: lambda s, e: _part_closed(s, e, "summaries", "summary_index",
+                                                   "reasoning_summary_part.added"),
 }
