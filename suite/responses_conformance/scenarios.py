@@ -1,92 +1,280 @@
-"""Scenarios as data: one JSON file per scenario in `scenarios/`.
+"""Scenarios as data: one JSON file per scenario in `scenarios/` (and in `--scenarios DIR`).
 
-A scenario is one HTTP request and what the target must answer: a stream, a Response
-object, or an error envelope with a fitting status. `{model}` in the request is replaced by
-the model under test; `auth` says which credentials to send (valid, wrong, none).
+A scenario is one request, or a few steps that depend on each other (create, then retrieve;
+call a tool, then send its output), and what the target must answer: a stream, a Response
+object, an error envelope with a fitting status, plus assertions across the steps.
+
+Single request:
+
+    {"id": "text-stream", "description": "...", "features": ["streaming"],
+     "request": {"method": "POST", "path": "/responses", "json": {...}},
+     "expect": {"kind": "stream"}}
+
+Several steps (later steps refer to earlier answers with `{steps.<name>.<path>}` inside
+strings, or `{"$from": "steps.<name>.<path>"}` for a whole value):
+
+    {"id": "state-retrieve", "features": ["state"],
+     "steps": [
+       {"name": "create", "request": {...}, "expect": {"kind": "stream"}},
+       {"name": "get", "request": {"method": "GET", "path": "/responses/{steps.create.response.id}"},
+        "expect": {"kind": "response"}}],
+     "assert": [{"check": "consistency.retrieve_matches_final", "created": "create", "retrieved": "get"}]}
+
+A step's view for references: `status`, `body` (decoded JSON), `response` (the final
+Response), `events` (decoded stream events), `request` (the JSON sent).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .engine import registry
+from .engine.assertions import ASSERTIONS
 from .engine.exchange import Expectation
 
 WRONG_KEY = "sk-responses-conformance-wrong-key-0000"
+KINDS = ("stream", "response", "error", "any")
+AUTH = ("valid", "wrong", "none")
+
+# The features a scenario can need; a target may honestly not offer one (reported "unsupported").
+FEATURES = {
+    "text": "plain text responses",
+    "streaming": "server-sent event streams (`stream: true`)",
+    "instructions": "system instructions",
+    "input-array": "input as an array of message items",
+    "errors": "OpenAI's error envelope and status codes",
+    "tools": "function tools and tool calls",
+    "parallel-tools": "several function calls in one response",
+    "reasoning": "reasoning items and summaries",
+    "structured-output": "`text.format` json_schema",
+    "state": "stored responses: previous_response_id, retrieve, delete, input_items",
+    "resume": "resuming a stream with `starting_after`",
+    "background": "`background: true`, polling and cancel",
+    "include": "`include` values",
+    "max-output-tokens": "`max_output_tokens` and incomplete responses",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario file is malformed (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Repeat a step until the answer's `status` is one of `until`, within `timeout` seconds."""
+
+    until: tuple[str, ...]
+    interval: float = 0.2
+    timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    method: str
+    path: str
+    expect: Expectation
+    json_body: Any = None
+    raw_body: str | None = None
+    auth: str = "valid"
+    poll: Poll | None = None
+
+    @property
+    def streams(self) -> bool:
+        return isinstance(self.json_body, dict) and self.json_body.get("stream") is True or \
+            self.expect.kind == "stream"
 
 
 @dataclass(frozen=True)
 class Scenario:
     id: str
     description: str
-    method: str
-    path: str
-    expect: Expectation
-    json_body: Any = None
-    raw_body: str | None = None
-    auth: str = "valid"  # valid | wrong | none
-    exercises: tuple[str, ...] = ()
+    steps: tuple[Step, ...]
+    features: tuple[str, ...] = ()
+    asserts: tuple[dict, ...] = ()
     compare_shape_with: str | None = None
+    source: str = ""
     data: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def body(self, model: str) -> tuple[Any, bytes | None]:
-        """(json_body, raw_body) with the model substituted."""
-        if self.raw_body is not None:
-            return None, self.raw_body.replace("{model}", model).encode()
-        return _substitute(self.json_body, model), None
+    # The first step stands for the scenario where one request is meant (reports, curl).
+    @property
+    def method(self) -> str:
+        return self.steps[0].method
 
     @property
-    def streams(self) -> bool:
-        return isinstance(self.json_body, dict) and self.json_body.get("stream") is True
+    def path(self) -> str:
+        return self.steps[0].path
+
+    @property
+    def expect(self) -> Expectation:
+        return self.steps[0].expect
+
+    @property
+    def auth(self) -> str:
+        return self.steps[0].auth
+
+    def body(self, model: str) -> tuple[Any, bytes | None]:
+        """(json_body, raw_body) of the first step with the model filled in."""
+        step = self.steps[0]
+        if step.raw_body is not None:
+            return None, step.raw_body.replace("{model}", model).encode()
+        return render(step.json_body, {"model": model}), None
 
     def checks(self, profile: str = "openai") -> tuple[registry.Check, ...]:
-        """The checks this scenario is judged by in a profile."""
-        checks = registry.for_kind(self.expect.kind, profile)
-        if self.compare_shape_with is None:
-            checks = tuple(c for c in checks if c.id != "consistency.nonstream_matches_stream")
-        return checks
+        """The checks this scenario is judged by in a profile: those of its steps' kinds and its assertions."""
+        kinds = {step.expect.kind for step in self.steps}
+        if "any" in kinds:
+            kinds.discard("any")
+        wanted = {a["check"] for a in self.asserts}
+        if self.compare_shape_with is not None:
+            wanted.add("consistency.nonstream_matches_stream")
+        out = []
+        for check in registry.CHECKS:
+            if not _enabled(check.id, profile):
+                continue
+            if check.id in wanted or (check.applies & kinds and check.id != "consistency.nonstream_matches_stream"):
+                out.append(check)
+        return tuple(out)
 
 
-def _substitute(value: Any, model: str) -> Any:
-    if isinstance(value, str):
-        return value.replace("{model}", model)
-    if isinstance(value, list):
-        return [_substitute(v, model) for v in value]
-    if isinstance(value, dict):
-        return {k: _substitute(v, model) for k, v in value.items()}
+def _enabled(check_id: str, profile: str) -> bool:
+    from .engine.profiles import get
+
+    return get(profile).enabled(check_id)
+
+
+# -- templates -------------------------------------------------------------------------------
+_TEMPLATE = re.compile(r"\{([a-zA-Z_][\w.\[\]-]*)\}")
+_STEP = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def resolve(path: str, context: dict) -> Any:
+    """`steps.create.response.output[0].id` in the context of earlier steps."""
+    value: Any = context
+    for token in _STEP.findall(path):
+        if token.startswith("["):
+            index = int(token[1:-1])
+            if not isinstance(value, list) or index >= len(value):
+                raise LookupError(path)
+            value = value[index]
+        else:
+            if not isinstance(value, dict) or token not in value:
+                raise LookupError(path)
+            value = value[token]
     return value
 
 
-def from_data(data: dict) -> Scenario:
-    request = data["request"]
-    expect = data["expect"]
-    return Scenario(
-        id=data["id"],
-        description=data["description"],
-        method=request.get("method", "POST"),
+def render(value: Any, context: dict) -> Any:
+    """Fill `{...}` references in strings and `{"$from": ...}` objects; LookupError when one is missing."""
+    if isinstance(value, str):
+        if "{" not in value:
+            return value
+        return _TEMPLATE.sub(lambda m: str(resolve(m.group(1), context)), value)
+    if isinstance(value, list):
+        return [render(v, context) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"$from"}:
+            return resolve(value["$from"], context)
+        return {k: render(v, context) for k, v in value.items()}
+    return value
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _expectation(data: dict, where: str) -> Expectation:
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise ScenarioError(f"{where}: expect.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return Expectation(kind=kind, statuses=tuple(data.get("statuses", (200,))), error_type=data.get("error_type"),
+                       error_param=data.get("error_param"), starting_after=data.get("starting_after"))
+
+
+def _step(data: dict, where: str, default_name: str) -> Step:
+    request = data.get("request")
+    if not isinstance(request, dict) or "path" not in request:
+        raise ScenarioError(f"{where}: a step needs request.path")
+    auth = data.get("auth", "valid")
+    if auth not in AUTH:
+        raise ScenarioError(f"{where}: auth must be one of {', '.join(AUTH)}")
+    poll = data.get("poll")
+    return Step(
+        name=data.get("name", default_name),
+        method=request.get("method", "POST").upper(),
         path=request["path"],
         json_body=request.get("json"),
         raw_body=request.get("raw_body"),
-        auth=data.get("auth", "valid"),
-        exercises=tuple(data.get("exercises", ())),
-        compare_shape_with=data.get("compare_shape_with"),
-        expect=Expectation(
-            kind=expect["kind"],
-            statuses=tuple(expect.get("statuses", (200,))),
-            error_type=expect.get("error_type"),
-            error_param=expect.get("error_param"),
-        ),
-        data=data,
+        auth=auth,
+        expect=_expectation(data.get("expect") or {}, where),
+        poll=Poll(tuple(poll["until"]), poll.get("interval", 0.2), poll.get("timeout", 20.0)) if poll else None,
     )
 
 
+def from_data(data: dict, source: str = "") -> Scenario:
+    where = source or data.get("id", "<scenario>")
+    for key in ("id", "description"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ScenarioError(f"{where}: `{key}` is required")
+    if "steps" in data:
+        raw_steps = data["steps"]
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise ScenarioError(f"{where}: `steps` must be a non-empty list")
+        steps = tuple(_step(s, f"{where} step {i}", f"step{i}") for i, s in enumerate(raw_steps))
+    else:
+        steps = (_step(data, where, "main"),)
+    names = [s.name for s in steps]
+    if len(names) != len(set(names)):
+        raise ScenarioError(f"{where}: step names must be unique: {names}")
+    features = tuple(data.get("features", ()))
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown features {unknown}; known: {', '.join(FEATURES)}")
+    asserts = tuple(data.get("assert", ()))
+    for entry in asserts:
+        if entry.get("check") not in ASSERTIONS:
+            raise ScenarioError(f"{where}: unknown assertion {entry.get('check')!r}; known: {', '.join(ASSERTIONS)}")
+    return Scenario(id=data["id"], description=data["description"], steps=steps, features=features,
+                    asserts=asserts, compare_shape_with=data.get("compare_shape_with"), source=source, data=data)
+
+
+def _read(text: str, source: str) -> Scenario:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario file holds one JSON object")
+    return from_data(data, source)
+
+
+_BUILTIN: list[Scenario] | None = None
+_EXTRA_DIRS: list[Path] = []
+
+
+def add_directory(directory: Path) -> None:
+    """Scenario files of a user (`--scenarios DIR`), loaded beside the built-in ones."""
+    if not directory.is_dir():
+        raise ScenarioError(f"--scenarios {directory}: not a directory")
+    _EXTRA_DIRS.append(directory)
+
+
 def load_all() -> list[Scenario]:
-    folder = resources.files(__package__) / "scenarios"
-    scenarios = [from_data(json.loads(entry.read_text(encoding="utf-8")))
-                 for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".json")]
+    global _BUILTIN
+    if _BUILTIN is None:
+        folder = resources.files(__package__) / "scenarios"
+        _BUILTIN = [_read(entry.read_text(encoding="utf-8"), entry.name)
+                    for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".json")]
+    scenarios = list(_BUILTIN)
+    for directory in _EXTRA_DIRS:
+        scenarios += [_read(path.read_text(encoding="utf-8"), str(path)) for path in sorted(directory.glob("*.json"))]
     ids = [s.id for s in scenarios]
-    if len(ids) != len(set(ids)):
-        raise ValueError(f"duplicate scenario ids: {ids}")
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ScenarioError(f"duplicate scenario ids: {', '.join(duplicates)}")
+    known = set(ids)
+    for scenario in scenarios:
+        if scenario.compare_shape_with is not None and scenario.compare_shape_with not in known:
+            raise ScenarioError(f"{scenario.id}: compare_shape_with names no scenario: {scenario.compare_shape_with!r}")
     return scenarios

@@ -27,6 +27,7 @@ RESPONSE = frozenset({"response"})
 ERROR = frozenset({"error"})
 SUCCESS = frozenset({"stream", "response"})
 ANY = frozenset({"stream", "response", "error"})
+SCENARIO = frozenset({"scenario"})  # named by a scenario's assertions, judged across its steps
 
 
 ALL_PROFILES = frozenset({"openai", "openai-strict", "openresponses"})
@@ -209,6 +210,46 @@ CHECKS: tuple[Check, ...] = (
     _c("consistency.nonstream_matches_stream", MUST, RESPONSE,
        "A non-streamed response has the same shape as the final response of the same request streamed.",
        "OBS; clients switch between modes freely (E-03, D-05)."),
+    # Scenario assertions (engine/assertions.py): judged across the steps of one scenario.
+    _c("consistency.retrieve_matches_final", MUST, SCENARIO,
+       "`GET /responses/{id}` returns the response exactly as the stream finished it.",
+       "SPEC retrieve endpoint; OBS; clients chain and cache on it (I-02, I-03, I-06)."),
+    _c("consistency.resume_continues", MUST, SCENARIO,
+       "`GET /responses/{id}?stream=true&starting_after=N` replays the stored events after N, from N+1.",
+       "SPEC starting_after; SDK-PY/SDK-JS resume from the last sequence_number seen (I-07, I-08)."),
+    _c("consistency.context_kept", MUST, SCENARIO,
+       "A turn with `previous_response_id` answers with the earlier turns in context.",
+       "SPEC previous_response_id; a server that accepts and ignores it loses the conversation (I-04, I-13)."),
+    _c("consistency.deleted_not_retrievable", MUST, SCENARIO,
+       "`DELETE /responses/{id}` answers 200 with `deleted: true`, and the response is gone (GET gives 404).",
+       "SPEC delete endpoint; OBS: OpenAI answers {id, object: response.deleted, deleted: true} (I-14, N-07)."),
+    _c("consistency.unstored_not_retrievable", MUST, SCENARIO,
+       "A response created with `store: false` cannot be retrieved (GET gives 404).",
+       "SPEC store; OBS (I-01)."),
+    _c("consistency.input_items_listed", MUST, SCENARIO,
+       "`GET /responses/{id}/input_items` lists the input as a paginated list object.",
+       "SPEC input_items endpoint (list object, first_id, last_id, has_more) (I-14)."),
+    _c("consistency.background_lifecycle", MUST, SCENARIO,
+       "A `background: true` response starts queued or in progress and reaches its final status by polling.",
+       "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11)."),
+    _c("consistency.tool_called", MUST, SCENARIO,
+       "With `tool_choice` required or named, the output holds a function_call whose arguments are JSON matching its parameters.",
+       "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10)."),
+    _c("consistency.parallel_calls_distinct", MUST, SCENARIO,
+       "Parallel function calls each have their own item id, call_id and arguments that parse alone.",
+       "OBS; proxies that merged parallel calls broke agents (J-07)."),
+    _c("consistency.tool_round_trip", MUST, SCENARIO,
+       "A `function_call_output` with the call's `call_id` is accepted and answered.",
+       "SPEC function_call_output; agents loop on it (I-13, J-03)."),
+    _c("consistency.structured_output_valid", MUST, SCENARIO,
+       "With `text.format` json_schema, the output text is JSON valid against the schema.",
+       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02)."),
+    _c("consistency.params_echoed", MUST, SCENARIO,
+       "The Response echoes the request's parameters (temperature, tools, text.format, instructions, ...).",
+       "SPEC Response fields; a proxy that drops a parameter shows it here (L-02)."),
+    _c("consistency.truncation_reported", MUST, SCENARIO,
+       "When `max_output_tokens` is reached the response is `incomplete` with reason `max_output_tokens`.",
+       "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05)."),
     # ---- usage --------------------------------------------------------------------------
     _c("usage.present", MUST, SUCCESS,
        "A completed or incomplete response carries a `usage` object.",

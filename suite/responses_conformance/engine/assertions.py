@@ -1,0 +1,327 @@
+"""Scenario assertions: rules about what a target *did* across the steps of a scenario.
+
+Stream and body checks judge one exchange at a time. These judge the meaning of a scenario:
+a stored response is retrievable and equal to what was streamed, a resumed stream continues
+where it was cut, `previous_response_id` keeps the context, a required tool is called,
+structured output matches its schema. Sans-IO like the rest of the engine: each assertion is
+a function of `StepView`s (what a step sent and received) and yields findings.
+
+A scenario names its assertions as data: `{"check": "consistency.retrieve_matches_final",
+"created": "create", "retrieved": "get"}`; the keys besides `check` are the arguments.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .checks.consistency import first_difference
+from .violations import Finding
+
+
+@dataclass
+class StepView:
+    """What one step of a scenario sent and got back."""
+
+    name: str
+    request: Any = None  # the JSON body sent
+    status: int | None = None
+    body: Any = None  # the decoded JSON body (non-streamed answers)
+    response: dict | None = None  # the final Response: terminal event's or the body's
+    events: list[dict] = field(default_factory=list)  # decoded event payloads of a stream
+
+
+Assertion = Callable[..., Iterator[Finding]]
+ASSERTIONS: dict[str, Assertion] = {}
+
+
+def assertion(check_id: str) -> Callable[[Assertion], Assertion]:
+    def register(function: Assertion) -> Assertion:
+        ASSERTIONS[check_id] = function
+        return function
+    return register
+
+
+def run(check_id: str, steps: dict[str, StepView], args: dict[str, Any]) -> list[Finding]:
+    return list(ASSERTIONS[check_id](steps, **args))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def output_text(response: dict | None) -> str:
+    """The text of all output_text parts of message items, joined (the SDK's `output_text`)."""
+    if not isinstance(response, dict) or not isinstance(response.get("output"), list):
+        return ""
+    texts = []
+    for item in response["output"]:
+        if isinstance(item, dict) and item.get("type") == "message" and isinstance(item.get("content"), list):
+            for part in item["content"]:
+                if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                    texts.append(part["text"])
+    return "".join(texts)
+
+
+def function_calls(response: dict | None) -> list[dict]:
+    if not isinstance(response, dict) or not isinstance(response.get("output"), list):
+        return []
+    return [i for i in response["output"] if isinstance(i, dict) and i.get("type") == "function_call"]
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _without(event: dict, keys: tuple[str, ...] = ("obfuscation",)) -> dict:
+    return {k: v for k, v in event.items() if k not in keys}
+
+
+# -- state -----------------------------------------------------------------------------------
+@assertion("consistency.retrieve_matches_final")
+def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: str) -> Iterator[Finding]:
+    final, got = steps[created].response, steps[retrieved]
+    if final is None:
+        return
+    if got.status != 200 or not isinstance(got.body, dict):
+        yield Finding("consistency.retrieve_matches_final",
+                      f"GET of the stored response {final.get('id')!r} answered HTTP {got.status}", "$")
+        return
+    difference = first_difference(final, got.body)
+    if difference is not None:
+        where, seen, expected = difference
+        yield Finding("consistency.retrieve_matches_final",
+                      f"the retrieved response differs at {where or '$'}: {_show(expected)} instead of the "
+                      f"streamed {_show(seen)}", f"${where}")
+
+
+@assertion("consistency.resume_continues")
+def resume_continues(steps: dict[str, StepView], original: str, resumed: str, after: int) -> Iterator[Finding]:
+    base, again = steps[original], steps[resumed]
+    if again.status != 200:
+        yield Finding("consistency.resume_continues", f"the resume request answered HTTP {again.status}", "$")
+        return
+    expected = [e for e in base.events if isinstance(e.get("sequence_number"), int) and e["sequence_number"] > after]
+    if not again.events:
+        yield Finding("consistency.resume_continues",
+                      f"the resumed stream is empty; {len(expected)} events follow sequence_number {after}", "$")
+        return
+    first = again.events[0].get("sequence_number")
+    if first != after + 1:
+        yield Finding("consistency.resume_continues",
+                      f"the resumed stream starts at sequence_number {first!r}, expected {after + 1}",
+                      "$.sequence_number")
+        return
+    if len(again.events) != len(expected):
+        yield Finding("consistency.resume_continues",
+                      f"the resumed stream has {len(again.events)} events, the original {len(expected)} after {after}",
+                      "$")
+    for index, (x, y) in enumerate(zip(expected, again.events)):
+        difference = first_difference(_without(x), _without(y))
+        if difference is not None:
+            where, seen, got = difference
+            yield Finding("consistency.resume_continues",
+                          f"resumed event #{index} (sequence_number {y.get('sequence_number')}) differs at "
+                          f"{where or '$'}: {_show(got)} instead of {_show(seen)}", f"${where}")
+            return
+
+
+@assertion("consistency.context_kept")
+def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterator[Finding]:
+    text = output_text(steps[step].response)
+    if contains.lower() not in text.lower():
+        yield Finding("consistency.context_kept",
+                      f"the answer does not recall {contains!r} from the earlier turn: {_show(text)}",
+                      "$.output")
+
+
+@assertion("consistency.deleted_not_retrievable")
+def deleted_not_retrievable(steps: dict[str, StepView], delete: str, retrieve: str) -> Iterator[Finding]:
+    removed, got = steps[delete], steps[retrieve]
+    if removed.status is None or not 200 <= removed.status < 300:
+        yield Finding("consistency.deleted_not_retrievable", f"DELETE answered HTTP {removed.status}", "$")
+        return
+    if isinstance(removed.body, dict) and removed.body.get("deleted") is not True:
+        yield Finding("consistency.deleted_not_retrievable",
+                      f"DELETE answered {_show(removed.body)} without `deleted: true`", "$.deleted")
+    if got.status != 404:
+        yield Finding("consistency.deleted_not_retrievable", f"GET after DELETE answered HTTP {got.status}, not 404",
+                      "$")
+
+
+@assertion("consistency.unstored_not_retrievable")
+def unstored_not_retrievable(steps: dict[str, StepView], retrieve: str) -> Iterator[Finding]:
+    got = steps[retrieve]
+    if got.status != 404:
+        yield Finding("consistency.unstored_not_retrievable",
+                      f"GET of a `store: false` response answered HTTP {got.status}, not 404", "$")
+
+
+@assertion("consistency.input_items_listed")
+def input_items_listed(steps: dict[str, StepView], step: str, count: int, has_more: bool | None = None) -> Iterator[Finding]:
+    body = steps[step].body
+    name = "consistency.input_items_listed"
+    if steps[step].status != 200 or not isinstance(body, dict):
+        yield Finding(name, f"input_items answered HTTP {steps[step].status}", "$")
+        return
+    data = body.get("data")
+    if body.get("object") != "list" or not isinstance(data, list):
+        yield Finding(name, f"not a list object: object={body.get('object')!r}, data={type(data).__name__}", "$")
+        return
+    if len(data) != count:
+        yield Finding(name, f"{len(data)} items listed, expected {count}", "$.data")
+    ids = [i.get("id") for i in data if isinstance(i, dict)]
+    if data and (body.get("first_id") != ids[0] or body.get("last_id") != ids[-1]):
+        yield Finding(name, f"first_id/last_id {body.get('first_id')!r}/{body.get('last_id')!r} do not match the "
+                            f"data ({ids[0]!r}…{ids[-1]!r})", "$.first_id")
+    if has_more is not None and body.get("has_more") is not has_more:
+        yield Finding(name, f"has_more is {body.get('has_more')!r}, expected {has_more}", "$.has_more")
+
+
+@assertion("consistency.background_lifecycle")
+def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
+                         final: str = "completed") -> Iterator[Finding]:
+    name = "consistency.background_lifecycle"
+    started = steps[create].response or (steps[create].body if isinstance(steps[create].body, dict) else None)
+    if not isinstance(started, dict):
+        yield Finding(name, "the background request returned no Response", "$")
+        return
+    if started.get("status") not in ("queued", "in_progress"):
+        yield Finding(name, f"a background response starts with status {started.get('status')!r}, "
+                            "expected queued or in_progress", "$.status")
+    if started.get("background") is not True:
+        yield Finding(name, f"background is {started.get('background')!r} in the Response", "$.background")
+    last = steps[poll].body
+    status = last.get("status") if isinstance(last, dict) else None
+    if status != final:
+        yield Finding(name, f"polling ended with status {status!r}, expected {final!r}", "$.status")
+
+
+# -- tools and output ------------------------------------------------------------------------
+@assertion("consistency.tool_called")
+def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, min_calls: int = 1) -> Iterator[Finding]:
+    view = steps[step]
+    name = "consistency.tool_called"
+    calls = function_calls(view.response)
+    if tool is not None:
+        calls = [c for c in calls if c.get("name") == tool]
+    if len(calls) < min_calls:
+        text = output_text(view.response)
+        markup = " (the text holds tool-call markup instead)" if "<tool_call" in text or "<function" in text else ""
+        wanted = f"function_call to {tool!r}" if tool else "function_call"
+        yield Finding(name, f"{len(calls)} {wanted} items, expected at least {min_calls}{markup}", "$.output")
+        return
+    schemas = {t.get("name"): t.get("parameters") for t in (view.request or {}).get("tools", []) if isinstance(t, dict)}
+    for call in calls:
+        arguments = call.get("arguments")
+        if not isinstance(arguments, str):
+            yield Finding(name, f"arguments of {call.get('name')!r} are {type(arguments).__name__}, not a string",
+                          "$.output")
+            continue
+        try:
+            value = json.loads(arguments)
+        except ValueError:
+            yield Finding(name, f"arguments of {call.get('name')!r} are not JSON: {_show(arguments)}", "$.output")
+            continue
+        problem = _schema_problem(value, schemas.get(call.get("name")))
+        if problem:
+            yield Finding(name, f"arguments of {call.get('name')!r} do not match its parameters: {problem}", "$.output")
+
+
+@assertion("consistency.parallel_calls_distinct")
+def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    calls = function_calls(steps[step].response)
+    name = "consistency.parallel_calls_distinct"
+    for key in ("id", "call_id"):
+        values = [c.get(key) for c in calls]
+        if len(set(map(str, values))) != len(values):
+            yield Finding(name, f"parallel calls share a {key}: {values}", "$.output")
+    for call in calls:
+        try:
+            json.loads(call.get("arguments") or "")
+        except (TypeError, ValueError):
+            yield Finding(name, f"arguments of {call.get('name')!r} do not parse on their own: "
+                                f"{_show(call.get('arguments'))}", "$.output")
+
+
+@assertion("consistency.tool_round_trip")
+def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | None = None) -> Iterator[Finding]:
+    view = steps[answer]
+    name = "consistency.tool_round_trip"
+    if view.status != 200 or not isinstance(view.response, dict):
+        yield Finding(name, f"the request carrying the function_call_output answered HTTP {view.status}", "$")
+        return
+    text = output_text(view.response)
+    if view.response.get("status") != "completed" or not text:
+        yield Finding(name, f"after the tool output the response is {view.response.get('status')!r} "
+                            f"with text {_show(text)}", "$.output")
+    elif mentions and mentions.lower() not in text.lower():
+        yield Finding(name, f"the answer does not use the tool output {mentions!r}: {_show(text)}", "$.output")
+
+
+@assertion("consistency.structured_output_valid")
+def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    view = steps[step]
+    name = "consistency.structured_output_valid"
+    text = output_text(view.response)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        yield Finding(name, f"the output text is not JSON: {_show(text)}", "$.output")
+        return
+    fmt = ((view.request or {}).get("text") or {}).get("format") or {}
+    problem = _schema_problem(value, fmt.get("schema")) if fmt.get("type") == "json_schema" else None
+    if problem:
+        yield Finding(name, f"the output does not match the requested schema: {problem}", "$.output")
+
+
+@assertion("consistency.params_echoed")
+def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> Iterator[Finding]:
+    view = steps[step]
+    request, response = view.request or {}, view.response or {}
+    for key in fields:
+        if key not in request:
+            continue
+        sent, echoed = request[key], response.get(key, "<absent>")
+        if not _echo_equal(key, sent, echoed):
+            yield Finding("consistency.params_echoed",
+                          f"{key} was sent as {_show(sent)} but the Response says {_show(echoed)}", f"$.{key}")
+
+
+@assertion("consistency.truncation_reported")
+def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    response = steps[step].response or {}
+    details = response.get("incomplete_details") or {}
+    if response.get("status") != "incomplete" or details.get("reason") != "max_output_tokens":
+        yield Finding("consistency.truncation_reported",
+                      f"max_output_tokens was reached but the response is {response.get('status')!r} "
+                      f"with incomplete_details {_show(response.get('incomplete_details'))}", "$.status")
+
+
+def _echo_equal(key: str, sent: Any, echoed: Any) -> bool:
+    if key == "tools":
+        if not isinstance(echoed, list) or len(echoed) != len(sent):
+            return False
+        return all(isinstance(e, dict) and e.get("type") == s.get("type") and e.get("name") == s.get("name")
+                   for s, e in zip(sent, echoed))
+    if key == "text":
+        fmt_s, fmt_e = (sent or {}).get("format") or {}, (echoed or {}).get("format") if isinstance(echoed, dict) else None
+        return isinstance(fmt_e, dict) and fmt_e.get("type") == fmt_s.get("type") and fmt_e.get("name") == fmt_s.get("name")
+    if isinstance(sent, (int, float)) and not isinstance(sent, bool):
+        return isinstance(echoed, (int, float)) and not isinstance(echoed, bool) and float(sent) == float(echoed)
+    return sent == echoed
+
+
+def _schema_problem(value: Any, schema: Any) -> str | None:
+    """The first way `value` breaks a tool's or format's JSON Schema (None when it fits)."""
+    if not isinstance(schema, dict):
+        return None
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        error = next(iter(Draft202012Validator(schema).iter_errors(value)), None)
+    except SchemaError:
+        return None
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" for p in error.absolute_path) or "the document"
+    return f"{where}: {error.message[:120]}"
