@@ -48,6 +48,9 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     html = (tmp_path / "reports" / "report.html").read_text()
     assert "Responses API conformance report" in html
     assert "<script src=" not in html  # self-contained: works offline
+    # Our columns (the rows are rendered from pytest-html's JSON blob) and the verdict on top.
+    assert 'data-column-type="scenario">Scenario</th>' in html and "col-scenario" in html
+    assert "Verdict: conformant" in html
     assert "verdict: CONFORMANT" in output
     # The last line is the one-line summary CI logs show.
     assert output.strip().splitlines()[-1].startswith("responses-conformance: CONFORMANT - 0 MUST")

@@ -71,7 +71,7 @@ def servers() -> Iterator[dict[str, ReferenceServer]]:
         "slow": {"event_delay": 0.004},
         "openresponses": {"flavour": "openresponses"},
     }
-    specs.update({name: {"faults": {name}} for name in sorted(FAULTS)})
+    specs.update({name: {"faults": {name}} for name in sorted(FAULTS - STATE_FAULTS)})
     started: dict[str, ReferenceServer] = {}
     try:
         for name, kwargs in specs.items():
@@ -404,7 +404,8 @@ def test_fault_names() -> None:
         "created_at_float", "no_output_text_done", "item_id_rotates", "final_output_empty",
         "usage_total_wrong", "error_status_200", "error_envelope_flat", "text_mismatch",
         "call_id_changes", "arguments_mismatch", "reasoning_id_rotates", "error_without_failed",
-        "refusal_in_text",
+        "refusal_in_text", "context_lost", "retrieve_differs", "call_id_mismatch_output",
+        "unknown_param_500", "resume_from_zero", "delete_keeps",
     }
 
 
@@ -926,7 +927,7 @@ def test_openresponses_flavour(servers: dict[str, ReferenceServer], plain: httpx
 
 
 def test_flavour_is_validated_and_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    assert FLAVOURS == ("openai", "openresponses")
+    assert FLAVOURS == ("openai", "openresponses", "openai-strict")
     with pytest.raises(ValueError, match="flavour"):
         create_app(flavour="anthropic")
     assert create_app().state.flavour == "openai"
@@ -1012,7 +1013,11 @@ def _expect(fault: str, base: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
 # Faults of the scripted behaviours beyond plain text: tested with their own requests below.
 BEHAVIOUR_FAULTS = {"call_id_changes", "arguments_mismatch", "reasoning_id_rotates",
                     "error_without_failed", "refusal_in_text"}
-STREAM_FAULTS = sorted(FAULTS - {"error_status_200", "error_envelope_flat"} - BEHAVIOUR_FAULTS)
+# Faults of state, tools and validation: tested in test_reference_state.py.
+STATE_FAULTS = {"context_lost", "retrieve_differs", "call_id_mismatch_output", "unknown_param_500",
+                "resume_from_zero", "delete_keeps"}
+STREAM_FAULTS = sorted(FAULTS - {"error_status_200", "error_envelope_flat"} - BEHAVIOUR_FAULTS
+                       - STATE_FAULTS)
 
 
 def _post(plain: httpx.Client, srv: ReferenceServer, **kwargs: Any) -> httpx.Response:

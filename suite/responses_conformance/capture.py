@@ -371,6 +371,8 @@ class CaptureReader:
             self.notes.append(f"{self._har_skipped} HAR entr{'y' if self._har_skipped == 1 else 'ies'} skipped "
                               "(not a /responses exchange with a recorded response body)")
         if self._index == 0:
+            if self._seen_bytes == 0 and self._gunzip is not None:
+                raise CaptureError("the gzip data holds nothing" + ("" if self._gunzip.eof else " (it ends early)"))
             if self._seen_bytes == 0:
                 raise CaptureError("the input is empty")
             if "har" in self.kinds:

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--api-key", default=None, help="the key clients must send (default: the documented one)")
+    serve.add_argument("--flavour", choices=("openai", "openresponses"), default="openai",
+                       help="openai (default) or openresponses: [DONE] at the end, Open Responses event names")
     serve.add_argument("--fault", action="append", default=[],
                        help="break the server on purpose (for testing the suite): one of the documented faults")
     checks = commands.add_parser("checks", help="print the catalogue of checks")
@@ -72,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     key = args.api_key or DEFAULT_API_KEY
     print(f"reference server on http://{args.host}:{args.port}/v1 (model ref-model-1; "
           f"{'documented default key' if args.api_key is None else 'key from --api-key'})", file=sys.stderr)
-    serve(host=args.host, port=args.port, api_key=key, faults=frozenset(args.fault))
+    serve(host=args.host, port=args.port, api_key=key, faults=frozenset(args.fault), flavour=args.flavour)
     return 0
 
 

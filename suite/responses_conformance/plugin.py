@@ -21,7 +21,7 @@ from .engine import profiles, registry
 from .engine.violations import Severity
 from .http import Limits
 from .runner import Runner, Target
-from .scenarios import Scenario, load_all
+from .scenarios import FEATURES, Scenario, ScenarioError, add_directory, load_all
 
 SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -61,6 +61,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-bytes", type=int, default=None, help="largest body read, in bytes (default: 32 MiB)")
     group.addoption("--max-events", type=int, default=None,
                     help=f"most events checked in one stream before it is cut off (default: {Limits().max_events})")
+    group.addoption("--concurrency", type=int, default=8,
+                    help="scenarios sent at the same time (default: 8; steps of one scenario stay in order)")
+    group.addoption("--require", default="",
+                    help="comma-separated features the target must offer (e.g. tools,state): a refusal is then a "
+                         "failure, not 'unsupported'. Features: " + ", ".join(FEATURES))
+    group.addoption("--scenarios", dest="scenario_dirs", action="append", default=[],
+                    help="a folder of your own scenario files (same format as the built-in ones); repeatable")
+    group.addoption("--auth-header", default="Authorization",
+                    help="header that carries the key (default: Authorization; e.g. api-key for Azure-style gateways)")
+    group.addoption("--auth-scheme", default="Bearer", help="scheme before the key (default: Bearer; '' for the bare key)")
+    group.addoption("--header", dest="extra_headers", action="append", default=[],
+                    help="an extra request header 'Name: value', sent with every request; repeatable")
     group.addoption("--baseline", default=None,
                     help="file of known failures (`check.id` or `scenario:check.id`, each with '# reason'): "
                          "they do not fail the run; an entry that now passes does")
@@ -83,6 +95,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = [str(SUITE_MODULE)]
     if not _collects_suite(config):
         return
+    try:
+        for folder in config.getoption("scenario_dirs"):
+            add_directory((config.invocation_params.dir / folder).resolve())
+        load_all()
+    except ScenarioError as exc:
+        raise pytest.UsageError(str(exc)) from None
     session = ConformanceSession(config)
     config.stash[SESSION_KEY] = session
     baseline_path = config.getoption("baseline")
@@ -96,10 +114,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(config.option, "htmlpath", None):
             config.option.htmlpath = str(session.reports_dir / "report.html")
         config.option.self_contained_html = True
+        config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
     if hasattr(config.option, "xmlpath") and not config.option.xmlpath:
         # One JUnit case per scenario and check, for CI systems that read JUnit.
         config.option.xmlpath = str(session.reports_dir / "junit.xml")
-        config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
 
 
 def _collects_suite(config: pytest.Config) -> bool:
@@ -204,7 +222,25 @@ def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     if result.error is not None:
         # Not a verdict on the rule: the target could not be tested. pytest shows an error.
         pytest.fail(report.could_not_test(result), pytrace=False)
+    if result.unsupported is not None:
+        # The target refused an optional feature cleanly: honest, not broken.
+        pytest.skip(f"unsupported ({result.unsupported})")
     return result
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Send every selected scenario now, concurrently; items then only read their results."""
+    conformance = session.config.stash.get(SESSION_KEY, None)
+    if conformance is None or session.config.option.collectonly:
+        return
+    selected: dict[str, Scenario] = {}
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("conformance_case") if callspec else None
+        if isinstance(case, Case):
+            selected.setdefault(case.scenario.id, case.scenario)
+    if selected:
+        conformance.runner.prefetch(selected.values())
 
 
 def judge(case: Case, result, session: "ConformanceSession") -> None:
@@ -256,6 +292,24 @@ def _limits(config: pytest.Config) -> Limits:
     return Limits(verify_tls=not config.getoption("insecure"), **values)
 
 
+def _required(text: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in (text or "").split(",") if n.strip())
+    unknown = sorted(names - set(FEATURES))
+    if unknown:
+        raise pytest.UsageError(f"--require: unknown features {', '.join(unknown)}; known: {', '.join(FEATURES)}")
+    return names
+
+
+def _headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for value in values:
+        name, colon, content = value.partition(":")
+        if not colon or not name.strip():
+            raise pytest.UsageError(f"--header {value!r}: expected 'Name: value'")
+        out.append((name.strip(), content.strip()))
+    return tuple(out)
+
+
 class ConformanceSession:
     """Per pytest run: the target, the runner, and where the outputs go."""
 
@@ -270,6 +324,7 @@ class ConformanceSession:
         self.model = config.getoption("conformance_model")
         self.profile = config.getoption("conformance_profile")
         self.limits = _limits(config)
+        self.required = _required(config.getoption("require"))
         self.extra_violations: dict[str, list] = {}
         self.baseline: baseline_mod.Baseline | None = None
         self.baseline_hits: set[str] = set()
@@ -295,17 +350,23 @@ class ConformanceSession:
             shutil.rmtree(transcripts)  # only this run's transcripts, never a stale one
         transcripts.mkdir(parents=True, exist_ok=True)
         if self.target_url:
-            self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL)
+            self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL,
+                                 auth_header=self.config.getoption("auth_header"),
+                                 auth_scheme=self.config.getoption("auth_scheme"),
+                                 headers=_headers(self.config.getoption("extra_headers")))
         else:
             from .reference import ReferenceServer
             from .reference.model import DEFAULT_MODEL
 
-            self._server = ReferenceServer()
+            # Under the openresponses profile the reference server speaks that flavour.
+            flavour = "openresponses" if self.profile == "openresponses" else "openai"
+            self._server = ReferenceServer(flavour=flavour)
             self._server.__enter__()
             self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,
                                  embedded=True)
         return Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
-                      schemas=SchemaSet.load(**_schema_profile(self.profile)))
+                      schemas=SchemaSet.load(**_schema_profile(self.profile)),
+                      concurrency=self.config.getoption("concurrency"), required=self.required)
 
     def stop(self) -> None:
         if self._runner is not None:

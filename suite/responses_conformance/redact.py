@@ -12,6 +12,7 @@ and the sans-IO engine can use it too.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable
 from urllib.parse import quote, quote_plus
 
@@ -25,16 +26,30 @@ SENSITIVE_HEADERS = frozenset(
 )
 
 
+# What URL encoders leave unencoded besides letters, digits and "_.-~": Python's quote (safe=""
+# and its default "/"), JavaScript's encodeURIComponent ("!*'()") and encodeURI (reserved
+# characters too). quote_plus variants cover form encoding (Go's QueryEscape, urlencode).
+_URL_SAFE_SETS = ("", "/", "!*'()", ";,/?:@&=+$#!*'()")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
 def _forms(secret: str) -> set[str]:
-    """The secret as it may appear in text: raw, URL-encoded, JSON-escaped."""
+    """The secret as it may appear in text: raw, URL-encoded (by the common encoders, with upper
+    or lower case hex), JSON-escaped (with or without escaped solidus), and JSON-escaped
+    URL-encoded.
+
+    Any other re-encoding (base64, every character \\u-escaped, letters percent-encoded) is not
+    recognised: the forms are literal strings so that a stream can be redacted chunk by chunk.
+    """
     forms = {
         secret,
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-        quote(secret, safe="").lower(),  # %2f as well as %2F
         json.dumps(secret)[1:-1],  # ASCII-only escapes: \u00e9, \"
         json.dumps(secret, ensure_ascii=False)[1:-1],
     }
+    for safe in _URL_SAFE_SETS:
+        for encoded in (quote(secret, safe=safe), quote_plus(secret, safe=safe)):
+            forms.add(encoded)
+            forms.add(_PERCENT.sub(lambda m: m.group().lower(), encoded))  # %2f as well as %2F
     # Some JSON encoders (PHP, some Java ones) also escape the solidus.
     forms |= {f.replace("/", "\\/") for f in list(forms)}
     return {f for f in forms if f}

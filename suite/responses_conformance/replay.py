@@ -296,7 +296,7 @@ class TextPrinter:
         by_check: dict[str, list] = {}
         for violation in transcript.violations:
             by_check.setdefault(violation.check, []).append(violation)
-        description = f"{transcript.kind} {transcript.response_id or ''}".rstrip()
+        description = f"replayed {transcript.kind} {transcript.response_id or ''}".rstrip()
         result = SimpleNamespace(
             scenario=SimpleNamespace(id=transcript.label, description=description),
             transcript={"json": transcript.record} if transcript.record is not None else {},

@@ -76,13 +76,20 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
         return baseline is not None and v.severity is Severity.MUST and baseline.find(sid, v.check) is not None
 
     status = result.status
-    if status != "errored":
+    if status not in ("errored", "skipped"):
         status = "failed" if any(v.severity is Severity.MUST and not known(v) for v in violations) else "passed"
     exchange = result.exchange
     return {
         "id": result.scenario.id,
         "description": result.scenario.description,
         "status": status,
+        **({"reason": f"unsupported ({result.unsupported})"} if result.unsupported else {}),
+        "features": list(result.scenario.features),
+        "steps": [{"name": done.step.name, "request": {"method": done.step.method,
+                                                        "path": done.exchange.url if done.exchange else None},
+                   "http_status": done.exchange.status if done.exchange else None, "events": done.events,
+                   "transcript": _relative(done.transcript.get("json"), base) if done.transcript else None}
+                  for done in result.steps] if len(result.steps) > 1 else [],
         "request": {"method": result.scenario.method, "path": result.scenario.path},
         "http_status": exchange.status if exchange is not None else None,
         "events": result.events,
@@ -98,6 +105,31 @@ def _violation_record(v: Violation) -> dict[str, Any]:
             "message": v.message}
 
 
+def feature_table(scenarios: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per feature: supported, unsupported (refused cleanly), broken (a scenario using it
+    failed) or not tested, with the scenarios behind the verdict."""
+    from .scenarios import FEATURES
+
+    table = {}
+    for feature, description in FEATURES.items():
+        using = [s for s in scenarios if feature in s.get("features", ())]
+        statuses = {s["status"] for s in using if s.get("reason") != "not selected"}
+        refused = [s for s in using if s.get("reason", "").startswith("unsupported")]
+        if "failed" in statuses:
+            status = "broken"
+        elif "passed" in statuses:
+            status = "supported"
+        elif refused:
+            status = "unsupported"
+        else:
+            status = "not tested"
+        entry = {"status": status, "description": description, "scenarios": [s["id"] for s in using]}
+        if status == "unsupported":
+            entry["reason"] = refused[0]["reason"]
+        table[feature] = entry
+    return table
+
+
 def build_results(session: "ConformanceSession") -> dict[str, Any]:
     from .scenarios import load_all
 
@@ -109,12 +141,13 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
         result = results.get(scenario.id)
         if result is None:
             scenarios.append({"id": scenario.id, "description": scenario.description, "status": "skipped",
-                              "violations": []})
+                              "reason": "not selected", "features": list(scenario.features), "violations": []})
         else:
             scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base,
                                              session.baseline))
     counts = {status: sum(1 for s in scenarios if s["status"] == status)
               for status in ("passed", "failed", "skipped", "errored")}
+    features = feature_table(scenarios)
     all_violations = [v for s in scenarios for v in s["violations"]]
     by_check: dict[str, list[dict]] = {}
     for violation in all_violations:
@@ -145,6 +178,7 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
         "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "target": {"url": target.base_url if target else None, "model": target.model if target else None,
                    "embedded": bool(target and target.embedded), "profile": session.profile},
+        "features": features,
         "scenarios": scenarios,
         "checks": checks,
         "summary": {"scenarios": len(scenarios), **counts,
@@ -167,9 +201,14 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     data = getattr(session, "last_results", None) or build_results(session)
     summary = data["summary"]
     base = session.config.invocation_params.dir
+    features = data.get("features", {})
+    by_status: dict[str, list[str]] = {}
+    for name, entry in features.items():
+        by_status.setdefault(entry["status"], []).append(name)
     lines = [
         f"target: {session.target.label if session.target else '-'}   model: {data['target']['model']}   "
         f"profile: {data['target']['profile']}",
+        "features: " + "; ".join(f"{status} {', '.join(names)}" for status, names in sorted(by_status.items())),
         f"scenarios: {summary['scenarios']} ({summary['passed']} passed, {summary['failed']} failed, "
         f"{summary['errored']} errored, {summary['skipped']} skipped)   "
         f"violations: {summary['violations']['must']} MUST, {summary['violations']['should']} SHOULD",

@@ -7,12 +7,15 @@ every check item of the scenario to read.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from .engine import profiles
+from .engine import assertions, profiles
+from .engine.assertions import StepView
 from .engine.checks.consistency import shape_differences
 from .engine.checker import parse_json
 from .engine.exchange import ExchangeChecker
@@ -20,7 +23,7 @@ from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
 from .http import Exchange, Limits, StopReading, make_client, run_exchange
 from .redact import Redactor
-from .scenarios import WRONG_KEY, Scenario
+from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
 from .transcript import curl_command, safe_name, write_transcript
 
 # How a target that did not let us finish is described (end reasons of http.Exchange).
@@ -30,8 +33,9 @@ END_REASONS = {
     "too_large": "the body exceeded the size limit",
     "too_many_events": "the stream exceeded the event limit",
     "connect_error": "the target could not be reached",
-    "tls_error": "the TLS handshake failed (certificate not verified, or no TLS at all)",
-    "protocol_error": "the connection broke",
+    "tls_error": "the TLS handshake failed (certificate not verified, or no TLS at all; "
+                 "--insecure skips verification)",
+    "protocol_error": "the connection broke, or what came was not valid HTTP",
     "redirect": "the target answered with a redirect, which is not followed",
 }
 
@@ -42,6 +46,9 @@ class Target:
     api_key: str | None
     model: str
     embedded: bool = False
+    auth_header: str = "Authorization"  # or e.g. "api-key" (Azure-style gateways)
+    auth_scheme: str = "Bearer"  # "" sends the bare key
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
 
     @property
     def label(self) -> str:
@@ -49,15 +56,37 @@ class Target:
 
 
 @dataclass
-class ScenarioResult:
-    scenario: Scenario
+class StepResult:
+    step: Step
     exchange: Exchange | None = None
     violations: list[Violation] = field(default_factory=list)
-    error: str | None = None  # the target could not be tested: a pytest error, not a failure
+    error: str | None = None
     events: int = 0
     final_response: dict | None = None
+    body_json: Any = None
+    decoded_events: list[dict] = field(default_factory=list)
+    request_json: Any = None
     transcript: dict[str, Path] = field(default_factory=dict)
     curl: str | None = None
+
+    def view(self) -> StepView:
+        return StepView(name=self.step.name, request=self.request_json,
+                        status=self.exchange.status if self.exchange is not None else None,
+                        body=self.body_json, response=self.final_response, events=self.decoded_events)
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    exchange: Exchange | None = None  # the first step's
+    violations: list[Violation] = field(default_factory=list)  # of every step and assertion
+    error: str | None = None  # the target could not be tested: a pytest error, not a failure
+    unsupported: str | None = None  # a clean refusal of an optional feature: "HTTP 400: <message>"
+    events: int = 0
+    final_response: dict | None = None  # the first step's
+    transcript: dict[str, Path] = field(default_factory=dict)  # the first step's
+    curl: str | None = None
+    steps: list[StepResult] = field(default_factory=list)
 
     def for_check(self, check_id: str) -> list[Violation]:
         return [v for v in self.violations if v.check == check_id]
@@ -66,6 +95,8 @@ class ScenarioResult:
     def status(self) -> str:
         if self.error is not None:
             return "errored"
+        if self.unsupported is not None:
+            return "skipped"
         if any(v.severity is Severity.MUST for v in self.violations):
             return "failed"
         return "passed"
@@ -156,31 +187,46 @@ class _Sink:
 
 class Runner:
     def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any,
-                 profile: str = "openai") -> None:
+                 profile: str = "openai", concurrency: int = 8, required: frozenset[str] = frozenset()) -> None:
         self.target = target
         self.profile = profile
         self.limits = limits
         self.reports_dir = reports_dir
         self.schemas = schemas
+        self.required = required
         self.redactor = Redactor([target.api_key, WRONG_KEY])
         self._client = None
-        self._results: dict[str, ScenarioResult] = {}
+        self._client_lock = threading.Lock()
+        self._futures: dict[str, Future[ScenarioResult]] = {}
         self._lock = threading.Lock()
+        # Independent scenarios go out concurrently, bounded: a target that takes seconds per
+        # answer must not make the suite take minutes. Steps inside a scenario stay in order.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="scenario")
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
             self._client = None
 
     @property
     def results(self) -> dict[str, ScenarioResult]:
-        return dict(self._results)
+        return {sid: f.result() for sid, f in list(self._futures.items()) if f.done()}
+
+    def prefetch(self, scenarios: Iterable[Scenario]) -> None:
+        """Start every scenario now; `result` then only waits for its own."""
+        for scenario in scenarios:
+            self._submit(scenario)
 
     def result(self, scenario: Scenario) -> ScenarioResult:
+        return self._submit(scenario).result()
+
+    def _submit(self, scenario: Scenario) -> Future[ScenarioResult]:
         with self._lock:
-            if scenario.id not in self._results:
-                self._results[scenario.id] = self._run(scenario)
-            return self._results[scenario.id]
+            future = self._futures.get(scenario.id)
+            if future is None:
+                future = self._futures[scenario.id] = self._pool.submit(self._run, scenario)
+            return future
 
     def shape_violations(self, scenario: Scenario, other: ScenarioResult) -> tuple[list[Violation], str | None]:
         """consistency.nonstream_matches_stream: compare with the streamed twin's final response."""
@@ -196,6 +242,12 @@ class Runner:
     def _redact(self, violation: Violation) -> Violation:
         return replace(violation, message=self.redactor.text(violation.message),
                        excerpt=self.redactor.text(violation.excerpt) if violation.excerpt else violation.excerpt)
+
+    def _http(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(self.limits)
+            return self._client
 
     # -- one scenario -----------------------------------------------------------------------
     def _run(self, scenario: Scenario) -> ScenarioResult:
@@ -215,42 +267,135 @@ class Runner:
             return ScenarioResult(scenario=scenario, error=self.redactor.text(_internal_error(exc)))
 
     def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
-        if self._client is None:
-            self._client = make_client(self.limits)
-        key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[scenario.auth]
-        json_body, raw_body = scenario.body(self.target.model)
-        checker = ExchangeChecker(scenario.expect, schemas=self.schemas, profile=self.profile,
-                                  checks=[c.id for c in scenario.checks(self.profile)])
-        url = self.target.base_url.rstrip("/") + scenario.path
+        result = ScenarioResult(scenario=scenario)
+        context: dict[str, Any] = {"model": self.target.model, "steps": {}}
+        checks = [c.id for c in scenario.checks(self.profile)]
+        several = len(scenario.steps) > 1
+        for step in scenario.steps:
+            try:
+                done = self._run_step(scenario, step, context, checks, several)
+            except LookupError as exc:
+                result.error = (f"step {step.name} refers to {exc.args[0]!r}, which an earlier answer did not "
+                                "contain (see the earlier step's violations)")
+                break
+            result.steps.append(done)
+            context["steps"][step.name] = {"status": done.exchange.status if done.exchange else None,
+                                           "body": done.body_json, "response": done.final_response,
+                                           "events": done.decoded_events, "request": done.request_json}
+            refusal = self._refusal(scenario, step, done)
+            if refusal is not None:
+                result.unsupported = refusal
+                break
+            result.violations += done.violations
+            if done.error is not None:
+                result.error = f"step {step.name}: {done.error}" if several else done.error
+                break
+        first = result.steps[0] if result.steps else None
+        if first is not None:
+            result.exchange, result.final_response = first.exchange, first.final_response
+            result.events, result.transcript, result.curl = first.events, first.transcript, first.curl
+        if result.error is None and result.unsupported is None:
+            result.violations += self._assertions(scenario, result)
+        return result
+
+    def _assertions(self, scenario: Scenario, result: ScenarioResult) -> list[Violation]:
+        chosen = profiles.get(self.profile)
+        views = {done.step.name: done.view() for done in result.steps}
+        out = []
+        for entry in scenario.asserts:
+            args = {k: v for k, v in entry.items() if k != "check"}
+            severity = chosen.severity(entry["check"])
+            if severity is None:
+                continue
+            for finding in assertions.run(entry["check"], views, args):
+                out.append(self._redact(Violation(finding.check, severity, finding.message, finding.path)))
+        return out
+
+    def _refusal(self, scenario: Scenario, step: Step, done: StepResult) -> str | None:
+        """A clean 4xx to a request for an optional feature means "unsupported", not "broken".
+
+        Clean: a 4xx status and OpenAI's error envelope with a message. A 5xx, an HTML page or a
+        malformed body is a failure, and so is any refusal of a feature the user requires.
+        """
+        optional = set(scenario.features) - CORE_FEATURES
+        status = done.exchange.status if done.exchange is not None else None
+        if not optional or step.expect.kind == "error" or status is None or not 400 <= status < 500:
+            return None
+        if optional & self.required:
+            return None
+        error = done.body_json.get("error") if isinstance(done.body_json, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        if not isinstance(message, str) or not message:
+            return None
+        short = " ".join(message.split())[:160]
+        return self.redactor.text(f"HTTP {status}: {short}")
+
+    def _run_step(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
+        deadline = time.monotonic() + (step.poll.timeout if step.poll else 0)
+        while True:
+            done = self._exchange(scenario, step, context, checks, several)
+            if step.poll is None or done.error is not None:
+                return done
+            status = done.body_json.get("status") if isinstance(done.body_json, dict) else None
+            if status in step.poll.until or done.exchange is None or done.exchange.status != 200:
+                return done
+            if time.monotonic() >= deadline:
+                done.error = (f"polling: status still {status!r} after {step.poll.timeout:g} s "
+                              f"(waiting for {', '.join(step.poll.until)})")
+                return done
+            time.sleep(step.poll.interval)
+
+    def _exchange(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
+        key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[step.auth]
+        path = render(step.path, context)
+        if step.raw_body is not None:
+            json_body, raw_body = None, render(step.raw_body, context).encode()
+        else:
+            json_body, raw_body = render(step.json_body, context), None
+        prefix: list[dict] = []
+        if step.expect.starting_after is not None and step.expect.resume_of:
+            original = context["steps"].get(step.expect.resume_of, {}).get("events") or []
+            prefix = [e for e in original
+                      if isinstance(e.get("sequence_number"), int) and e["sequence_number"] <= step.expect.starting_after]
+        checker = ExchangeChecker(step.expect, schemas=self.schemas, profile=self.profile, checks=checks, prefix=prefix)
+        api_key, headers = key, dict(self.target.headers)
+        if key is not None and (self.target.auth_header.lower() != "authorization" or self.target.auth_scheme != "Bearer"):
+            api_key = None
+            headers[self.target.auth_header] = f"{self.target.auth_scheme} {key}".strip()
         sink = _Sink(checker, self.limits.max_events)
-        exchange = run_exchange(self._client, method=scenario.method, url=url, api_key=key,
-                                json_body=json_body, raw_body=raw_body, limits=self.limits,
-                                redactor=self.redactor, sink=sink)
-        result = ScenarioResult(scenario=scenario, exchange=exchange)
+        exchange = run_exchange(self._http(), method=step.method, url=self.target.base_url.rstrip("/") + path,
+                                api_key=api_key, json_body=json_body, raw_body=raw_body, extra_headers=headers or None,
+                                limits=self.limits, redactor=self.redactor, sink=sink)
+        done = StepResult(step=step, exchange=exchange, request_json=json_body)
         if exchange.completed:
             violations = sink.close()
         else:
             reason = END_REASONS.get(exchange.end, exchange.end)
-            result.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
+            done.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
             # What arrived before the end is still checked, so the transcript shows it.
             violations = checker.violations
         internal = None
         if sink.crash is not None:
-            result.error = self.redactor.text(_internal_error(sink.crash))
-            internal = self.redactor.text(sink.crash_trace or result.error)
+            done.error = self.redactor.text(_internal_error(sink.crash))
+            internal = self.redactor.text(sink.crash_trace or done.error)
         # Belt and braces: the HTTP layer already redacts what the checker sees, but a message
         # may be built from several chunks.
-        result.violations = [self._redact(v) for v in violations]
-        result.final_response = self.redactor.json(checker.final_response)
-        result.events = checker.events
-        result.curl = curl_command(exchange)
-        result.transcript = write_transcript(
-            self.reports_dir / "transcripts", scenario.id, exchange,
-            events=transcript_events(exchange) if checker.stream is not None else None,
-            violations=[v.to_json() for v in result.violations],
-            extra={"scenario": scenario.data, "error": result.error, "events_checked": result.events,
+        done.violations = [self._redact(replace(v, step=step.name if several else None)) for v in violations]
+        done.final_response = self.redactor.json(checker.final_response)
+        done.body_json = self.redactor.json(checker.body_json)
+        done.events = checker.events
+        done.curl = curl_command(exchange)
+        streamed = checker.stream is not None
+        events = transcript_events(exchange) if streamed else None
+        done.decoded_events = [e["data"] for e in events or [] if isinstance(e.get("data"), dict)]
+        name = f"{scenario.id}.{step.name}" if several else scenario.id
+        done.transcript = write_transcript(
+            self.reports_dir / "transcripts", name, exchange,
+            events=events,
+            violations=[v.to_json() for v in done.violations],
+            extra={"scenario": scenario.data, "step": step.name, "error": done.error, "events_checked": done.events,
                    "target": self.target.base_url, "model": self.target.model,
                    **({"violations_not_kept": checker.dropped} if checker.dropped else {}),
                    **({"internal_error": internal} if internal else {})},
             redactor=self.redactor)
-        return result
+        return done

@@ -59,6 +59,10 @@ FEATURES = {
 }
 
 
+# Features every Responses server must offer: refusing them is broken, never "unsupported".
+CORE_FEATURES = frozenset({"text", "errors", "instructions", "input-array"})
+
+
 class ScenarioError(ValueError):
     """A scenario file is malformed (a usage error)."""
 
@@ -189,7 +193,8 @@ def _expectation(data: dict, where: str) -> Expectation:
     if kind not in KINDS:
         raise ScenarioError(f"{where}: expect.kind must be one of {', '.join(KINDS)}, got {kind!r}")
     return Expectation(kind=kind, statuses=tuple(data.get("statuses", (200,))), error_type=data.get("error_type"),
-                       error_param=data.get("error_param"), starting_after=data.get("starting_after"))
+                       error_param=data.get("error_param"), starting_after=data.get("starting_after"),
+                       resume_of=data.get("resume_of"))
 
 
 def _step(data: dict, where: str, default_name: str) -> Step:

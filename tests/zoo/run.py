@@ -25,7 +25,7 @@ class SuiteRun:
     stdout: str
     stderr: str
     elapsed: float  # wall time of the whole pytest process, start-up included
-    max_rss: int  # peak resident memory of the pytest process, bytes
+    max_rss: int  # peak resident memory of the pytest process, bytes (0: not measured)
     results: dict[str, Any] | None = None
     transcripts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -50,38 +50,63 @@ class SuiteRun:
                [p for p in self.cwd.glob("*.xml") if p.is_file()]
 
 
+# The child measures itself: its peak resident memory from /proc/self/status (VmHWM) at exit.
+# Not wait4()'s ru_maxrss: on Linux that also counts the memory of this (forking) process.
+_LAUNCHER = """
+import os, resource, runpy, sys
+limit = os.environ.pop("ZOO_MEMORY_LIMIT", "")
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+report = os.environ.pop("ZOO_PEAK_FILE")
+sys.argv[0] = "pytest"
+try:
+    runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+finally:
+    peak = 0
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    with open(report, "w") as out:
+        out.write(str(peak))
+"""
+
+
 def run_suite(target_url: str, *args: str, env: dict[str, str] | None = None, timeout: float = 90,
               cwd: Path | None = None, memory_limit: int | None = None) -> SuiteRun:
-    """`python -m pytest --target-url=URL *args` in `cwd` (a new temporary folder by default).
+    """`pytest --target-url=URL *args` in `cwd` (a new temporary folder by default).
 
     `memory_limit` (bytes) caps the child's address space (RLIMIT_AS), so a run that tried to
-    hold a flood in memory would die instead of swapping. Peak RSS comes from wait4().
+    hold a flood in memory would die instead of swapping.
     """
     cwd = Path(cwd or tempfile.mkdtemp(prefix="zoo-"))
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith(("PYTEST_", "OPENAI_")) and k.lower() not in _PROXY_VARS}
     environment.update(env or {})
-    launcher = ["-m", "pytest"]
+    peak_file = cwd / ".peak"
+    environment["ZOO_PEAK_FILE"] = str(peak_file)
     if memory_limit is not None:
-        # The child limits itself before pytest starts (no preexec_fn: this process has threads).
+        environment["ZOO_MEMORY_LIMIT"] = str(memory_limit)
         environment["MALLOC_ARENA_MAX"] = "2"  # glibc reserves address space per thread otherwise
-        launcher = ["-c", "import resource, runpy, sys; "
-                          f"resource.setrlimit(resource.RLIMIT_AS, ({memory_limit}, {memory_limit})); "
-                          "sys.argv[0] = 'pytest'; runpy.run_module('pytest', run_name='__main__', alter_sys=True)"]
-    argv = (sys.executable, *launcher, "-p", "no:cacheprovider", f"--target-url={target_url}", *args)
-
+    argv = (sys.executable, "-c", _LAUNCHER, "-p", "no:cacheprovider", f"--target-url={target_url}", *args)
     out_path, err_path = cwd / ".stdout", cwd / ".stderr"
     started = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen(argv, cwd=cwd, env=environment, stdout=out, stderr=err)
-        status, rusage = _wait(proc, timeout)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # ours: killed by its own handle, nothing else
+            proc.wait()
+            raise AssertionError(f"the suite did not end within {timeout} s (killed)") from None
     elapsed = time.monotonic() - started
     stdout = out_path.read_text(errors="replace")
     stderr = err_path.read_text(errors="replace")
-    out_path.unlink()
-    err_path.unlink()
-    run = SuiteRun(cwd=cwd, args=args, code=status, stdout=stdout, stderr=stderr, elapsed=elapsed,
-                   max_rss=rusage.ru_maxrss * (1 if sys.platform == "darwin" else 1024))
+    peak = int(peak_file.read_text() or 0) if peak_file.is_file() else 0
+    for path in (out_path, err_path, peak_file):
+        path.unlink(missing_ok=True)
+    run = SuiteRun(cwd=cwd, args=args, code=code, stdout=stdout, stderr=stderr, elapsed=elapsed, max_rss=peak)
     results = cwd / "reports" / "results.json"
     if results.is_file():
         run.results = json.loads(results.read_text())
@@ -91,20 +116,3 @@ def run_suite(target_url: str, *args: str, env: dict[str, str] | None = None, ti
 
 
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy"}
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, Any]:
-    """Reap the child with wait4 (its own rusage, not the sum of all children); kill it at
-    `timeout` (it is ours: killed by its pid only)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, rusage
-        if time.monotonic() > deadline:
-            proc.kill()
-            pid, status, rusage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            raise AssertionError(f"the suite did not end within {timeout} s (killed)")
-        time.sleep(0.02)

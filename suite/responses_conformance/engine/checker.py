@@ -36,9 +36,16 @@ def _reject_constant(name: str) -> Any:
 MAX_JSON_DEPTH = 100
 
 
+# One decoder for every event: json.loads(text, parse_constant=...) builds a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str | bytes) -> tuple[bool, Any]:
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        if isinstance(text, str):
+            value = _DECODER.decode(text)
+        else:  # bytes: json.loads detects UTF-8/16/32
+            value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return False, None
     if _too_deep(text, value):
@@ -187,15 +194,34 @@ class StreamChecker:
         ok, payload = parsed if parsed is not None else parse_json(data)
         event = Event(index=self._index, data=data, payload=payload, json_ok=ok, name=name, sse_id=sse_id)
         self._index += 1
+        state = self.state
         findings: list[Finding] = []
-        for module in STREAM_MODULES:
-            findings.extend(module.on_event(self.state, event))
-        if event.is_object and not self.state.ended:
-            findings.extend(schema.on_event(self.state, event, self._schemas, self.profile))
-        self.state.apply(event)
+        for on_event in _HOOKS.get(event.type, _HOOKS_ANY_TYPE):
+            findings.extend(on_event(state, event))
+        if event.is_object and not state.ended:
+            findings.extend(schema.on_event(state, event, self._schemas, self.profile))
+        state.apply(event)
+        if not findings:
+            return []
         found = self._stamper.stamp(findings, event)
         self.violations.extend(found)
         return found
+
+
+def _hooks_for(event_type: str | None) -> tuple[Any, ...]:
+    """The on_event functions of STREAM_MODULES, in order, that can report on this event type.
+
+    A module may declare EVENT_TYPES: the only event types its on_event ever reports on (it is
+    skipped for the others, which saves a generator per module and event); without it, it runs
+    on every event.
+    """
+    return tuple(module.on_event for module in STREAM_MODULES
+                 if getattr(module, "EVENT_TYPES", None) is None or event_type in module.EVENT_TYPES)
+
+
+_DECLARED_TYPES = frozenset().union(*(getattr(m, "EVENT_TYPES", None) or () for m in STREAM_MODULES))
+_HOOKS: dict[str | None, tuple[Any, ...]] = {t: _hooks_for(t) for t in _DECLARED_TYPES}
+_HOOKS_ANY_TYPE = _hooks_for(None)  # any other type (or none): the modules without EVENT_TYPES
 
 
 def check_stream(chunks: Iterable[bytes], **kwargs: Any) -> list[Violation]:

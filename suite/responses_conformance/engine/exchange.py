@@ -6,7 +6,7 @@ expects (`stream`, `response` or `error`) and on what actually arrived.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from . import profiles
@@ -19,11 +19,12 @@ MAX_JSON_BODY = 8 * 1024 * 1024  # a Response object or an error envelope is far
 
 @dataclass(frozen=True)
 class Expectation:
-    kind: str  # "stream" | "response" | "error"
+    kind: str  # "stream" | "response" | "error" | "any" (recorded, judged only by scenario assertions)
     statuses: tuple[int, ...] = (200,)
     error_type: str | None = None
     error_param: str | None = None
     starting_after: int | None = None
+    resume_of: str | None = None  # the step whose stream a `starting_after` request resumes
 
 
 def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
@@ -35,8 +36,9 @@ def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
 
 class ExchangeChecker:
     def __init__(self, expectation: Expectation, *, schemas: Any = None, checks: Iterable[str] | None = None,
-                 profile: str | profiles.Profile | None = None) -> None:
+                 profile: str | profiles.Profile | None = None, prefix: Iterable[dict] = ()) -> None:
         self.expectation = expectation
+        self._prefix = list(prefix)
         self.profile = profiles.get(profile)
         self._schemas = schemas
         self._checks = checks
@@ -74,11 +76,10 @@ class ExchangeChecker:
                 self._sniffing = False
                 if stripped.startswith(b"{") or stripped.startswith(b"["):
                     return  # a JSON body where a stream was asked for: judged at close
-                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile,
-                                            starting_after=self.expectation.starting_after)
+                self._start_stream()
                 chunk, self._buffer = bytes(self._buffer), bytearray()
             if self.stream is not None:
-                self.violations.extend(self.stream.feed_bytes(chunk))
+                self.violations.extend(self._resumed(self.stream.feed_bytes(chunk)))
                 return
         if len(self._buffer) + len(chunk) > MAX_JSON_BODY:
             self._overflow = True
@@ -87,7 +88,7 @@ class ExchangeChecker:
 
     def close(self) -> list[Violation]:
         if self.stream is not None:
-            self.violations.extend(self.stream.close())
+            self.violations.extend(self._resumed(self.stream.close()))
             return self.violations
         kind = self.expectation.kind
         ok, value = (False, None) if self._overflow else parse_json(bytes(self._buffer))
@@ -101,13 +102,14 @@ class ExchangeChecker:
         if kind == "stream":
             if self.status == 200 and not bytes(self._buffer).strip() and self.content_type == "text/event-stream":
                 # An empty event stream is a stream without events: the grammar says what is missing.
-                self.stream = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile,
-                                            starting_after=self.expectation.starting_after)
-                self.violations.extend(self.stream.close())
+                self._start_stream()
+                self.violations.extend(self._resumed(self.stream.close()))
             elif self.status == 200:
                 what = "a JSON body" if ok else "no stream at all"
                 self._add([Finding("framing.content_type_event_stream",
                                    f"a stream was asked for, the target sent {what}", "$")])
+        elif kind == "any":
+            pass  # recorded for the scenario's assertions, which judge it
         elif kind == "response":
             if self.status == 200:
                 if ok:
@@ -138,7 +140,7 @@ class ExchangeChecker:
 
     @property
     def events(self) -> int:
-        return self.stream.event_count if self.stream is not None else 0
+        return self.stream.event_count - len(self._prefix) if self.stream is not None else 0
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -148,6 +150,24 @@ class ExchangeChecker:
             for check, count in self.stream.dropped.items():
                 out[check] = out.get(check, 0) + count
         return out
+
+    def _start_stream(self) -> None:
+        self.stream = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile,
+                                    starting_after=None if self._prefix else self.expectation.starting_after)
+        # A resumed stream (starting_after=N) is the tail of a stream already checked: the
+        # original's events up to N go first, silently, so the tail is judged in full context
+        # (its items were opened before N) and must continue it exactly.
+        for payload in self._prefix:
+            self.stream.feed_payload(payload)
+        self.stream.violations.clear()
+
+    def _resumed(self, violations: list[Violation]) -> list[Violation]:
+        """Event indexes of a resumed stream count from its own first event."""
+        if not self._prefix:
+            return violations
+        offset = len(self._prefix)
+        return [replace(v, event_index=v.event_index - offset) if v.event_index is not None else v
+                for v in violations]
 
     def _streaming_expected(self) -> bool:
         return self.expectation.kind == "stream" and self.status == 200

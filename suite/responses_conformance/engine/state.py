@@ -12,6 +12,7 @@ from typing import Any
 from . import grammar as g
 
 NO_SSE = object()  # Event.name when the event did not come through an SSE layer (JSON lines)
+_LOOK_UP = object()  # StreamState._part: no item given, look it up
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class Event:
     seq: int | None = field(init=False, repr=False, compare=False)
     # The data is the `[DONE]` sentinel (JSON never is, so only non-JSON data is looked at).
     is_done_sentinel: bool = field(init=False, repr=False, compare=False)
+    # The payload's `output_index` when it is an integer (not a bool), else None.
+    output_index: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         payload = self.payload
@@ -45,11 +48,14 @@ class Event:
             self.type = value if isinstance(value, str) else None
             value = payload.get("sequence_number")
             self.seq = value if isinstance(value, int) and not isinstance(value, bool) else None
+            value = payload.get("output_index")
+            self.output_index = value if isinstance(value, int) and not isinstance(value, bool) else None
             self.is_done_sentinel = False
         else:
             self.is_object = False
             self.type = None
             self.seq = None
+            self.output_index = None
             self.is_done_sentinel = not self.json_ok and self.data.strip() == g.DONE_SENTINEL
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -128,10 +134,8 @@ class StreamState:
         return [self.items[i] for i in sorted(self.items) if self.items[i].is_done]
 
     def item_for(self, event: Event) -> ItemState | None:
-        index = event.get("output_index")
-        if isinstance(index, int) and not isinstance(index, bool):
-            return self.items.get(index)
-        return None
+        index = event.output_index
+        return None if index is None else self.items.get(index)
 
     # -- updating ----------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -212,23 +216,27 @@ class StreamState:
             part.is_closed = True
             part.closed = event.get("part")
 
-    def _part(self, event: Event, table: str, key: str) -> PartState | None:
-        state = self.item_for(event)
+    def _part(self, event: Event, table: str, key: str, item: Any = _LOOK_UP) -> PartState | None:
+        """The part an event is about; `item`: its item when the caller already looked it up."""
+        state = self.item_for(event) if item is _LOOK_UP else item
         index = event.get(key)
         if state is None or not isinstance(index, int):
             return None
         return getattr(state, table).get(index)
 
     def _apply_family(self, event: Event, family: g.Family) -> None:
-        item_state = self.item_for(event)
-        if item_state is not None and isinstance(item_state.type, str):
-            rank = g.progress_rank(event.type or "", item_state.type)
-            if rank is not None:
-                item_state.progress_rank = max(item_state.progress_rank, rank)
-        if family.scope == "part":
-            target = self._part(event, "parts", "content_index")
-        elif family.scope == "summary":
-            target = self._part(event, "summaries", "summary_index")
+        item_state = self.item_for(event)  # nothing below adds items: the same for the whole event
+        if item_state is not None:
+            item_type = item_state.type
+            if isinstance(item_type, str) and item_type in g.PROGRESS_STEPS:  # else progress_rank is None
+                rank = g.progress_rank(event.type or "", item_type)
+                if rank is not None:
+                    item_state.progress_rank = max(item_state.progress_rank, rank)
+        scope = family.scope
+        if scope == "part":
+            target = self._part(event, "parts", "content_index", item_state)
+        elif scope == "summary":
+            target = self._part(event, "summaries", "summary_index", item_state)
         else:
             target = None
         if family.role == "annotation" and target is not None:
@@ -250,7 +258,7 @@ class StreamState:
                     value = event.get(family.done_field)
                     target.done_value = value if isinstance(value, str) else None
             return
-        item = self.item_for(event)
+        item = item_state
         if item is None or family.channel is None:
             return
         if family.role == "delta":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -39,6 +39,7 @@ class Violation:
     event_type: str | None = None
     sequence_number: int | None = None
     excerpt: str | None = None  # the offending event's data, shortened
+    step: str | None = None  # the step of a multi-step scenario it happened in
 
     @property
     def category(self) -> str:
@@ -46,6 +47,10 @@ class Violation:
 
     def where(self) -> str:
         """'event #6 response.output_text.delta (sequence_number 7), at $.sequence_number'."""
+        prefix = f"step {self.step}: " if self.step else ""
+        return prefix + self._where()
+
+    def _where(self) -> str:
         if self.event_index is None:
             return f"at {self.path}"
         label = f"event #{self.event_index}"

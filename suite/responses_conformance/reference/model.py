@@ -24,6 +24,16 @@ text of the last user message in the conversation, earlier turns included):
     [instructions:<8 hex of sha256(instructions)>] You said: "<last user text>". This is turn 3.
     I am the reference model.
 
+The instructions are `instructions` and the text of every `system` / `developer` message of
+the conversation, joined with newlines in that order: a client (or a proxy) that sends its
+instructions as a system message gets the same reply as one that uses `instructions`, and
+so does a Chat Completions request with the same messages.
+
+Function call ids are derived from the model input (instructions, conversation, tool, index):
+the same request gets the same `call_...` ids, through `/v1/responses` and through
+`/v1/chat/completions` alike. Logprobs (`include: ["message.output_text.logprobs"]`, or
+`logprobs: true` on Chat Completions) are derived from each token and its position.
+
 With `reasoning` set (`ref-model-1` only; effort other than "none"), a reasoning step comes
 first: a hidden reasoning text of 1-6 sentences by effort (one output token per delta, all
 counted as `reasoning_tokens`) and, when `reasoning.summary` is set, a summary (one part,
@@ -117,6 +127,7 @@ class Options:
     reasoning_summary: str | None = None
     encrypted_reasoning: bool = False  # include: ["reasoning.encrypted_content"]
     text_format: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+    ignore_tool_outputs: bool = False  # fault call_id_mismatch_output: answer as if none came
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,16 @@ def messages_from_input(input_value: str | Sequence[Any]) -> list[Message]:
     return messages
 
 
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
+
+
+def effective_instructions(instructions: str | None, messages: Sequence[Message]) -> str | None:
+    """`instructions` and the text of every system / developer message, newline-joined."""
+    parts = [instructions] if instructions else []
+    parts += [m.text for m in messages if m.role in INSTRUCTION_ROLES and m.text]
+    return "\n".join(parts) if parts else None
+
+
 def instructions_marker(instructions: str) -> str:
     """The fixed marker a reply starts with when `instructions` were applied."""
     digest = hashlib.sha256(instructions.encode("utf-8")).hexdigest()[:8]
@@ -277,6 +298,7 @@ def reply_text(model: str, instructions: str | None, messages: Sequence[Message]
     """The scripted plain-text reply of `model` to a conversation."""
     user_texts = [m.text for m in messages if m.role == "user"]
     last = last_user_text(messages)
+    instructions = effective_instructions(instructions, messages)
     words: list[str] = []
     if instructions:
         words.append(instructions_marker(instructions))
@@ -302,9 +324,11 @@ def pending_tool_outputs(messages: Sequence[Message]) -> list[tuple[str, str]]:
 
 
 def tool_reply_text(
-    model: str, instructions: str | None, outputs: Sequence[tuple[str, str]]
+    model: str, instructions: str | None, outputs: Sequence[tuple[str, str]],
+    messages: Sequence[Message] = (),
 ) -> str:
     """The reply on a turn that brings tool outputs: every output quoted."""
+    instructions = effective_instructions(instructions, messages)
     words: list[str] = []
     if instructions:
         words.append(instructions_marker(instructions))
@@ -502,9 +526,9 @@ def _cut(item: OutputPlan, budget: int) -> OutputPlan:
 def message_text(model: str, instructions: str | None, messages: Sequence[Message],
                  options: Options) -> str:
     """The text of the message the model answers with (rules 2 and 5; not refusals)."""
-    outputs = pending_tool_outputs(messages)
+    outputs = [] if options.ignore_tool_outputs else pending_tool_outputs(messages)
     if outputs:
-        plain = tool_reply_text(model, instructions, outputs)
+        plain = tool_reply_text(model, instructions, outputs, messages)
         subject = _quote(outputs[-1][1])
     else:
         plain = reply_text(model, instructions, messages)
@@ -533,8 +557,11 @@ def generate(
         return Completion("", (), input_tokens, 0, False, failed=True)
 
     outputs = pending_tool_outputs(messages)
+    ignored = options.ignore_tool_outputs and bool(outputs)
+    if ignored:
+        outputs = []
     refuse = not outputs and REFUSAL_TRIGGER in subject
-    calls = [] if outputs or refuse else select_tools(options, subject)
+    calls = [] if outputs or refuse or ignored else select_tools(options, subject)
     planned: list[OutputPlan] = []
     if calls:
         plan = f"I will call {' and '.join(t.name for t in calls)}."
@@ -588,3 +615,62 @@ def generate(
         items=tuple(items),
         reasoning_tokens=reasoning_tokens,
     )
+
+
+# --------------------------------------------------------------------------- ids and logprobs
+
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def model_input_digest(model: str, instructions: str | None, messages: Sequence[Message]) -> str:
+    """A digest of what the model reads: the same for a Responses request and a Chat
+    Completions request that carry the same instructions (or system messages) and turns."""
+    parts = [model, effective_instructions(instructions, messages) or ""]
+    for m in messages:
+        if m.role in INSTRUCTION_ROLES:
+            continue
+        parts.append(f"{m.role}\x1f{m.text}\x1f{m.call_id or ''}\x1f{m.name or ''}")
+    return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+
+def call_id_for(digest: str, index: int, name: str, salt: str = "") -> str:
+    """`call_` and 24 letters and digits, derived from the model input, the call's position
+    and its tool name (like OpenAI's call ids in shape; deterministic here)."""
+    seed = hashlib.sha256(f"{digest}:{index}:{name}:{salt}".encode()).digest()
+    return "call_" + "".join(_ALNUM[b % 62] for b in seed[:24])
+
+
+#: Alternative tokens for top_logprobs (a token never lists itself twice).
+_ALTERNATIVES = (" the", " a", ",", ".", " and", " of", " to", " is", " it", " I", "!", " you",
+                 " that", " in", " on", " we", " be", " this", " as", " at", " or")
+
+
+def token_logprob(token: str, position: int) -> float:
+    """A deterministic log probability in [-2.5, 0) for `token` at `position`."""
+    digest = hashlib.sha256(f"{position}\0{token}".encode()).digest()
+    return -round((int.from_bytes(digest[:2], "big") % 2500 + 1) / 1000, 3)
+
+
+def logprob_entries(tokens: Sequence[str], top: int = 0, *, with_bytes: bool = True,
+                    start: int = 0) -> list[dict[str, Any]]:
+    """One logprob entry per token, OpenAI's shape: `{token, logprob, bytes, top_logprobs}`
+    (`bytes` left out for the lighter delta-event form when with_bytes is False). The top
+    alternatives are the token itself, then fixed alternatives, in decreasing probability."""
+    entries: list[dict[str, Any]] = []
+    for offset, token in enumerate(tokens):
+        value = token_logprob(token, start + offset)
+        tops: list[dict[str, Any]] = []
+        alternatives = [t for t in _ALTERNATIVES if t != token]
+        for rank in range(top):
+            alt = token if rank == 0 else alternatives[(rank - 1) % len(alternatives)]
+            alt_value = value if rank == 0 else round(value - 1.5 * rank, 3)
+            entry = {"token": alt, "logprob": alt_value}
+            if with_bytes:
+                entry["bytes"] = list(alt.encode("utf-8"))
+            tops.append(entry)
+        item: dict[str, Any] = {"token": token, "logprob": value}
+        if with_bytes:
+            item["bytes"] = list(token.encode("utf-8"))
+        item["top_logprobs"] = tops
+        entries.append(item)
+    return entries

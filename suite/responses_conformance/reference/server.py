@@ -12,7 +12,7 @@ from typing import Any
 
 import uvicorn
 
-from .app import DEFAULT_API_KEY, DEFAULT_FLAVOUR, create_app
+from .app import DEFAULT_API_KEY, DEFAULT_BACKGROUND_STEP, DEFAULT_FLAVOUR, create_app
 
 
 def _config(app: Any, **extra: Any) -> uvicorn.Config:
@@ -32,10 +32,16 @@ def serve(
     faults: Iterable[str] = frozenset(),
     store_limit: int = 1000,
     flavour: str = DEFAULT_FLAVOUR,
+    disabled: Iterable[str] = frozenset(),
+    background_step: float = DEFAULT_BACKGROUND_STEP,
+    request_delay: float = 0.0,
+    event_delay: float = 0.0,
 ) -> None:
     """Run the reference server in the foreground until interrupted (Ctrl-C)."""
     app = create_app(api_key=api_key, faults=frozenset(faults), store_limit=store_limit,
-                     flavour=flavour)
+                     flavour=flavour, disabled=frozenset(disabled),
+                     background_step=background_step, request_delay=request_delay,
+                     event_delay=event_delay)
     uvicorn.Server(_config(app, host=host, port=port)).run()
 
 
@@ -56,6 +62,9 @@ class ReferenceServer:
         store_limit: int = 1000,
         event_delay: float = 0.0,
         flavour: str = DEFAULT_FLAVOUR,
+        disabled: Iterable[str] = frozenset(),
+        background_step: float = DEFAULT_BACKGROUND_STEP,
+        request_delay: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
@@ -67,8 +76,10 @@ class ReferenceServer:
         self.startup_timeout = startup_timeout
         self.app = create_app(
             api_key=api_key, faults=self.faults, store_limit=store_limit, event_delay=event_delay,
-            flavour=flavour,
+            flavour=flavour, disabled=disabled, background_step=background_step,
+            request_delay=request_delay,
         )
+        self.disabled: frozenset[str] = self.app.state.disabled
         self._requested_port = port
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
@@ -174,4 +185,6 @@ class ReferenceServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self.port is not None else "not started"
-        return f"<ReferenceServer {where} flavour={self.flavour} faults={sorted(self.faults)}>"
+        disabled = f" disabled={sorted(self.disabled)}" if self.disabled else ""
+        return (f"<ReferenceServer {where} flavour={self.flavour} faults={sorted(self.faults)}"
+                f"{disabled}>")

@@ -8,6 +8,10 @@ structure of `input`. Unknown top-level fields are rejected like OpenAI does
 `unsupported_parameter` rather than silently ignored (`reasoning.*` on `ref-model-mini`).
 Whether a `function_call_output` answers a known call is checked later, by the app, once
 the stored conversation of `previous_response_id` is known.
+
+Features switched off on the server (`create_app(disabled=...)`, names in `FEATURES`) are
+refused right after the unknown-field check, as a server that does not offer them would:
+400 `unsupported_parameter` naming the parameter that asks for the feature.
 """
 
 from __future__ import annotations
@@ -46,6 +50,34 @@ TOOL_CHOICES = ["none", "auto", "required"]
 TEXT_FORMATS = ["text", "json_object", "json_schema"]
 VERBOSITIES = ["low", "medium", "high"]
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
+OUTPUT_LOGPROBS = "message.output_text.logprobs"
+INPUT_IMAGE_URL = "message.input_image.image_url"
+#: Every documented `include` value (SPEC IncludeEnum, and the reference docs' list).
+INCLUDE_VALUES = [
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+]
+METADATA_MAX_KEYS = 16
+METADATA_MAX_KEY_LENGTH = 64
+METADATA_MAX_VALUE_LENGTH = 512
+
+#: Feature switches of `create_app(disabled=...)`: what a request must not ask for then.
+FEATURES = {
+    "tools": "function tools (`tools`, `tool_choice`, function_call items in `input`)",
+    "reasoning": "`reasoning` and `include: [\"reasoning.encrypted_content\"]`",
+    "structured_output": "`text.format` json_schema / json_object",
+    "state": "`store: true`, `previous_response_id`, GET / DELETE / cancel / input_items",
+    "background": "`background: true` and POST /v1/responses/{id}/cancel",
+    "streaming": "`stream: true` (POST, and GET ?stream=true)",
+    "resume": "GET /v1/responses/{id}?stream=true and `starting_after`",
+    "include": "`include` (any value)",
+}
 
 # Accepted and echoed (or harmlessly ignored: include, stream_options).
 KNOWN_FIELDS = frozenset(
@@ -57,6 +89,8 @@ KNOWN_FIELDS = frozenset(
         "safety_identifier", "stream_options", "include", "background",
     }
 )
+TOOL_ITEM_TYPES = frozenset({"function_call", "function_call_output", "custom_tool_call",
+                             "custom_tool_call_output"})
 # Real Responses API fields this server refuses explicitly.
 UNSUPPORTED_FIELDS = {
     "conversation": "is not supported by the reference server; use 'previous_response_id'.",
@@ -96,6 +130,7 @@ class ResponseRequest:
     safety_identifier: str | None = None
     include_obfuscation: bool = True
     include: list[str] = field(default_factory=list)
+    background: bool = False
     function_tools: tuple[FunctionTool, ...] = ()
 
     @property
@@ -161,7 +196,115 @@ _RANGES: dict[str, tuple[Any, Any]] = {
 _ENUMS: dict[str, list[str]] = {"truncation": TRUNCATION, "service_tier": SERVICE_TIERS}
 
 
-def parse_request(body: Any) -> ResponseRequest:
+def not_offered(param: str) -> errors.ApiError:
+    """The error for a request that asks for a feature the server was started without."""
+    return errors.unsupported_parameter(param, "is not supported by this server.")
+
+
+def check_disabled(body: dict[str, Any], disabled: frozenset[str]) -> None:
+    """Refuse, as a server without them would, the features switched off in `disabled`."""
+    if not disabled:
+        return
+
+    def present(name: str) -> bool:
+        return body.get(name) is not None
+
+    if "streaming" in disabled and body.get("stream") is True:
+        raise not_offered("stream")
+    if "background" in disabled and body.get("background") is True:
+        raise not_offered("background")
+    if "state" in disabled:
+        if body.get("store") is True:
+            raise not_offered("store")
+        if present("previous_response_id"):
+            raise not_offered("previous_response_id")
+        if body.get("background") is True:  # a background response must be stored
+            raise not_offered("background")
+    if "tools" in disabled:
+        if body.get("tools"):
+            raise not_offered("tools")
+        if body.get("tool_choice") not in (None, "none", "auto"):
+            raise not_offered("tool_choice")
+        items = body.get("input")
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and item.get("type") in TOOL_ITEM_TYPES:
+                raise not_offered(f"input[{index}].type")
+    include = body.get("include")
+    include = include if isinstance(include, list) else []
+    if "include" in disabled and include:
+        raise not_offered("include")
+    if "reasoning" in disabled:
+        reasoning = body.get("reasoning")
+        if isinstance(reasoning, dict) and any(v is not None for v in reasoning.values()):
+            raise not_offered("reasoning")
+        if ENCRYPTED_REASONING in include:
+            raise not_offered(f"include[{include.index(ENCRYPTED_REASONING)}]")
+    if "structured_output" in disabled:
+        text = body.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+        if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+            raise not_offered("text.format")
+
+
+def check_disabled_chat(body: dict[str, Any], disabled: frozenset[str]) -> None:
+    """`check_disabled` for a Chat Completions body (its own parameter names)."""
+    if "streaming" in disabled and body.get("stream") is True:
+        raise not_offered("stream")
+    if "tools" in disabled:
+        if body.get("tools"):
+            raise not_offered("tools")
+        if body.get("tool_choice") not in (None, "none", "auto"):
+            raise not_offered("tool_choice")
+    if "reasoning" in disabled and body.get("reasoning_effort") not in (None, "none"):
+        raise not_offered("reasoning_effort")
+    fmt = body.get("response_format")
+    if ("structured_output" in disabled and isinstance(fmt, dict)
+            and fmt.get("type") in ("json_schema", "json_object")):
+        raise not_offered("response_format")
+
+
+def check_include(include: list[Any], param: str = "include") -> list[str]:
+    """Every entry a documented `include` value, else 400 naming `include[i]`."""
+    for index, entry in enumerate(include):
+        if not isinstance(entry, str):
+            raise errors.invalid_type(f"{param}[{index}]", "a string", entry)
+        if entry not in INCLUDE_VALUES:
+            raise errors.invalid_value(f"{param}[{index}]", entry, INCLUDE_VALUES)
+    return list(include)
+
+
+def check_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    """At most 16 pairs; keys up to 64 characters, string values up to 512 (SPEC Metadata)."""
+    if len(metadata) > METADATA_MAX_KEYS:
+        raise errors.ApiError(
+            400,
+            f"Invalid 'metadata': too many properties. Expected an object with at most "
+            f"{METADATA_MAX_KEYS} properties, but got an object with {len(metadata)} properties "
+            "instead.",
+            param="metadata", code="object_above_max_properties",
+        )
+    for key, value in metadata.items():
+        if len(key) > METADATA_MAX_KEY_LENGTH:
+            raise errors.ApiError(
+                400,
+                f"Invalid 'metadata': key too long. Expected a key with maximum length "
+                f"{METADATA_MAX_KEY_LENGTH}, but got a key with length {len(key)} instead.",
+                param="metadata", code="string_above_max_length",
+            )
+        if not isinstance(value, str):
+            raise errors.invalid_type(f"metadata.{key}", "a string", value)
+        if len(value) > METADATA_MAX_VALUE_LENGTH:
+            raise errors.ApiError(
+                400,
+                f"Invalid 'metadata.{key}': string too long. Expected a string with maximum "
+                f"length {METADATA_MAX_VALUE_LENGTH}, but got a string with length {len(value)} "
+                "instead.",
+                param=f"metadata.{key}", code="string_above_max_length",
+            )
+    return dict(metadata)
+
+
+def parse_request(body: Any, disabled: frozenset[str] = frozenset()) -> ResponseRequest:
     """Validate a decoded JSON body; raise `errors.ApiError` on the first problem."""
     if not isinstance(body, dict):
         raise errors.not_an_object(errors.type_name(body))
@@ -187,6 +330,7 @@ def parse_request(body: Any) -> ResponseRequest:
             raise errors.unsupported_parameter(name, UNSUPPORTED_FIELDS[name])
         if name not in KNOWN_FIELDS and name not in UNSUPPORTED_FIELDS:
             raise errors.unknown_parameter(name)
+    check_disabled(body, disabled)
 
     values: dict[str, Any] = {}
     for name, (ok, expected) in _CHECKS.items():
@@ -203,17 +347,15 @@ def parse_request(body: Any) -> ResponseRequest:
             raise errors.invalid_value(name, value, _ENUMS[name])
         values[name] = value
 
-    metadata = values.get("metadata", {})
-    for key, item in metadata.items():
-        if not isinstance(item, str):
-            raise errors.invalid_type(f"metadata.{key}", "a string", item)
+    metadata = check_metadata(values.get("metadata", {}))
 
     tools, function_tools = _check_tools(values.get("tools", []))
     tool_choice = _check_tool_choice(values.get("tool_choice", "auto"), function_tools)
 
-    if values.get("background"):
-        raise errors.unsupported_parameter(
-            "background", "is not supported by the reference server (no background mode)."
+    if values.get("background") and values.get("store") is False:
+        raise errors.ApiError(
+            400, "Background responses must be stored: 'background: true' requires "
+            "'store: true'.", param="background", code="invalid_value",
         )
 
     stream_options = values.get("stream_options", {})
@@ -225,10 +367,7 @@ def parse_request(body: Any) -> ResponseRequest:
 
     text = _check_text(values.get("text", {}))
     reasoning = _check_reasoning(values.get("reasoning", {}), model)
-    include = values.get("include", [])
-    for index, entry in enumerate(include):
-        if not isinstance(entry, str):
-            raise errors.invalid_type(f"include[{index}]", "a string", entry)
+    include = check_include(values.get("include", []))
 
     if isinstance(input_value, list):
         _check_items(input_value)
@@ -250,6 +389,7 @@ def parse_request(body: Any) -> ResponseRequest:
         "instructions", "stream", "store", "max_output_tokens", "previous_response_id",
         "parallel_tool_calls", "truncation", "user", "service_tier", "top_logprobs",
         "max_tool_calls", "prompt_cache_key", "prompt_cache_retention", "safety_identifier",
+        "background",
     ):
         if name in values:
             setattr(request, name, values[name])
@@ -419,7 +559,14 @@ def _check_text(value: dict[str, Any]) -> dict[str, Any]:
         strict = fmt.get("strict")
         if strict is not None and not isinstance(strict, bool):
             raise errors.invalid_type("text.format.strict", "a boolean", strict)
-    text["format"] = dict(fmt)
+        description = fmt.get("description")
+        if description is not None and not isinstance(description, str):
+            raise errors.invalid_type("text.format.description", "a string", description)
+        # echoed the way OpenAI normalises it: every field, description null, strict false
+        text["format"] = {"type": "json_schema", "description": description,
+                          "name": fmt["name"], "schema": schema, "strict": bool(strict)}
+        return text
+    text["format"] = {"type": fmt["type"]}
     return text
 
 

@@ -10,6 +10,9 @@ from ..violations import Finding
 
 # The field of a finished content part that holds its text, by part type.
 PART_TEXT_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text", "summary_text": "text"}
+# on_event reports on these event types only (the checker skips this module for the others).
+EVENT_TYPES = frozenset({g.CREATED, g.IN_PROGRESS, g.QUEUED, *g.TERMINAL, g.PART_DONE, g.SUMMARY_PART_DONE,
+                         g.ITEM_DONE, *(t for t, f in g.FAMILIES.items() if f.role == "done")})
 
 
 def on_event(state: StreamState, event: Event) -> Iterator[Finding]:

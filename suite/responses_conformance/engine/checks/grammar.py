@@ -27,7 +27,8 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
             after = "data: [DONE]" if state.done_sentinel else f"{state.terminal} (event #{state.terminal_index})"
             yield Finding("grammar.nothing_after_terminal", f"{etype} after {after}", "$.type")
         return
-    yield from _lifecycle(state, event, etype)
+    if etype in _LIFECYCLE_RULES or state.previous_type in _AFTER_SNAPSHOT:  # else _lifecycle has nothing to say
+        yield from _lifecycle(state, event, etype)
     handler = _HANDLERS.get(etype)
     if handler is not None:
         yield from handler(state, event)
@@ -50,6 +51,11 @@ def on_close(state: StreamState) -> Iterator[Finding]:
 
 
 # -- response lifecycle ---------------------------------------------------------------------
+# _lifecycle reports only on these event types, or on any event after one of _AFTER_SNAPSHOT.
+_LIFECYCLE_RULES = frozenset({g.CREATED, g.IN_PROGRESS, *g.TERMINAL})
+_AFTER_SNAPSHOT = frozenset({g.CREATED, g.QUEUED})
+
+
 def _lifecycle(state: StreamState, event: Event, etype: str) -> Iterator[Finding]:
     if etype in (g.CREATED, g.IN_PROGRESS) and state.seen.get(etype):
         yield Finding("grammar.lifecycle_event_once", f"a second {etype}", "$.type")
@@ -147,14 +153,15 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
     if item.type not in family.items:
         yield Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")
         return
-    rank = g.progress_rank(etype, item.type)
+    # progress_rank is None for item types without progress steps (messages, function calls, ...)
+    rank = g.progress_rank(etype, item.type) if item.type in g.PROGRESS_STEPS else None
     if rank is not None and rank < item.progress_rank:
         yield Finding("grammar.tool_progress_order",
                       f"{etype} after a later step of the same {item.type}", "$.type")
     if family.scope == "part":
-        part = _open_part(state, event, "parts", "content_index", "content_part.added")
+        part = _open_part(state, event, "parts", "content_index", "content_part.added", item)
     elif family.scope == "summary":
-        part = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added")
+        part = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added", item)
     else:
         return
     if isinstance(part, Finding):
@@ -182,8 +189,11 @@ def _open_item(state: StreamState, event: Event) -> ItemState | Finding:
     return item
 
 
-def _open_part(state: StreamState, event: Event, table: str, key: str, opener: str) -> PartState | Finding:
-    item = state.item_for(event)
+def _open_part(state: StreamState, event: Event, table: str, key: str, opener: str,
+               item: ItemState | None = None) -> PartState | Finding:
+    """`item`: the event's item when the caller already looked it up."""
+    if item is None:
+        item = state.item_for(event)
     index = event.get(key)
     part = getattr(item, table).get(index) if item is not None and isinstance(index, int) else None
     if part is None:

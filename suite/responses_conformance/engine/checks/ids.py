@@ -27,7 +27,13 @@ def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
     elif etype == g.ANNOTATION_ADDED:
         yield from _annotation_index(state, event)
     if "item_id" in event.payload:
-        yield from _item_id(state, event)
+        # ids.item_id_matches, inline: this runs on nearly every event of a stream
+        item = state.item_for(event)
+        if item is not None and isinstance(item.id, str):
+            item_id: Any = event.payload["item_id"]
+            if item_id != item.id:
+                yield Finding("ids.item_id_matches",
+                              f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}", "$.item_id")
 
 
 def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
@@ -142,13 +148,3 @@ def _annotation_index(state: StreamState, event: Event) -> Iterator[Finding]:
     if index != part.next_annotation_index:
         yield Finding("ids.annotation_index_sequential",
                       f"expected annotation_index {part.next_annotation_index}, got {index}", "$.annotation_index")
-
-
-def _item_id(state: StreamState, event: Event) -> Iterator[Finding]:
-    item = state.item_for(event)
-    item_id: Any = event.get("item_id")
-    if item is None or not isinstance(item.id, str):
-        return
-    if item_id != item.id:
-        yield Finding("ids.item_id_matches",
-                      f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}", "$.item_id")

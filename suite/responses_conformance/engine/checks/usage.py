@@ -9,6 +9,8 @@ from ..violations import Finding
 
 COUNTERS = ("input_tokens", "output_tokens", "total_tokens")
 DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", "reasoning_tokens"))
+# on_event reports on these event types only (the checker skips this module for the others).
+EVENT_TYPES = frozenset(g.TERMINAL)
 
 
 def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
