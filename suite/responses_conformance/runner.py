@@ -275,8 +275,11 @@ class Runner:
             try:
                 done = self._run_step(scenario, step, context, checks, several)
             except LookupError as exc:
-                result.error = (f"step {step.name} refers to {exc.args[0]!r}, which an earlier answer did not "
-                                "contain (see the earlier step's violations)")
+                # A later step needs what an earlier answer lacks. When that answer already broke
+                # a MUST rule, the scenario has its verdict; otherwise it could not be carried out.
+                if not any(v.severity is Severity.MUST for v in result.violations):
+                    result.error = (f"step {step.name} refers to {exc.args[0]!r}, which the earlier answers "
+                                    "did not contain")
                 break
             result.steps.append(done)
             context["steps"][step.name] = {"status": done.exchange.status if done.exchange else None,
@@ -307,6 +310,9 @@ class Runner:
             severity = chosen.severity(entry["check"])
             if severity is None:
                 continue
+            missing = [v for k, v in args.items() if isinstance(v, str) and k in assertions.STEP_PARAMETERS and v not in views]
+            if missing:
+                continue  # the scenario stopped before that step, on a broken rule already reported
             for finding in assertions.run(entry["check"], views, args):
                 out.append(self._redact(Violation(finding.check, severity, finding.message, finding.path)))
         return out

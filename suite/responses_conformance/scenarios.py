@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import registry
-from .engine.assertions import ASSERTIONS
+from .engine.assertions import ASSERTIONS, STEP_PARAMETERS
 from .engine.exchange import Expectation
 
 WRONG_KEY = "sk-responses-conformance-wrong-key-0000"
@@ -240,6 +240,9 @@ def from_data(data: dict, source: str = "") -> Scenario:
     for entry in asserts:
         if entry.get("check") not in ASSERTIONS:
             raise ScenarioError(f"{where}: unknown assertion {entry.get('check')!r}; known: {', '.join(ASSERTIONS)}")
+        for key, value in entry.items():
+            if key in STEP_PARAMETERS and value not in names:
+                raise ScenarioError(f"{where}: {entry['check']} names step {value!r} ({key}), not one of {names}")
     return Scenario(id=data["id"], description=data["description"], steps=steps, features=features,
                     asserts=asserts, compare_shape_with=data.get("compare_shape_with"), source=source, data=data)
 

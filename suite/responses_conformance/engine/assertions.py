@@ -32,6 +32,9 @@ class StepView:
 
 
 Assertion = Callable[..., Iterator[Finding]]
+# The parameters of assertions below that name a step (the others are values: a word, a count).
+STEP_PARAMETERS = frozenset({"step", "created", "retrieved", "original", "resumed", "delete", "retrieve", "create",
+                             "poll", "answer"})
 ASSERTIONS: dict[str, Assertion] = {}
 
 

@@ -1,0 +1,145 @@
+"""Scenarios across the API surface: the format, capabilities, user scenarios, broken variants."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from responses_conformance.engine.schemas import SchemaSet
+from responses_conformance.http import Limits
+from responses_conformance.reference import DEFAULT_MODEL, ReferenceServer
+from responses_conformance.runner import Runner, Target
+from responses_conformance.scenarios import FEATURES, ScenarioError, from_data, load_all, render, resolve
+
+from .test_plugin import results, run_pytest
+
+SCENARIOS = load_all()
+
+
+def test_every_feature_is_exercised_and_every_scenario_names_its_features() -> None:
+    used = {feature for scenario in SCENARIOS for feature in scenario.features}
+    assert used == set(FEATURES)
+    assert all(scenario.features for scenario in SCENARIOS)
+
+
+def test_references_resolve_into_earlier_answers() -> None:
+    context = {"model": "m", "steps": {"call": {"response": {"id": "resp_1", "output": [{"call_id": "call_9"}]}}}}
+    assert resolve("steps.call.response.output[0].call_id", context) == "call_9"
+    assert render({"model": "{model}", "previous_response_id": "{steps.call.response.id}",
+                   "input": [{"$from": "steps.call.response.output[0]"}]}, context) == {
+        "model": "m", "previous_response_id": "resp_1", "input": [{"call_id": "call_9"}]}
+    with pytest.raises(LookupError):
+        render("{steps.call.response.output[3].id}", context)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"description": "x", "request": {"path": "/responses"}, "expect": {"kind": "stream"}}, "`id` is required"),
+    ({"id": "a", "description": "x", "request": {"path": "/r"}, "expect": {"kind": "nope"}}, "expect.kind"),
+    ({"id": "a", "description": "x", "features": ["teleport"], "request": {"path": "/r"},
+      "expect": {"kind": "stream"}}, "unknown features"),
+    ({"id": "a", "description": "x", "steps": [{"name": "s", "request": {"path": "/r"}, "expect": {"kind": "any"}},
+                                              {"name": "s", "request": {"path": "/r"}, "expect": {"kind": "any"}}]},
+     "step names must be unique"),
+    ({"id": "a", "description": "x", "request": {"path": "/r"}, "expect": {"kind": "any"},
+      "assert": [{"check": "consistency.mind_reading"}]}, "unknown assertion"),
+    ({"id": "a", "description": "x", "request": {"path": "/r"}, "expect": {"kind": "any"},
+      "assert": [{"check": "consistency.context_kept", "step": "second", "contains": "x"}]}, "names step 'second'"),
+])
+def test_malformed_scenarios_are_refused_with_a_reason(data: dict, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        from_data(data, "bad.json")
+
+
+def run_all(server: ReferenceServer, reports: Path, *, required: frozenset[str] = frozenset()) -> Runner:
+    runner = Runner(Target(server.base_url, server.api_key, DEFAULT_MODEL, embedded=True),
+                    limits=Limits(timeout=20, idle_timeout=10), reports_dir=reports, schemas=SchemaSet.load(),
+                    required=required)
+    runner.prefetch(SCENARIOS)
+    for scenario in SCENARIOS:
+        runner.result(scenario)
+    return runner
+
+
+def test_a_switched_off_feature_is_unsupported_not_broken(tmp_path: Path) -> None:
+    with ReferenceServer(disabled=frozenset({"tools"})) as server:
+        runner = run_all(server, tmp_path)
+        runner.close()
+    statuses = {sid: r.status for sid, r in runner.results.items()}
+    tool_scenarios = {s.id for s in SCENARIOS if "tools" in s.features}
+    assert {statuses[sid] for sid in tool_scenarios - {"error-unknown-tool-type"}} == {"skipped"}
+    unsupported = runner.results["tools-required-stream"].unsupported
+    assert unsupported.startswith("HTTP 400: ")
+    assert {statuses[s.id] for s in SCENARIOS if "tools" not in s.features} == {"passed"}
+
+
+def test_a_required_feature_that_is_refused_fails(tmp_path: Path) -> None:
+    with ReferenceServer(disabled=frozenset({"background"})) as server:
+        runner = run_all(server, tmp_path, required=frozenset({"background"}))
+        runner.close()
+    result = runner.results["background-poll"]
+    assert result.status == "failed"
+    assert any(v.check == "framing.http_status_ok" for v in result.violations)
+
+
+def test_the_feature_table_and_exit_code_of_a_partial_target(tmp_path: Path) -> None:
+    with ReferenceServer(disabled=frozenset({"reasoning"})) as server:
+        args = [f"--target-url={server.base_url}", "--model=ref-model-1"]
+        env = {"OPENAI_API_KEY": server.api_key}
+        code, output, _ = run_pytest(tmp_path, *args, env=env)
+        assert code == 0, output
+        features = results(tmp_path)["features"]
+        assert features["reasoning"]["status"] == "unsupported"
+        assert features["reasoning"]["reason"].startswith("unsupported (HTTP 400")
+        assert features["streaming"]["status"] == "supported"
+        assert "SKIPPED" in output or "skipped" in output
+        code, output, _ = run_pytest(tmp_path, *args, "--require=reasoning", env=env)
+    assert code == 1
+    assert results(tmp_path)["features"]["reasoning"]["status"] == "broken"
+
+
+# Broken variants of the reference server for the scenario rules: each fails its check.
+SCENARIO_FAULTS = {
+    "context_lost": ("state-previous-response", "consistency.context_kept"),
+    "retrieve_differs": ("state-retrieve", "consistency.retrieve_matches_final"),
+    "call_id_mismatch_output": ("tools-round-trip", "consistency.tool_round_trip"),
+    "unknown_param_500": ("error-unknown-parameter", "error.status_fits"),
+    "resume_from_zero": ("state-resume", "consistency.resume_continues"),
+    "delete_keeps": ("state-delete", "consistency.deleted_not_retrievable"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(SCENARIO_FAULTS))
+def test_broken_variant_fails_its_scenario_rule(fault: str, tmp_path: Path) -> None:
+    scenario_id, check = SCENARIO_FAULTS[fault]
+    scenario = next(s for s in SCENARIOS if s.id == scenario_id)
+    with ReferenceServer(faults=frozenset({fault})) as server:
+        runner = Runner(Target(server.base_url, server.api_key, DEFAULT_MODEL, embedded=True),
+                        limits=Limits(timeout=20, idle_timeout=10), reports_dir=tmp_path, schemas=SchemaSet.load())
+        result = runner.result(scenario)
+        runner.close()
+    assert result.error is None, result.error
+    assert check in {v.check for v in result.violations}, [(v.check, v.message) for v in result.violations]
+
+
+def test_user_scenarios_run_beside_the_built_in_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "my-scenarios"
+    folder.mkdir()
+    (folder / "mine.json").write_text(json.dumps({
+        "id": "my-short-answer", "description": "Our gateway's shortest request.", "features": ["text"],
+        "request": {"method": "POST", "path": "/responses", "json": {"model": "{model}", "input": "Hi"}},
+        "expect": {"kind": "response"}}))
+    code, output, _ = run_pytest(tmp_path, f"--scenarios={folder}", "-k", "my-short-answer",
+                                 str(Path(__file__).parents[1] / "suite"))
+    assert code == 0, output
+    mine = next(s for s in results(tmp_path)["scenarios"] if s["id"] == "my-short-answer")
+    assert mine["status"] == "passed"
+
+
+def test_a_malformed_user_scenario_is_a_usage_error(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "x.json").write_text("{not json")
+    code, output, _ = run_pytest(tmp_path, f"--scenarios={folder}", str(Path(__file__).parents[1] / "suite"))
+    assert code == 4
+    assert "x.json: not JSON" in output
