@@ -71,7 +71,10 @@ def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
     assert "at $.response.usage.total_tokens" in output
     data = json.loads((tmp_path / "out" / "r.json").read_text())
     failed = {s["id"] for s in data["scenarios"] if s["status"] == "failed"}
-    assert failed == {"text-stream", "text-nonstream", "instructions-stream", "multi-turn-stream"}
+    assert {"text-stream", "text-nonstream", "instructions-stream", "multi-turn-stream"} <= failed
+    # Every scenario with a finished response fails, and only on the broken rule.
+    assert {v["check"] for s in data["scenarios"] for v in s["violations"]} == {"usage.total_is_sum"}
+    assert {s["status"] for s in data["scenarios"]} == {"passed", "failed"}
     violation = next(v for s in data["scenarios"] for v in s["violations"])
     assert violation == {**violation, "check": "usage.total_is_sum", "category": "usage", "severity": "must"}
     assert data["summary"]["verdict"] == "not conformant"

@@ -154,7 +154,8 @@ def test_model_is_deterministic_and_reflects_input() -> None:
         {"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "two"}]},
     ]
-    assert "This is turn 2." in reply_text(MODEL, None, messages_from_input(turns))
+    assert reply_text(MODEL, None, messages_from_input(turns)) == (
+        'You said: "two". Earlier you said: "one". This is turn 2. I am the reference model.')
     assert '"two"' in reply_text(MODEL, None, messages_from_input(turns))
     assert "mini" in reply_text("ref-model-mini", None, messages_from_input("hi"))
     quoted = reply_text(MODEL, None, messages_from_input("x" * 500))
@@ -756,6 +757,7 @@ def test_tool_round_trip_with_the_sdk(client: openai.OpenAI) -> None:
     ("body", "param", "code"),
     [
         ({"tools": [{"type": "function"}]}, "tools[0].name", "missing_required_parameter"),
+        ({"tools": [{"type": "no_such_tool_type"}]}, "tools[0].type", "invalid_value"),
         ({"tools": [{"type": "function", "name": "f", "parameters": "x"}]}, "tools[0].parameters",
          "invalid_type"),
         ({"tool_choice": "required"}, "tool_choice", "invalid_value"),

@@ -179,6 +179,21 @@ def test_system_messages_are_instructions_and_call_ids_are_derived() -> None:
 # ----------------------------------------------------------------------------- store and GET
 
 
+def test_previous_response_id_keeps_the_context(http: httpx.Client) -> None:
+    first = post(http, input="Remember this: my secret word is heliotrope.").json()
+    second = post(http, input="What is my secret word?", stream=True,
+                  previous_response_id=first["id"])
+    final = parse_sse(second.text)[-1]["response"]
+    assert text_of(final) == (
+        'You said: "What is my secret word?". Earlier you said: "Remember this: my secret word '
+        'is heliotrope.". This is turn 2. I am the reference model.')
+    third = post(http, input="And now?", previous_response_id=final["id"]).json()
+    assert 'Earlier you said: "Remember this' in text_of(third) and "turn 3" in text_of(third)
+    hosted = post(http, input="x", tools=[{"type": "web_search"}, WEATHER]).json()
+    assert hosted["tools"][0] == {"type": "web_search"}  # accepted and echoed, never called
+
+
+
 def test_store_false_is_neither_retrievable_nor_continuable(http: httpx.Client) -> None:
     unstored = post(http, input="keep nothing", store=False).json()
     assert unstored["store"] is False and unstored["status"] == "completed"

@@ -362,21 +362,24 @@ def key(violations) -> Counter:
 def test_live_transcripts_replay_to_the_live_verdicts(faults: frozenset[str], tmp_path: Path, schemas,
                                                      capsys) -> None:
     runner = live_run(faults, tmp_path)
-    fired = 0
+    fired = exchanges = failed = 0
     for scenario_id, result in runner.results.items():
-        record_path = result.transcript["json"]
-        replayed = replay_record(record_path, schemas=schemas, profile="openai")
-        assert key(replayed.violations) == key(result.violations), scenario_id
-        recorded = json.loads(record_path.read_text(encoding="utf-8"))["violations"]
-        assert Counter((v["check"], v["severity"], v["event_index"]) for v in recorded) == key(replayed.violations)
-        assert replayed.verdict == ("fail" if result.status == "failed" else "warn" if result.violations else "pass")
-        fired += len(result.violations)
+        for step in result.steps:  # one transcript pair per exchange (a step of the scenario)
+            record_path = step.transcript["json"]
+            replayed = replay_record(record_path, schemas=schemas, profile="openai")
+            assert key(replayed.violations) == key(step.violations), (scenario_id, step.step.name)
+            recorded = json.loads(record_path.read_text(encoding="utf-8"))["violations"]
+            assert Counter((v["check"], v["severity"], v["event_index"]) for v in recorded) == key(replayed.violations)
+            must = any(v.severity.value == "must" for v in step.violations)
+            assert replayed.verdict == ("fail" if must else "warn" if step.violations else "pass")
+            fired += len(step.violations)
+            exchanges += 1
+            failed += must
     assert (fired > 0) == bool(faults)
-    # The command line on the folder: one transcript per scenario, the same verdicts, the same exit code.
+    # The command line on the folder: one transcript per exchange, the same verdicts and exit code.
     code, out, _ = run_cli(["--json", str(tmp_path / "transcripts")], capsys)
     document = json.loads(out)
-    assert document["summary"]["transcripts"] == len(runner.results)
-    failed = sum(r.status == "failed" for r in runner.results.values())
+    assert document["summary"]["transcripts"] == exchanges
     assert document["summary"]["fail"] == failed and code == (1 if failed else 0)
 
 

@@ -97,7 +97,10 @@ def render(failures: list[tuple[str, str, str]]) -> str:
         "# Each entry needs a reason after '#'. Entries that stop failing make the run fail: remove them.",
         "",
     ]
-    for scenario, check, message in sorted(set(failures)):
+    first: dict[tuple[str, str], str] = {}
+    for scenario, check, message in failures:
+        first.setdefault((scenario, check), message)  # one entry per pair, however many steps broke it
+    for (scenario, check), message in sorted(first.items()):
         seen = " ".join(message.split())[:100]
         lines.append(f"{scenario}:{check}  # TODO: why this is accepted (seen: {seen})")
     return "\n".join(lines) + "\n"

@@ -145,7 +145,7 @@ class ExchangeReplay:
     def __init__(self, source: str, index: int, expectation: Expectation, status: int | None,
                  headers: Iterable[tuple[str, str]], *, schemas: Any = None,
                  profile: str | profiles.Profile | None = None, checks: Iterable[str] | None = None,
-                 complete: bool = True, notes: Iterable[str] = ()) -> None:
+                 complete: bool = True, notes: Iterable[str] = (), prefix: Iterable[dict] = ()) -> None:
         self.source = source
         self.index = index
         self.kind = expectation.kind
@@ -153,7 +153,10 @@ class ExchangeReplay:
         self.notes = list(notes)
         if checks is None:
             checks = checks_for(expectation.kind, profile, head=True)
-        self.checker = ExchangeChecker(expectation, schemas=schemas, checks=checks, profile=profile)
+        # prefix: the events of the original stream up to `starting_after`, for a resumed stream
+        # (checked, like live, as the tail of the original)
+        extra = {"prefix": list(prefix)} if prefix else {}
+        self.checker = ExchangeChecker(expectation, schemas=schemas, checks=checks, profile=profile, **extra)
         if status is not None:
             self.checker.head(status, list(headers))
 
@@ -171,7 +174,12 @@ class ExchangeReplay:
             response_id = response_id if isinstance(response_id, str) else None
         if response_id is None:
             response_id = _response_id(checker.final_response)
-        return Transcript(self.source, self.index, self.kind, list(violations), response_id=response_id,
+        kind = self.kind
+        if kind not in ("stream", "response", "error"):  # "any": judged by what arrived
+            status = checker.status
+            kind = "stream" if checker.stream is not None else "error" if status is not None and status >= 400 \
+                else "response"
+        return Transcript(self.source, self.index, kind, list(violations), response_id=response_id,
                           events=checker.events, notes=self.notes)
 
 

@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "run":
         return _run(argv[1:])
+    if argv and argv[0] == "serve":
+        from .reference.__main__ import main as serve_main
+
+        try:
+            return serve_main(argv[1:], prog="responses-conformance serve")
+        except SystemExit as exc:  # argparse's way of saying "wrong call": exit code 2, no traceback
+            return int(exc.code or 0)
     if argv and argv[0] == "replay":
         from . import replay
 
@@ -29,14 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Conformance suite for the OpenAI Responses API.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the conformance suite (all further options go to pytest)")
-    serve = commands.add_parser("serve", help="run the embedded reference server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--api-key", default=None, help="the key clients must send (default: the documented one)")
-    serve.add_argument("--flavour", choices=("openai", "openresponses"), default="openai",
-                       help="openai (default) or openresponses: [DONE] at the end, Open Responses event names")
-    serve.add_argument("--fault", action="append", default=[],
-                       help="break the server on purpose (for testing the suite): one of the documented faults")
+    commands.add_parser("serve", help="run the embedded reference server (see `serve --help`)")
     checks = commands.add_parser("checks", help="print the catalogue of checks")
     checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md (all profiles)")
     checks.add_argument("--profile", default=None, help="severities of this profile (default: openai)")
@@ -45,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_arguments(commands.add_parser(
         "replay", help="check captured traffic offline (SSE, JSON lines, JSON bodies, HAR, live transcripts)"))
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
     if args.profile is not None and args.profile not in _profile_names():
         print(f"responses-conformance: unknown profile {args.profile!r}; known: {', '.join(_profile_names())}",
               file=sys.stderr)
@@ -61,21 +59,6 @@ def _run(pytest_args: list[str]) -> int:
     from .plugin import SUITE_MODULE
 
     return int(pytest.main([str(SUITE_MODULE), *pytest_args]))
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from .reference import DEFAULT_API_KEY, FAULTS, serve
-
-    unknown = sorted(set(args.fault) - set(FAULTS))
-    if unknown:
-        print(f"responses-conformance: unknown fault(s) {', '.join(unknown)}; known: {', '.join(sorted(FAULTS))}",
-              file=sys.stderr)
-        return 2
-    key = args.api_key or DEFAULT_API_KEY
-    print(f"reference server on http://{args.host}:{args.port}/v1 (model ref-model-1; "
-          f"{'documented default key' if args.api_key is None else 'key from --api-key'})", file=sys.stderr)
-    serve(host=args.host, port=args.port, api_key=key, faults=frozenset(args.fault), flavour=args.flavour)
-    return 0
 
 
 def _profile_names() -> list[str]:

@@ -358,8 +358,8 @@ class ConformanceSession:
             from .reference import ReferenceServer
             from .reference.model import DEFAULT_MODEL
 
-            # Under the openresponses profile the reference server speaks that flavour.
-            flavour = "openresponses" if self.profile == "openresponses" else "openai"
+            # The reference server speaks the flavour of the profile the suite holds it to.
+            flavour = self.profile if self.profile in ("openresponses", "openai-strict") else "openai"
             self._server = ReferenceServer(flavour=flavour)
             self._server.__enter__()
             self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,

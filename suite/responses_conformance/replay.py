@@ -228,8 +228,9 @@ def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str 
     if not complete:
         notes.append(f"the live run could not finish this exchange ({end}: {response.get('error')}); as there, "
                      "the end-of-stream rules are not run")
+    prefix = _resumed_prefix(record_path, record, expectation, notes)
     replay = ExchangeReplay(source or str(body_path), 0, expectation, status, headers, schemas=schemas,
-                            profile=profile, checks=checks, complete=complete, notes=notes)
+                            profile=profile, checks=checks, complete=complete, notes=notes, prefix=prefix)
     with open(body_path, "rb") as handle:
         while True:
             chunk = handle.read(CHUNK_SIZE)
@@ -244,7 +245,7 @@ def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str 
 
 
 def _expectation(record: dict, profile: str) -> tuple[Expectation, list[str] | None, str]:
-    """The scenario's expectation and checks, as the live runner used them."""
+    """The expectation of the scenario step and the checks, as the live runner used them."""
     data = record.get("scenario")
     if isinstance(data, dict):
         from .scenarios import from_data
@@ -253,7 +254,12 @@ def _expectation(record: dict, profile: str) -> tuple[Expectation, list[str] | N
             scenario = from_data(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ReplayError(f"the transcript's scenario cannot be read: {type(exc).__name__}: {exc}") from None
-        return scenario.expect, [c.id for c in scenario.checks(profile)], f"scenario {scenario.id}"
+        steps = list(getattr(scenario, "steps", ()))
+        name = record.get("step")
+        step = next((s for s in steps if s.name == name), steps[0] if steps else None)
+        expectation = step.expect if step is not None else scenario.expect
+        what = f"scenario {scenario.id}" + (f", step {step.name}" if step is not None and len(steps) > 1 else "")
+        return expectation, [c.id for c in scenario.checks(profile)], what
     # A record without its scenario: judge by what was asked and answered.
     request = record.get("request") if isinstance(record.get("request"), dict) else {}
     status = (record.get("response") or {}).get("status")
@@ -263,6 +269,27 @@ def _expectation(record: dict, profile: str) -> tuple[Expectation, list[str] | N
         return Expectation("error", statuses=(status,)), None, f"HTTP {status}, checked as an error envelope"
     kind = "stream" if streamed else "response"
     return Expectation(kind), None, f"no scenario recorded; checked as a {kind}"
+
+
+def _resumed_prefix(record_path: Path, record: dict, expectation: Expectation, notes: list[str]) -> list[dict]:
+    """For a resumed stream (`starting_after`): the original stream's events up to that number,
+    from the transcript of the step it resumes, as the live runner passed them."""
+    after, original = expectation.starting_after, getattr(expectation, "resume_of", None)
+    if after is None or not original:
+        return []
+    scenario = record.get("scenario") if isinstance(record.get("scenario"), dict) else {}
+    from .transcript import safe_name
+
+    sibling = record_path.with_name(f"{safe_name(str(scenario.get('id', '')) + '.' + original)}.json")
+    try:
+        events = json.loads(sibling.read_text(encoding="utf-8")).get("events") or []
+    except (OSError, ValueError, AttributeError):
+        notes.append(f"the transcript of step {original}, which this stream resumes, is missing: checked as a "
+                     f"stream starting after sequence_number {after}")
+        return []
+    data = [e.get("data") for e in events if isinstance(e, dict)]
+    return [d for d in data if isinstance(d, dict) and isinstance(d.get("sequence_number"), int)
+            and d["sequence_number"] <= after]
 
 
 # -- output -------------------------------------------------------------------------------------

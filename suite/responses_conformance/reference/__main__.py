@@ -18,9 +18,9 @@ from .server import serve
 from .validation import FEATURES
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m responses_conformance.reference") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m responses_conformance.reference",
+        prog=prog,
         description="Run the embedded reference Responses API server in the foreground.",
     )
     parser.add_argument("--host", default="127.0.0.1")
@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     api_key = None if args.no_auth else args.api_key
+    # A key given on the command line is not echoed back; the documented default is.
+    shown = "none" if api_key is None else api_key if api_key == DEFAULT_API_KEY else "the one given (not shown)"
     print(f"reference server on http://{args.host}:{args.port}/v1 "
-          f"(api key: {api_key or 'none'}; flavour: {args.flavour}; "
+          f"(api key: {shown}; flavour: {args.flavour}; "
           f"faults: {', '.join(args.fault) or 'none'}; "
           f"disabled: {', '.join(args.disable) or 'none'})",
           file=sys.stderr)

@@ -935,7 +935,7 @@ def create_app(
                 if index:
                     await asyncio.sleep(event_delay)
                 if req.include_obfuscation and chunk["choices"]:
-                    chunk = {**chunk, "obfuscation": chat.obfuscation(chat_id, index, chunk)}
+                    chunk = {**chunk, "obfuscation": chat.obfuscation(chat_id, index)}
                 yield b"data: " + _dumps(chunk) + b"\n\n"
             await asyncio.sleep(event_delay)
             yield b"data: [DONE]\n\n"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import errors
@@ -66,7 +66,6 @@ class ChatRequest:
     max_tokens: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _bad(message: str, param: str | None = None, code: str | None = None) -> ApiError:
@@ -157,9 +156,10 @@ def _items_from_messages(raw: Any) -> list[dict[str, Any]]:
                     raise errors.missing_parameter(f"{at}.function")
                 for key, value in (("id", call.get("id")), ("function.name", function.get("name")),
                                    ("function.arguments", function.get("arguments"))):
+                    if value is None:
+                        raise errors.missing_parameter(f"{at}.{key}")
                     if not isinstance(value, str):
-                        raise errors.missing_parameter(f"{at}.{key}") if value is None else \
-                            errors.invalid_type(f"{at}.{key}", "a string", value)
+                        raise errors.invalid_type(f"{at}.{key}", "a string", value)
                 pending_calls.add(call["id"])
                 items.append({"type": "function_call", "call_id": call["id"],
                               "name": function["name"], "arguments": function["arguments"]})
@@ -399,7 +399,8 @@ def chat_completion(req: ChatRequest, completion: Completion, call_ids: list[str
     }
 
 
-def obfuscation(chat_id: str, index: int, chunk: dict[str, Any]) -> str:
+def obfuscation(chat_id: str, index: int) -> str:
+    """Deterministic padding for a chunk (OpenAI pads chunks with random characters)."""
     seed = hashlib.sha256(f"{chat_id}:{index}".encode()).digest()
     return "".join(_ALNUM[b % 62] for b in seed[:1 + (index * 7) % 15])
 

@@ -21,8 +21,12 @@ text of the last user message in the conversation, earlier turns included):
 5. Otherwise a message: with `text.format` `json_schema` a JSON document built from the
    schema, with `json_object` `{"reply": "<plain reply>"}`, else the plain reply:
 
-    [instructions:<8 hex of sha256(instructions)>] You said: "<last user text>". This is turn 3.
+    [instructions:<8 hex of sha256(instructions)>] You said: "<last user text>".
+    Earlier you said: "<first user text>", "<second user text>". This is turn 3.
     I am the reference model.
+
+(each quote at most QUOTE_LIMIT characters; the "Earlier" and "turn" sentences only when the
+conversation has more than one user message, which is how the model shows it recalls them).
 
 The instructions are `instructions` and the text of every `system` / `developer` message of
 the conversation, joined with newlines in that order: a client (or a proxy) that sends its
@@ -303,7 +307,9 @@ def reply_text(model: str, instructions: str | None, messages: Sequence[Message]
     if instructions:
         words.append(instructions_marker(instructions))
     words.append(f'You said: "{last}".' if last else "You said nothing.")
-    if len(user_texts) > 1:
+    if len(user_texts) > 1:  # recall: every earlier user message, quoted
+        earlier = ", ".join(f'"{_quote(text)}"' for text in user_texts[:-1])
+        words.append(f"Earlier you said: {earlier}.")
         words.append(f"This is turn {len(user_texts)}.")
     words.append(MODELS.get(model, MODELS[DEFAULT_MODEL]))
     return " ".join(words)

@@ -44,6 +44,14 @@ OTHER_ITEM_TYPES = [
     "reasoning",
     "item_reference",
 ]
+#: Tool types of SPEC `Tool` (function tools are the ones the model calls; the others are
+#: accepted and echoed, never used).
+TOOL_TYPES = [
+    "function", "file_search", "computer", "computer_use_preview", "web_search",
+    "web_search_2025_08_26", "mcp", "code_interpreter", "programmatic_tool_calling",
+    "image_generation", "local_shell", "shell", "custom", "namespace", "tool_search",
+    "web_search_preview", "web_search_preview_2025_03_11", "apply_patch",
+]
 TRUNCATION = ["auto", "disabled"]
 SERVICE_TIERS = ["auto", "default", "flex", "scale", "priority"]
 TOOL_CHOICES = ["none", "auto", "required"]
@@ -486,6 +494,8 @@ def _check_tools(tools: list[Any]) -> tuple[list[Any], tuple[FunctionTool, ...]]
             raise errors.missing_parameter(f"{where}.type")
         if not isinstance(tool["type"], str):
             raise errors.invalid_type(f"{where}.type", "a string", tool["type"])
+        if tool["type"] not in TOOL_TYPES:
+            raise errors.invalid_value(f"{where}.type", tool["type"], TOOL_TYPES)
         if tool["type"] != "function":
             echoed.append(dict(tool))
             continue
