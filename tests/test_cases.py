@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from responses_conformance.engine import assertions, profiles, registry
+from responses_conformance.engine import assertions, fidelity, profiles, registry
 from responses_conformance.engine.assertions import StepView
 from responses_conformance.engine.checker import StreamChecker
 from responses_conformance.engine.checks.consistency import shape_differences
@@ -364,9 +364,19 @@ def run_scenario(case: dict) -> list[Violation]:
             for f in assertions.run(check, steps, args) if profile.severity(f.check) is not None]
 
 
+def run_upstream(case: dict) -> list[Violation]:
+    """Upstream fidelity: the client's final Response against the upstream's journal entries."""
+    spec = case["upstream"]
+    profile = profiles.get(case.get("profile"))
+    return [Violation(f.check, profile.severity(f.check), f.message, f.path)
+            for f in fidelity.check(spec["final"], spec["journal"]) if profile.severity(f.check) is not None]
+
+
 def run_case(case: dict, group: dict) -> list[Violation]:
     if "scenario" in case:
         return run_scenario(case)
+    if "upstream" in case:
+        return run_upstream(case)
     frames = build_frames(case, group) if "sse" not in case else None
     if "exchange" in case:
         return run_exchange(case, frames)
@@ -399,6 +409,8 @@ def case_id(category: str, group: dict, case: dict) -> str:
 def _kind(case: dict) -> str:
     if "scenario" in case:
         return "scenario"
+    if "upstream" in case:
+        return "upstream"
     return case["exchange"]["kind"] if "exchange" in case else "stream"
 
 

@@ -187,7 +187,8 @@ def test_a_truncated_har_checks_the_entries_before_the_cut(schemas) -> None:
 # -- every kind of input, recognised ----------------------------------------------------------------
 def test_json_bodies_one_after_another_then_a_stream(schemas) -> None:
     response = (REPLAY / "response-usage-total-wrong.json").read_bytes()
-    envelope = b'{"error": {"message": "No such model", "type": "invalid_request_error", "param": "model", "code": null}}'
+    envelope = (b'{"error": {"message": "No such model", "type": "invalid_request_error", "param": "model", '
+                b'"code": null}}')
     stream = make_fixtures.january_streams()[0]
     transcripts, reader = replay_bytes(response + envelope + b"\n" + stream, schemas, chunk=11)
     assert [(t.kind, t.verdict) for t in transcripts] == [("response", "fail"), ("error", "pass"), ("stream", "pass")]
@@ -228,9 +229,10 @@ def test_odd_inputs_get_a_verdict(data: bytes, kind: str, must: set[str] | None,
     (b'{"log": {"version": "1.2", "entries": []}}', "HAR file holds no /responses exchange"),
 ])
 def test_unreadable_inputs_are_one_line_errors(data: bytes, reason: str, schemas) -> None:
-    with pytest.raises(CaptureError, match=reason) as raised:
-        replay_bytes(data, schemas)
-    assert "\n" not in str(raised.value)
+    for chunk in (65536, 1):
+        with pytest.raises(CaptureError, match=reason) as raised:
+            replay_bytes(data, schemas, chunk=chunk)
+        assert "\n" not in str(raised.value)
 
 
 def test_deep_nesting_and_huge_lines_do_not_crash(schemas) -> None:

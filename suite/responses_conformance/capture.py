@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ CHUNK_SIZE = 64 * 1024
 MAX_LINE = 16 * 1024 * 1024  # one JSON-lines payload (as large as the SSE decoder allows an event)
 MAX_HELD_NOTES = 64
 MAX_HAR_ENTRY = 4 * MAX_JSON_BODY  # one HAR entry, its response body included
+_SNIFF_BYTES = 8192  # the first bytes looked at for NULs (a binary file is no capture)
 _SSE_LOOKAHEAD = 6  # len("event:"): enough to tell whether a line starts an SSE field
 
 # Checks about the HTTP status line and headers: they cannot run on a body captured without them.
@@ -394,20 +394,17 @@ class CaptureReader:
         self._started = True
         if data.startswith(_GZIP_MAGIC):
             self._gunzip = zlib.decompressobj(wbits=31)
-        else:
-            self._check_text(data)
         return data
 
-    @staticmethod
-    def _check_text(data: bytes) -> None:
-        sample = data[:8192]
-        if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+    def _check_text(self, data: bytes) -> None:
+        """The first bytes of text (after any gzip) tell a binary file or UTF-16 from a capture."""
+        if self._seen_bytes == 0 and data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise CaptureError("UTF-16 text; captures are read as UTF-8")
-        if b"\x00" in sample:
+        if b"\x00" in data[:_SNIFF_BYTES - self._seen_bytes]:
             raise CaptureError("binary data (NUL bytes), not a text capture")
 
     def _run(self, data: bytes, out: list[Transcript]) -> None:
-        if data and self._seen_bytes == 0 and self._gunzip is not None:
+        if self._seen_bytes < _SNIFF_BYTES and data:
             self._check_text(data)
         self._seen_bytes += len(data)
         while data:

@@ -61,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-bytes", type=int, default=None, help="largest body read, in bytes (default: 32 MiB)")
     group.addoption("--max-events", type=int, default=None,
                     help=f"most events checked in one stream before it is cut off (default: {Limits().max_events})")
+    group.addoption("--upstream-url", default=None,
+                    help="our reference server's URL when it is the upstream of the target under test (a proxy): "
+                         "the suite then checks that what the upstream produced reaches the client intact "
+                         "(runs scenarios one at a time)")
     group.addoption("--concurrency", type=int, default=8,
                     help="scenarios sent at the same time (default: 8; steps of one scenario stay in order)")
     group.addoption("--require", default="",
@@ -159,8 +163,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_case" not in metafunc.fixturenames:
         return
     profile = metafunc.config.getoption("conformance_profile")
+    upstream = bool(metafunc.config.getoption("upstream_url"))
     cases = [Case(scenario, check, profiles.get(profile).severity(check.id))
-             for scenario in load_all() for check in scenario.checks(profile)]
+             for scenario in load_all() for check in scenario.checks(profile, upstream=upstream)]
     metafunc.parametrize("conformance_case", cases, ids=[case.id for case in cases])
 
 
@@ -353,7 +358,8 @@ class ConformanceSession:
             self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL,
                                  auth_header=self.config.getoption("auth_header"),
                                  auth_scheme=self.config.getoption("auth_scheme"),
-                                 headers=_headers(self.config.getoption("extra_headers")))
+                                 headers=_headers(self.config.getoption("extra_headers")),
+                                 upstream_url=self.config.getoption("upstream_url"))
         else:
             from .reference import ReferenceServer
             from .reference.model import DEFAULT_MODEL

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .engine import assertions, profiles
+from .engine import assertions, fidelity, profiles
 from .engine.assertions import StepView
 from .engine.checks.consistency import shape_differences
 from .engine.checker import parse_json
@@ -49,6 +49,7 @@ class Target:
     auth_header: str = "Authorization"  # or e.g. "api-key" (Azure-style gateways)
     auth_scheme: str = "Bearer"  # "" sends the bare key
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request
+    upstream_url: str | None = None  # our reference server behind the target (a proxy), for fidelity checks
 
     @property
     def label(self) -> str:
@@ -201,7 +202,9 @@ class Runner:
         self._lock = threading.Lock()
         # Independent scenarios go out concurrently, bounded: a target that takes seconds per
         # answer must not make the suite take minutes. Steps inside a scenario stay in order.
-        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="scenario")
+        # With an upstream journal to read, one request at a time, so each answer is attributable.
+        workers = 1 if target.upstream_url else max(1, concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scenario")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -243,6 +246,23 @@ class Runner:
         return replace(violation, message=self.redactor.text(violation.message),
                        excerpt=self.redactor.text(violation.excerpt) if violation.excerpt else violation.excerpt)
 
+    def _journal(self, method: str) -> list[dict] | None:
+        """The upstream reference server's journal (GET), or clear it (DELETE) before a request."""
+        if self.target.upstream_url is None:
+            return None
+        origin = self.target.upstream_url.rstrip("/")
+        origin = origin[: -len("/v1")] if origin.endswith("/v1") else origin
+        answer = self._http().request(method, origin + "/_reference/journal")
+        answer.raise_for_status()
+        body = answer.json()
+        return body if isinstance(body, list) else []
+
+    def _fidelity(self, final: Any, checks: list[str]) -> list[Violation]:
+        entries = self._journal("GET") or []
+        chosen = profiles.get(self.profile)
+        return [Violation(f.check, chosen.severity(f.check), f.message, f.path)
+                for f in fidelity.check(final, entries) if f.check in checks and chosen.severity(f.check)]
+
     def _http(self) -> Any:
         with self._client_lock:
             if self._client is None:
@@ -269,7 +289,7 @@ class Runner:
     def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario=scenario)
         context: dict[str, Any] = {"model": self.target.model, "steps": {}}
-        checks = [c.id for c in scenario.checks(self.profile)]
+        checks = [c.id for c in scenario.checks(self.profile, upstream=self.target.upstream_url is not None)]
         several = len(scenario.steps) > 1
         for step in scenario.steps:
             try:
@@ -369,6 +389,7 @@ class Runner:
             api_key = None
             headers[self.target.auth_header] = f"{self.target.auth_scheme} {key}".strip()
         sink = _Sink(checker, self.limits.max_events)
+        journal = self._journal("DELETE")
         exchange = run_exchange(self._http(), method=step.method, url=self.target.base_url.rstrip("/") + path,
                                 api_key=api_key, json_body=json_body, raw_body=raw_body, extra_headers=headers or None,
                                 limits=self.limits, redactor=self.redactor, sink=sink)
@@ -386,6 +407,13 @@ class Runner:
             internal = self.redactor.text(sink.crash_trace or done.error)
         # Belt and braces: the HTTP layer already redacts what the checker sees, but a message
         # may be built from several chunks.
+        final = checker.final_response or checker.body_json
+        # Fidelity is about a model answer: a POST /responses that finished (not a retrieve, a
+        # resume or cancel, nor a background response still queued).
+        generated = (step.method == "POST" and path.split("?")[0].rstrip("/").endswith("/responses")
+                     and isinstance(final, dict) and final.get("status") in ("completed", "incomplete", "failed"))
+        if journal is not None and exchange.status == 200 and generated:
+            violations = violations + self._fidelity(final, checks)
         done.violations = [self._redact(replace(v, step=step.name if several else None)) for v in violations]
         done.final_response = self.redactor.json(checker.final_response)
         done.body_json = self.redactor.json(checker.body_json)

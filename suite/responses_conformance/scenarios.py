@@ -128,11 +128,14 @@ class Scenario:
             return None, step.raw_body.replace("{model}", model).encode()
         return render(step.json_body, {"model": model}), None
 
-    def checks(self, profile: str = "openai") -> tuple[registry.Check, ...]:
-        """The checks this scenario is judged by in a profile: those of its steps' kinds and its assertions."""
+    def checks(self, profile: str = "openai", upstream: bool = False) -> tuple[registry.Check, ...]:
+        """The checks this scenario is judged by in a profile: those of its steps' kinds and its
+        assertions, and upstream fidelity for answers a proxy relays from our reference server."""
         kinds = {step.expect.kind for step in self.steps}
         if "any" in kinds:
             kinds.discard("any")
+        if upstream and kinds & {"stream", "response"}:
+            kinds.add("upstream")
         wanted = {a["check"] for a in self.asserts}
         if self.compare_shape_with is not None:
             wanted.add("consistency.nonstream_matches_stream")

@@ -27,6 +27,7 @@ RESPONSE = frozenset({"response"})
 ERROR = frozenset({"error"})
 SUCCESS = frozenset({"stream", "response"})
 ANY = frozenset({"stream", "response", "error"})
+UPSTREAM = frozenset({"upstream"})  # judged only with --upstream-url (a proxy in front of our reference server)
 SCENARIO = frozenset({"scenario"})  # named by a scenario's assertions, judged across its steps
 
 
@@ -250,6 +251,20 @@ CHECKS: tuple[Check, ...] = (
     _c("consistency.truncation_reported", MUST, SCENARIO,
        "When `max_output_tokens` is reached the response is `incomplete` with reason `max_output_tokens`.",
        "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05)."),
+    # Upstream fidelity (engine/fidelity.py): with --upstream-url on our reference server, what
+    # reached the client through a proxy is what the upstream produced.
+    _c("consistency.upstream_text_preserved", MUST, UPSTREAM,
+       "The text that reaches the client is the text the upstream produced.",
+       "What a proxy is for; LiteLLM and other bridges lost or duplicated text (B-14, E-04)."),
+    _c("consistency.upstream_tool_calls_preserved", MUST, UPSTREAM,
+       "Tool call names, arguments and call_ids reach the client as the upstream sent them.",
+       "Agents pair outputs by call_id; bridges rewrote ids and merged arguments (D-05, J-06, J-07)."),
+    _c("consistency.upstream_finish_preserved", MUST, UPSTREAM,
+       "The upstream's finish reason becomes the matching status (stop: completed, length: incomplete, ...).",
+       "Truncation reported as completed loses the signal (B-11, H-09)."),
+    _c("consistency.upstream_usage_preserved", MUST, UPSTREAM,
+       "The token counts that reach the client are the upstream's.",
+       "Usage translated wrongly or dropped by bridges (F-04, F-05, F-06, F-08)."),
     # ---- usage --------------------------------------------------------------------------
     _c("usage.present", MUST, SUCCESS,
        "A completed or incomplete response carries a `usage` object.",

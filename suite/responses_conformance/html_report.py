@@ -1,0 +1,635 @@
+"""The HTML conformance report: the page a maintainer reads first.
+
+What it shows, built from the same records as results.json:
+
+* on top, the verdict, the target, suite version and date, counts of items (scenario x check)
+  per status, a matrix of check categories by scenario (each cell coloured by its worst
+  status and linking to its findings) and the features table;
+* per failure (or warning, or known failure), the check, its rule and basis, what was seen
+  versus expected, the stream as a bounded timeline with the offending events highlighted and
+  their JSON paths, the request sent, a `curl` command and the transcript's path.
+
+Two pages are built from the same Jinja2 templates (``templates/``, autoescaped):
+
+* the live suite's pytest-html report: `summary_html` is the top block
+  (``pytest_html_results_summary``) and `finding_html` the extra of a failing item
+  (`report.HtmlHooks`); pytest-html keeps rendering the rows, filters and logs;
+* a standalone page, `render_standalone(results, findings)`, for offline use (replay).
+
+Both are self-contained: inline CSS, one small inline script, nothing fetched. Everything here
+is built from already-redacted records (transcripts, violations); the key never reaches it.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .engine import profiles, registry
+
+__all__ = ["ExchangeView", "Finding", "Item", "findings_from_results", "finding_html", "items_from_results",
+           "load_exchange", "render_standalone", "replay_inputs", "summary_html", "timeline"]
+
+# Worst first: a cell, a scenario or a run takes the first status any of its items has.
+STATUS_ORDER = ("failed", "errored", "warned", "known", "passed", "skipped", "na")
+STATUS_LABELS = {"failed": "fail", "errored": "error", "warned": "warn", "known": "known", "passed": "pass",
+                 "skipped": "skip", "na": "n/a"}
+SHOWN_VIOLATIONS = 10  # per failure block, as in the failure text (report.SHOWN_PER_ITEM)
+WINDOW = 3  # events shown before and after an offending one
+MAX_TIMELINE_ROWS = 40  # events shown per exchange, whatever the stream's length
+MAX_EVENT_JSON = 2500  # characters of an offending event's JSON
+MAX_CONTEXT_JSON = 1200  # characters of the object holding the offending value
+MAX_REQUEST_JSON = 4000
+MAX_BODY_READ = 64 * 1024  # of a non-streamed body file, for the value at the path
+
+
+# -- the records the templates show ------------------------------------------------------------
+@dataclass
+class Item:
+    """One verdict of one check on one scenario: a pytest item in the live suite."""
+
+    key: str  # pytest node id (live) or "<scenario>:<check>" (standalone)
+    scenario: str
+    check: str
+    status: str  # failed | errored | warned | known | passed | skipped
+    row: str | None = None  # the id pytest-html gives the item's row (live only)
+    block: str | None = None  # the element id of its failure block, when it has one
+
+    @property
+    def category(self) -> str:
+        return self.check.split(".", 1)[0]
+
+
+@dataclass
+class ExchangeView:
+    """One request and its answer, as a transcript record holds them (already redacted)."""
+
+    step: str | None = None  # the step of a multi-step scenario
+    transcript: str | None = None  # the path shown to the reader
+    request: Mapping[str, Any] | None = None  # {"method", "url", "headers": [[name, value]], "body"}
+    curl: str | None = None
+    status: int | None = None  # HTTP status of the answer
+    events: list[dict] | None = None  # [{"index", "event", "data"}]; None: not recorded
+    body: Any = None  # a non-streamed body (parsed JSON when it is JSON), None when not read
+
+
+@dataclass
+class Finding:
+    """The violations of one check in one scenario: one failure block.
+
+    `violations` are dicts as `Violation.to_json()` writes them (or results.json's violation
+    records): check, severity, message, path, event_index, event_type, sequence_number, and
+    optionally excerpt and step. `exchanges` are the requests they were found in.
+    """
+
+    key: str
+    scenario: str
+    check: str
+    severity: str  # "must" | "should"
+    violations: list[dict]
+    exchanges: list[ExchangeView] = field(default_factory=list)
+    status: str = "failed"  # failed | warned | known
+    scenario_description: str = ""
+
+    @property
+    def anchor(self) -> str:
+        return anchor(self.key)
+
+
+def anchor(key: str) -> str:
+    """The element id of a failure block (ids may hold anything but white space)."""
+    return "rc-" + re.sub(r"\s", "_", key)
+
+
+def worst(statuses: Iterable[str]) -> str:
+    found = set(statuses)
+    return next((s for s in STATUS_ORDER if s in found), "na")
+
+
+# -- small helpers -------------------------------------------------------------------------------
+def _bounded(text: str, limit: int) -> tuple[str, int]:
+    """(text cut to `limit` characters, how many were cut)."""
+    if len(text) <= limit:
+        return text, 0
+    return text[:limit], len(text) - limit
+
+
+def _pretty(value: Any, limit: int) -> dict[str, Any]:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    shown, cut = _bounded(text, limit)
+    return {"text": shown, "cut": cut}
+
+
+_PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def value_at(data: Any, path: str | None) -> tuple[bool, Any, Any]:
+    """(found, value, parent) for a JSON path like ``$.response.usage.total_tokens``."""
+    if not path or not path.startswith("$"):
+        return False, None, None
+    parent, value = None, data
+    for match in _PATH_TOKEN.finditer(path, 1):
+        key = match.group(1) or match.group(3) or match.group(4)
+        index = match.group(2)
+        parent = value
+        if index is not None and isinstance(value, list) and int(index) < len(value):
+            value = value[int(index)]
+        elif key is not None and isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
+            return False, None, parent
+    return True, value, parent
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _where(v: Mapping[str, Any]) -> str:
+    """As `Violation.where()`: 'step s: event #6 response.output_text.delta (sequence_number 7)'."""
+    prefix = f"step {v['step']}: " if v.get("step") else ""
+    if v.get("event_index") is None:
+        return prefix + "the exchange as a whole"
+    label = f"event #{v['event_index']}"
+    if v.get("event_type"):
+        label += f" {v['event_type']}"
+    if v.get("sequence_number") is not None:
+        label += f" (sequence_number {v['sequence_number']})"
+    return prefix + label
+
+
+# -- the timeline ----------------------------------------------------------------------------------
+def _event_row(index: Any, name: str | None, data: Any) -> dict[str, Any]:
+    payload = data if isinstance(data, dict) else {}
+    item = payload.get("item") if isinstance(payload.get("item"), dict) else {}
+    what = ""
+    for key in ("delta", "text", "arguments"):
+        if isinstance(payload.get(key), str):
+            what = _short(payload[key], 40)
+            break
+    else:
+        response = payload.get("response")
+        if isinstance(response, dict) and "status" in response:
+            what = f"status {response['status']}"
+        elif item:
+            what = f"{item.get('type', '?')} {item.get('status', '')}".strip()
+        elif not isinstance(data, dict) and data is not None:
+            what = _short(data, 40)
+    return {"kind": "event", "index": index, "type": payload.get("type") or name or "?",
+            "name": name, "sequence_number": payload.get("sequence_number"),
+            "output_index": payload.get("output_index"), "content_index": payload.get("content_index"),
+            "item_id": payload.get("item_id") or item.get("id"), "what": what, "offending": False, "marks": []}
+
+
+def _mark(row: dict[str, Any], data: Any, violation: Mapping[str, Any]) -> None:
+    found, value, parent = value_at(data, violation.get("path"))
+    mark = {"path": violation.get("path") or "$", "message": violation.get("message", ""),
+            "found": found, "value": _short(value, 200) if found else None,
+            "context": _pretty(parent, MAX_CONTEXT_JSON) if found and isinstance(parent, (dict, list))
+            and parent is not data else None}
+    row["offending"] = True
+    row["marks"].append(mark)
+
+
+def timeline(events: list[dict] | None, violations: list[Mapping[str, Any]], *, window: int = WINDOW,
+             limit: int = MAX_TIMELINE_ROWS) -> dict[str, Any]:
+    """The rows to show of one stream: windows of `window` events around each offending one,
+    at most `limit` events in all, and gap rows saying how many events are hidden.
+
+    `events` are a transcript's ``[{"index", "event", "data"}]``; None when they were not
+    recorded, in which case the offending events are rebuilt from the violations' excerpts.
+    """
+    marked = [v for v in violations if isinstance(v.get("event_index"), int)]
+    if events is None:
+        rows = []
+        for index in sorted({v["event_index"] for v in marked}):
+            at = [v for v in marked if v["event_index"] == index]
+            data: Any = None
+            if at[0].get("excerpt"):
+                try:
+                    data = json.loads(at[0]["excerpt"])
+                except ValueError:
+                    data = at[0]["excerpt"]
+            row = _event_row(index, at[0].get("event_type"), data)
+            if not isinstance(data, dict):
+                row.update(type=at[0].get("event_type") or "?", sequence_number=at[0].get("sequence_number"))
+            for v in at:
+                _mark(row, data, v)
+            row["full"] = _pretty(data, MAX_EVENT_JSON) if data is not None else None
+            rows.append(row)
+        return {"rows": rows, "total": None, "recorded": False, "whole": not marked}
+
+    listed = [e for e in events if isinstance(e, dict) and "index" in e]
+    truncated = next((e["truncated"] for e in events if isinstance(e, dict) and "truncated" in e), None)
+    position = {e["index"]: i for i, e in enumerate(listed)}
+    offending = sorted({position[v["event_index"]] for v in marked if v["event_index"] in position})
+    whole = not offending
+    if whole:  # a finding about the stream as a whole: its end is where it shows
+        offending_windows = [(max(0, len(listed) - 2 * window - 1), len(listed) - 1)]
+    else:
+        offending_windows = [(max(0, p - window), min(len(listed) - 1, p + window)) for p in offending]
+    shown: list[int] = []
+    not_shown = 0
+    for start, end in offending_windows:
+        span = [i for i in range(start, end + 1) if not shown or i > shown[-1]]
+        if len(shown) + len(span) > limit:
+            not_shown += 1
+            continue
+        shown += span
+    rows: list[dict[str, Any]] = []
+    previous = -1
+    for i in shown:
+        if i > previous + 1:
+            rows.append({"kind": "gap", "hidden": i - previous - 1, "first": listed[previous + 1]["index"],
+                         "last": listed[i - 1]["index"]})
+        event = listed[i]
+        row = _event_row(event["index"], event.get("event"), event.get("data"))
+        for v in marked:
+            if v["event_index"] == event["index"]:
+                _mark(row, event.get("data"), v)
+        row["full"] = _pretty(event.get("data"), MAX_EVENT_JSON) if row["offending"] else None
+        rows.append(row)
+        previous = i
+    if listed and previous < len(listed) - 1:
+        rows.append({"kind": "gap", "hidden": len(listed) - 1 - previous, "first": listed[previous + 1]["index"],
+                     "last": listed[-1]["index"]})
+    return {"rows": rows, "total": len(listed), "recorded": True, "whole": whole,
+            "windows_not_shown": not_shown, "truncated": truncated}
+
+
+# -- loading transcripts ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=8)
+def _record(path: str) -> dict | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _body(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BODY_READ + 1)
+    except OSError:
+        return None
+    text = raw[:MAX_BODY_READ].decode("utf-8", "replace")
+    if len(raw) > MAX_BODY_READ:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def load_exchange(record_path: str | Path, display: str | None = None, step: str | None = None) -> ExchangeView:
+    """An ExchangeView from a live-suite transcript record (``transcripts/<name>.json``).
+
+    Records are read whole (the live suite bounds them) and the last few are cached: the
+    checks of one scenario share one record.
+    """
+    path = Path(record_path)
+    record = _record(str(path.resolve())) or {}
+    request = record.get("request") if isinstance(record.get("request"), dict) else None
+    response = record.get("response") if isinstance(record.get("response"), dict) else {}
+    events = record.get("events")
+    body = None
+    if not events and isinstance(response.get("body_file"), str):
+        body = _body(path.parent / response["body_file"])
+    return ExchangeView(step=step if step is not None else record.get("step"),
+                        transcript=display or str(record_path), request=request,
+                        curl=(request or {}).get("curl"), status=response.get("status"),
+                        events=events if isinstance(events, list) and events else ([] if record else None),
+                        body=body)
+
+
+def _merge_details(violations: list[dict], records: list[dict]) -> list[dict]:
+    """results.json's violation records lack the excerpt and the step: take them from the
+    transcript records, matched by check, event index, path and message."""
+    known = {}
+    for record in records:
+        for v in record.get("violations") or []:
+            if isinstance(v, dict):
+                known.setdefault((v.get("check"), v.get("event_index"), v.get("path"), v.get("message")), v)
+    out = []
+    for v in violations:
+        extra = known.get((v.get("check"), v.get("event_index"), v.get("path"), v.get("message")), {})
+        out.append({**{k: extra[k] for k in ("excerpt", "step") if k in extra}, **v})
+    return out
+
+
+def findings_from_results(results: Mapping[str, Any], base: str | Path) -> list[Finding]:
+    """The failure blocks of a results.json, with the transcripts it names (relative to `base`,
+    the folder results.json is in)."""
+    base = Path(base)
+    findings = []
+    for scenario in results.get("scenarios", []):
+        violations = [v for v in scenario.get("violations") or [] if isinstance(v, dict)]
+        if not violations:
+            continue
+        steps = [s for s in scenario.get("steps") or [] if s.get("transcript")]
+        paths = [(s["transcript"], s.get("name")) for s in steps] or (
+            [(scenario["transcript"], None)] if scenario.get("transcript") else [])
+        exchanges = [load_exchange(base / p, display=p, step=name) for p, name in paths]
+        records = [_record(str((base / p).resolve())) or {} for p, _ in paths]
+        violations = _merge_details(violations, records)
+        by_check: dict[str, list[dict]] = {}
+        for v in violations:
+            by_check.setdefault(v["check"], []).append(v)
+        for check, found in by_check.items():
+            findings.append(_finding(f"{scenario['id']}:{check}", scenario["id"], check, found, exchanges,
+                                     scenario.get("description", "")))
+    return findings
+
+
+def _finding(key: str, scenario: str, check: str, violations: list[dict], exchanges: list[ExchangeView],
+             description: str = "") -> Finding:
+    must = [v for v in violations if v.get("severity") == "must"]
+    if must and all(v.get("known") for v in must):
+        status = "known"
+    else:
+        status = "failed" if must else "warned"
+    return Finding(key=key, scenario=scenario, check=check, severity="must" if must else "should",
+                   violations=violations, exchanges=exchanges, status=status, scenario_description=description)
+
+
+def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] = ()) -> list[Item]:
+    """The (scenario, check) verdicts of a results document, for a page without pytest items.
+
+    A scenario's checks are, in order of preference: its ``"checks"`` (a list of ids), the
+    checks of the built-in scenario of that id, or the checks that apply to its ``"kind"``
+    (stream, response, error; guessed from its events and HTTP status when absent). A check
+    with violations is failed (MUST), known (MUST, all in the baseline) or warned (SHOULD);
+    an errored or skipped scenario makes all its checks errored or skipped.
+    """
+    profile = (results.get("target") or {}).get("profile") or (results.get("suite") or {}).get("profile")
+    try:
+        chosen = profiles.get(profile)
+    except ValueError:
+        chosen = profiles.get(None)
+    blocks = {(f.scenario, f.check): f.anchor for f in findings}
+    builtin = _builtin_checks(chosen.name)
+    items = []
+    for scenario in results.get("scenarios", []):
+        if scenario.get("reason") == "not selected":
+            continue
+        sid = scenario["id"]
+        if isinstance(scenario.get("checks"), list):
+            checks = list(scenario["checks"])
+        elif sid in builtin:
+            checks = builtin[sid]
+        else:
+            kind = scenario.get("kind") or _guess_kind(scenario)
+            checks = [c.id for c in registry.CHECKS if kind in c.applies and chosen.enabled(c.id)]
+        by_check: dict[str, list[dict]] = {}
+        for v in scenario.get("violations") or []:
+            by_check.setdefault(v["check"], []).append(v)
+        checks += [c for c in by_check if c not in checks]
+        for check in checks:
+            found = by_check.get(check, [])
+            if scenario.get("status") in ("errored", "skipped"):
+                status = scenario["status"]
+            elif not found:
+                status = "passed"
+            else:
+                status = _finding("", sid, check, found, []).status
+            items.append(Item(key=f"{sid}:{check}", scenario=sid, check=check, status=status,
+                              block=blocks.get((sid, check))))
+    return items
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin_checks(profile: str) -> dict[str, list[str]]:
+    try:
+        from .scenarios import load_all
+
+        return {s.id: [c.id for c in s.checks(profile)] for s in load_all()}
+    except Exception:  # noqa: BLE001 - a page without them still renders (from each scenario's kind)
+        return {}
+
+
+def _guess_kind(scenario: Mapping[str, Any]) -> str:
+    if scenario.get("events"):
+        return "stream"
+    status = scenario.get("http_status")
+    return "error" if isinstance(status, int) and status >= 400 else "response"
+
+
+# -- replay ----------------------------------------------------------------------------------------
+def replay_inputs(transcripts: Iterable[Any], *, profile: str = profiles.DEFAULT,
+                  notes: Iterable[tuple[str, str]] = (), errors: Iterable[tuple[str, str]] = ()
+                  ) -> tuple[dict[str, Any], list[Finding]]:
+    """`render_standalone`'s two arguments for what `replay` checked.
+
+    `transcripts` are `capture.Transcript`s (source, index, kind, violations, response_id,
+    events, notes, record, curl, verdict, label): each is a row of the matrix. A live-suite
+    transcript (`record` set) shows its recorded stream; any other capture shows the offending
+    events rebuilt from the violations' excerpts (replay keeps no events).
+    """
+    scenarios, findings = [], []
+    verdicts = Counter()
+    for t in transcripts:
+        violations = [v.to_json() if hasattr(v, "to_json") else dict(v) for v in t.violations]
+        verdicts[t.verdict] += 1
+        description = " ".join(filter(None, [t.kind, t.response_id, f"{t.events} events" if t.kind == "stream"
+                                             else None])) + "".join(f"; note: {n}" for n in t.notes)
+        scenarios.append({"id": t.label, "description": description, "kind": t.kind,
+                          "status": "failed" if t.verdict == "fail" else "passed",
+                          "events": t.events, "violations": violations,
+                          "transcript": str(t.record) if t.record is not None else t.source})
+        if not violations:
+            continue
+        if t.record is not None:
+            exchange = load_exchange(t.record, display=str(t.record))
+            exchange.curl = exchange.curl or t.curl
+        else:
+            exchange = ExchangeView(transcript=t.source, curl=t.curl, events=None)
+        by_check: dict[str, list[dict]] = {}
+        for v in violations:
+            by_check.setdefault(v["check"], []).append(v)
+        for check, found in by_check.items():
+            findings.append(_finding(f"{t.label}:{check}", t.label, check, found, [exchange], description))
+    if verdicts["fail"]:
+        verdict = "not conformant"
+    elif list(errors):
+        verdict = "could not test"
+    else:
+        verdict = "conformant"
+    results = {
+        "suite": {"name": "responses-conformance", "version": _suite_version(), "profile": profile},
+        "generated_at": _now(),
+        "target": {"url": None, "model": None, "profile": profile,
+                   "label": f"replay of {sum(verdicts.values())} captured transcripts"},
+        "features": {},
+        "scenarios": scenarios,
+        "summary": {"verdict": verdict, "scenarios": len(scenarios), "passed": verdicts["pass"] + verdicts["warn"],
+                    "failed": verdicts["fail"], "errored": 0, "skipped": 0},
+        "notes": [f"{source}: {message}" for source, message in notes]
+        + [f"could not read {source}: {message}" for source, message in errors],
+    }
+    return results, findings
+
+
+def _suite_version() -> str:
+    from .report import suite_version
+
+    return suite_version()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# -- rendering -------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("responses_conformance", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(status_label=STATUS_LABELS)
+    return env
+
+
+def _asset(name: str) -> str:
+    source, _, _ = _env().loader.get_source(_env(), name)
+    return source
+
+
+def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
+    summary = results.get("summary") or {}
+    target = results.get("target") or {}
+    suite = results.get("suite") or {}
+    counts = Counter(item.status for item in items)
+    order = [s["id"] for s in results.get("scenarios", [])]
+    rows = []
+    for sid in order + sorted({i.scenario for i in items} - set(order)):
+        mine = [i for i in items if i.scenario == sid]
+        if not mine:
+            continue
+        cells = []
+        for category in registry.CATEGORIES:
+            here = [i for i in mine if i.category == category]
+            status = worst(i.status for i in here) if here else "na"
+            # The link goes to the worst item, one with a failure block when there is one.
+            pick = sorted((i for i in here if i.status == status), key=lambda i: i.block is None)
+            target_item = pick[0] if pick and status not in ("passed", "na") else None
+            listed = [f"{i.check}: {i.status}" for i in here if i.status != "passed"]
+            title = "; ".join(listed) or (f"{len(here)} check{'s' if len(here) != 1 else ''} passed" if here
+                                          else "no check of this category applies")
+            cells.append({"category": category, "status": status, "item": target_item, "title": title,
+                          "count": sum(1 for i in here if i.status == status) if here else 0})
+        description = next((s.get("description", "") for s in results.get("scenarios", []) if s["id"] == sid), "")
+        rows.append({"id": sid, "description": description, "status": worst(i.status for i in mine),
+                     "cells": cells})
+    not_selected = sum(1 for s in results.get("scenarios", []) if s.get("reason") == "not selected")
+    verdict = summary.get("verdict", "-")
+    verdict_status = {"conformant": "passed", "not conformant": "failed", "could not test": "errored"}.get(verdict,
+                                                                                                           "na")
+    return {
+        "verdict": verdict,
+        "verdict_status": verdict_status,
+        "target": {"url": target.get("url"), "label": target.get("label") or target.get("url") or "-",
+                   "embedded": target.get("embedded", False), "model": target.get("model"),
+                   "profile": target.get("profile") or suite.get("profile")},
+        "version": suite.get("version", "-"),
+        "date": results.get("generated_at", "-"),
+        "counts": [(s, counts.get(s, 0)) for s in ("passed", "failed", "warned", "skipped", "errored", "known")
+                   if s != "known" or counts.get(s)],
+        "items": len(items),
+        "summary": summary,
+        "categories": registry.CATEGORIES,
+        "rows": rows,
+        "not_selected": not_selected,
+        "features": [{"name": name, **entry} for name, entry in (results.get("features") or {}).items()],
+        "notes": results.get("notes") or [],
+        "baseline": results.get("baseline"),
+    }
+
+
+def finding_context(finding: Finding) -> dict[str, Any]:
+    check = registry.BY_ID.get(finding.check)
+    shown = finding.violations[:SHOWN_VIOLATIONS]
+    several = len(finding.exchanges) > 1
+    exchanges = []
+    for exchange in finding.exchanges:
+        mine = [v for v in shown if not several or v.get("step") == exchange.step]
+        if several and not mine and any(v.get("step") for v in shown):
+            continue  # a step this check found nothing wrong in
+        view: dict[str, Any] = {"step": exchange.step, "transcript": exchange.transcript, "curl": exchange.curl,
+                                "status": exchange.status, "timeline": None, "body": None, "request": None}
+        if exchange.events is None or exchange.events:
+            view["timeline"] = timeline(exchange.events, mine)
+        elif exchange.body is not None:
+            view["body"] = _body_view(exchange.body, mine)
+        if exchange.request:
+            view["request"] = _request_view(exchange.request)
+        exchanges.append(view)
+    return {
+        "finding": finding,
+        "anchor": finding.anchor,
+        "rule": check.rule if check else "",
+        "basis": check.basis if check else "",
+        "violations": [{**v, "where": _where(v)} for v in shown],
+        "more": max(0, len(finding.violations) - SHOWN_VIOLATIONS),
+        "exchanges": exchanges,
+    }
+
+
+def _body_view(body: Any, violations: list[Mapping[str, Any]]) -> dict[str, Any]:
+    marks = []
+    for v in violations:
+        found, value, parent = value_at(body, v.get("path"))
+        marks.append({"path": v.get("path") or "$", "found": found, "value": _short(value, 200) if found else None,
+                      "context": _pretty(parent, MAX_CONTEXT_JSON) if found and isinstance(parent, (dict, list))
+                      and parent is not body else None})
+    return {"marks": marks, "json": _pretty(body, MAX_EVENT_JSON)}
+
+
+def _request_view(request: Mapping[str, Any]) -> dict[str, Any]:
+    headers = [h for h in request.get("headers") or [] if isinstance(h, (list, tuple)) and len(h) == 2]
+    body = request.get("body")
+    return {"line": f"{request.get('method', '?')} {request.get('url', '?')}",
+            "headers": [f"{name}: {value}" for name, value in headers],
+            "body": _pretty(body, MAX_REQUEST_JSON) if body is not None else None}
+
+
+def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False) -> str:
+    """The top block (verdict, target, counts, matrix, features), with its style and script:
+    one fragment, for pytest-html's summary or a standalone page."""
+    return _env().get_template("summary.html.j2").render(
+        s=summary_context(results, items), live=live, css=_asset("report.css"), js=_asset("report.js"),
+        with_assets=live)
+
+
+def finding_html(finding: Finding) -> str:
+    """One failure block: a pytest-html extra of the failing item, or a section of the page."""
+    return _env().get_template("finding.html.j2").render(**finding_context(finding))
+
+
+def render_standalone(results: Mapping[str, Any], findings: list[Finding], *, items: list[Item] | None = None,
+                      title: str = "Responses API conformance report") -> str:
+    """A complete, self-contained HTML page: the top block, then one block per finding.
+
+    `results` has results.json's shape (`build_results`): "summary" (with "verdict"),
+    "target" (url or label, model, profile), "suite" (version), "generated_at", "features"
+    and "scenarios" (id, description, status, violations, optionally "checks" or "kind").
+    `findings` are the failure blocks (`findings_from_results`, `replay_inputs`). `items`,
+    the (scenario, check) verdicts of the matrix and the counts, default to
+    `items_from_results(results, findings)`.
+    """
+    if items is None:
+        items = items_from_results(results, findings)
+    order = {s["id"]: i for i, s in enumerate(results.get("scenarios", []))}
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    ordered = sorted(findings, key=lambda f: (rank.get(f.status, 9), order.get(f.scenario, len(order)), f.check))
+    return _env().get_template("page.html.j2").render(
+        title=title, summary=summary_html(results, items), findings=[finding_html(f) for f in ordered],
+        css=_asset("report.css"), js=_asset("report.js"))
