@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+
+import httpx
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -38,6 +40,10 @@ END_REASONS = {
     "protocol_error": "the connection broke, or what came was not valid HTTP",
     "redirect": "the target answered with a redirect, which is not followed",
 }
+
+
+class UpstreamError(Exception):
+    """The upstream reference server's journal could not be read: the scenario cannot be judged."""
 
 
 @dataclass
@@ -252,9 +258,14 @@ class Runner:
             return None
         origin = self.target.upstream_url.rstrip("/")
         origin = origin[: -len("/v1")] if origin.endswith("/v1") else origin
-        answer = self._http().request(method, origin + "/_reference/journal")
-        answer.raise_for_status()
-        body = answer.json()
+        url = origin + "/_reference/journal"
+        try:
+            answer = self._http().request(method, url)
+            answer.raise_for_status()
+            body = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise UpstreamError(f"cannot read the upstream journal at {url} (is --upstream-url our reference "
+                                f"server?): {' '.join(str(exc).split())[:160]}") from None
         return body if isinstance(body, list) else []
 
     def _fidelity(self, final: Any, checks: list[str]) -> list[Violation]:
@@ -294,6 +305,9 @@ class Runner:
         for step in scenario.steps:
             try:
                 done = self._run_step(scenario, step, context, checks, several)
+            except UpstreamError as exc:
+                result.error = self.redactor.text(str(exc))
+                break
             except LookupError as exc:
                 # A later step needs what an earlier answer lacks. When that answer already broke
                 # a MUST rule, the scenario has its verdict; otherwise it could not be carried out.
