@@ -7,31 +7,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from .zoo.server import closed_port_url, read_request  # noqa: F401 - closed_port_url is re-exported
+
 Handler = Callable[[socket.socket, bytes], None]
-
-
-def _read_request(conn: socket.socket, limit: float = 2.0) -> bytes:
-    conn.settimeout(limit)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        while len(body) < length:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return head + b"\r\n\r\n" + body
-    except OSError:
-        return data
 
 
 @contextmanager
@@ -45,7 +23,7 @@ def target(handler: Handler) -> Iterator[str]:
     def serve_one(conn: socket.socket) -> None:
         with conn:
             try:
-                handler(conn, _read_request(conn))
+                handler(conn, read_request(conn))
             except OSError:
                 pass
 
@@ -95,11 +73,3 @@ def echo_key() -> Handler:
                      f"Connection: close\r\n\r\n".encode()
                      + b"event: response.created\ndata: " + body + b"\n\n")
     return handler
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/v1"

@@ -28,6 +28,8 @@ import pytest
 from responses_conformance import http as http_layer
 from responses_conformance.http import Exchange, Limits, make_client, run_exchange
 from responses_conformance.redact import REDACTED, Redactor
+
+from .zoo.server import chunk, read_request
 from responses_conformance.transcript import curl_command, safe_name, write_transcript
 
 CANARY = "sk-canary-DO-NOT-LEAK-1234567890"
@@ -42,33 +44,6 @@ SSE_HEAD = (
 
 # --------------------------------------------------------------------------------------------
 # Hostile servers
-
-
-def chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-def read_request(conn: socket.socket) -> bytes:
-    """Read one request (head and Content-Length body); b"" if the client sent nothing."""
-    conn.settimeout(2.0)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        got = conn.recv(65536)
-        if not got:
-            return data
-        data += got
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        got = conn.recv(65536)
-        if not got:
-            break
-        body += got
-    return head + b"\r\n\r\n" + body
 
 
 def header_of(request: bytes, name: bytes) -> bytes | None:
