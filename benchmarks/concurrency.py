@@ -43,7 +43,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=1.0, help="seconds the target waits before each answer")
     parser.add_argument("--concurrency", type=int, default=8, help="scenarios at once in the concurrent run")
     args = parser.parse_args()
-    with ReferenceServer(request_delay=args.delay) as server, tempfile.TemporaryDirectory() as tmp:
+    # Background responses stay queued and in progress long enough (2 delays a state) for the
+    # delayed cancel request to find them still running, as a long generation would be.
+    with ReferenceServer(request_delay=args.delay, background_step=2 * args.delay) as server, \
+            tempfile.TemporaryDirectory() as tmp:
         serial, serial_verdicts, requests = run(server, 1, Path(tmp) / "serial")
         concurrent, concurrent_verdicts, _ = run(server, args.concurrency, Path(tmp) / "concurrent")
     assert serial_verdicts == concurrent_verdicts, "the verdicts differ between the two runs"
