@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
 import sys
 import tracemalloc
 from collections import Counter
@@ -428,3 +429,14 @@ def test_peak_memory_does_not_grow_with_the_number_of_streams(schemas) -> None:
     many, many_peak = _peak(1500, schemas)
     assert (few, many) == (50, 1500)
     assert many_peak < 1.5 * few_peak + 256 * 1024, (few_peak, many_peak)
+
+
+def test_replay_writes_the_html_report(tmp_path: Path) -> None:
+    page = tmp_path / "replay.html"
+    broken = FIXTURES / "replay" / "jan-usage-total-wrong.sse"
+    code = subprocess.run([sys.executable, "-m", "responses_conformance.cli", "replay", str(broken),
+                           f"--html={page}"], capture_output=True, text=True, timeout=60).returncode
+    assert code == 1
+    html = page.read_text(encoding="utf-8")
+    assert "Verdict: not conformant" in html and "usage.total_is_sum" in html
+    assert "<script src=" not in html  # self-contained

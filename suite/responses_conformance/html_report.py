@@ -155,7 +155,7 @@ def _where(v: Mapping[str, Any]) -> str:
     """As `Violation.where()`: 'step s: event #6 response.output_text.delta (sequence_number 7)'."""
     prefix = f"step {v['step']}: " if v.get("step") else ""
     if v.get("event_index") is None:
-        return prefix + "the exchange as a whole"
+        return prefix.rstrip(": ")
     label = f"event #{v['event_index']}"
     if v.get("event_type"):
         label += f" {v['event_type']}"
@@ -223,7 +223,8 @@ def timeline(events: list[dict] | None, violations: list[Mapping[str, Any]], *, 
                 _mark(row, data, v)
             row["full"] = _pretty(data, MAX_EVENT_JSON) if data is not None else None
             rows.append(row)
-        return {"rows": rows, "total": None, "recorded": False, "whole": not marked}
+        return {"rows": rows, "total": None, "recorded": False, "whole": not marked, "windows_not_shown": 0,
+                "truncated": None}
 
     listed = [e for e in events if isinstance(e, dict) and "index" in e]
     truncated = next((e["truncated"] for e in events if isinstance(e, dict) and "truncated" in e), None)
@@ -302,7 +303,7 @@ def load_exchange(record_path: str | Path, display: str | None = None, step: str
     body = None
     if not events and isinstance(response.get("body_file"), str):
         body = _body(path.parent / response["body_file"])
-    return ExchangeView(step=step if step is not None else record.get("step"),
+    return ExchangeView(step=step,
                         transcript=display or str(record_path), request=request,
                         curl=(request or {}).get("curl"), status=response.get("status"),
                         events=events if isinstance(events, list) and events else ([] if record else None),
@@ -495,12 +496,19 @@ def _env() -> Any:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.globals.update(status_label=STATUS_LABELS)
+    env.filters["ticks"] = _ticks
     return env
 
 
-def _asset(name: str) -> str:
-    source, _, _ = _env().loader.get_source(_env(), name)
-    return source
+def _ticks(text: Any) -> Any:
+    """Markdown's `code` spans (rules, bases, feature descriptions) as <code>, the rest escaped."""
+    from markupsafe import Markup, escape  # Jinja2's own escaping library
+
+
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: plain text
+        return escape(str(text))
+    return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>%s</code>") % p for i, p in enumerate(parts))
 
 
 def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
@@ -543,7 +551,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         "date": results.get("generated_at", "-"),
         "counts": [(s, counts.get(s, 0)) for s in ("passed", "failed", "warned", "skipped", "errored", "known")
                    if s != "known" or counts.get(s)],
-        "items": len(items),
+        "item_count": len(items),
         "summary": summary,
         "categories": registry.CATEGORIES,
         "rows": rows,
@@ -602,11 +610,10 @@ def _request_view(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False) -> str:
-    """The top block (verdict, target, counts, matrix, features), with its style and script:
-    one fragment, for pytest-html's summary or a standalone page."""
-    return _env().get_template("summary.html.j2").render(
-        s=summary_context(results, items), live=live, css=_asset("report.css"), js=_asset("report.js"),
-        with_assets=live)
+    """The top block (verdict, target, counts, matrix, features): one fragment. `live`: for
+    pytest-html's summary, with our style and script inline (a standalone page has them once,
+    in its head and at its end)."""
+    return _env().get_template("summary.html.j2").render(s=summary_context(results, items), with_assets=live)
 
 
 def finding_html(finding: Finding) -> str:
@@ -631,5 +638,4 @@ def render_standalone(results: Mapping[str, Any], findings: list[Finding], *, it
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}
     ordered = sorted(findings, key=lambda f: (rank.get(f.status, 9), order.get(f.scenario, len(order)), f.check))
     return _env().get_template("page.html.j2").render(
-        title=title, summary=summary_html(results, items), findings=[finding_html(f) for f in ordered],
-        css=_asset("report.css"), js=_asset("report.js"))
+        title=title, summary=summary_html(results, items), findings=[finding_html(f) for f in ordered])

@@ -72,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--profile", default=profiles.DEFAULT, choices=sorted(profiles.PROFILES),
                         help="which flavour of the protocol to hold the traffic to (default: openai)")
+    parser.add_argument("--html", default=None, metavar="PATH",
+                        help="also write the HTML conformance report of these transcripts to PATH (the same page "
+                             "as the live suite's, self-contained)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     printer = JsonPrinter(sys.stdout) if args.json else TextPrinter(sys.stdout, args.profile)
     outcome = Outcome()
+    # For --html the transcripts are kept (their violations are capped, their events are not kept).
+    kept: list[Any] = []
     seen: set[Path] = set()  # transcript records already replayed (x.sse and x.json name the same pair)
     try:
         for path in args.files:
@@ -99,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                                                    notes=outcome.notes, seen=seen):
                         outcome.add(transcript)
                         printer.transcript(transcript)
+                        if args.html:
+                            kept.append(transcript)
                 except ReplayError as exc:
                     outcome.errors.append((each, str(exc)))
                     print(f"{PROG}: {each}: {exc}", file=sys.stderr)
         printer.finish(outcome)
         sys.stdout.flush()
+        if args.html and not _write_html(args.html, kept, args.profile, outcome):
+            return 2
     except BrokenPipeError:  # `replay ... | head`: the reader went away, which is not an error of the input
         import os
 
@@ -112,6 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     return outcome.exit_code
+
+
+def _write_html(path: str, kept: list[Any], profile: str, outcome: Outcome) -> bool:
+    from .html_report import render_standalone, replay_inputs
+
+    results, findings = replay_inputs(kept, profile=profile, notes=outcome.notes, errors=outcome.errors)
+    try:
+        Path(path).write_text(render_standalone(results, findings), encoding="utf-8")
+    except OSError as exc:
+        print(f"{PROG}: cannot write the HTML report {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _expand(path: str, outcome: Outcome) -> list[str]:
@@ -197,6 +218,9 @@ def _record_for(path: Path) -> Path | None:
     """The transcript record of a live-suite transcript file (or the record itself), if there is one."""
     if path.suffix == ".json":
         return path if _looks_like_record(path) else None
+    if path.name.endswith(".ws.jsonl"):  # the frames of a WebSocket step: its record is <name>.json
+        sibling = path.with_name(path.name[: -len(".ws.jsonl")] + ".json")
+        return sibling if sibling.is_file() and _looks_like_record(sibling) else None
     if path.suffix in (".sse", ".body"):
         sibling = path.with_suffix(".json")
         if sibling.is_file() and _looks_like_record(sibling):
@@ -218,6 +242,13 @@ def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str 
     body_path = record_path.with_name(Path(response["body_file"]).name)
     if not body_path.is_file():
         raise ReplayError(f"the body file {body_path.name} named by {record_path.name} is missing")
+    if record.get("transport") == "websocket":  # a WebSocket step: its frames, judged as live (ws.py)
+        from .ws import replay_record as replay_ws
+
+        violations, notes, kind, response_id, events = replay_ws(record, body_path, schemas=schemas, profile=profile)
+        request = record.get("request")
+        return Transcript(source or str(body_path), 0, kind, violations, response_id=response_id, events=events,
+                          notes=notes, record=record_path, curl=request.get("curl") if isinstance(request, dict) else None)
     expectation, checks, what = _expectation(record, profile)
     status = response.get("status")
     status = status if isinstance(status, int) and not isinstance(status, bool) else None

@@ -1,4 +1,5 @@
-"""What a run tells people: failure text, results.json, the terminal summary, HTML columns.
+"""What a run tells people: failure text, results.json, the terminal summary, and the hooks
+that build the HTML report on pytest-html (its blocks and templates: html_report.py).
 
 Everything here is built from already-redacted results; the key never reaches this module.
 """
@@ -11,6 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pluggy import HookimplMarker
+
+from . import html_report
 from .engine import profiles, registry
 from .engine.violations import Severity, Violation
 
@@ -19,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import ScenarioResult
 
 SHOWN_PER_ITEM = 10
+# pytest's hookimpl marker, without importing pytest here (replay prints through this module).
+hookimpl = HookimplMarker("pytest")
 
 
 def suite_version() -> str:
@@ -229,10 +235,16 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
 
 
 class HtmlHooks:
-    """pytest-html hooks, registered only when pytest-html is active."""
+    """pytest-html hooks, registered only when pytest-html is active.
+
+    The page is pytest-html's: these hooks add the columns, the top block (verdict, counts,
+    the category x scenario matrix, the features) and, as an HTML extra of each item with a
+    finding, its failure block (html_report.py, templates/).
+    """
 
     def __init__(self, session: "ConformanceSession") -> None:
         self.session = session
+        self.items: dict[str, Any] = {}  # node id -> html_report.Item, in run order
 
     def pytest_html_report_title(self, report) -> None:
         report.title = "Responses API conformance report"
@@ -242,16 +254,88 @@ class HtmlHooks:
         if not session.runner_started:
             return
         data = getattr(session, "last_results", None) or build_results(session)
-        s = data["summary"]
-        prefix.extend([
-            f"<p><strong>Verdict: {html.escape(s['verdict'])}</strong></p>",
-            f"<p>Target: {html.escape(session.target.label if session.target else '-')} &middot; "
-            f"model {html.escape(str(data['target']['model']))} &middot; profile {html.escape(session.profile)} &middot; "
-            f"responses-conformance {html.escape(data['suite']['version'])}</p>",
-            f"<p>Scenarios: {s['scenarios']} ({s['passed']} passed, {s['failed']} failed, {s['errored']} errored, "
-            f"{s['skipped']} skipped). Violations: {s['violations']['must']} MUST, "
-            f"{s['violations']['should']} SHOULD.</p>",
-        ])
+        if session.target is not None:
+            data = {**data, "target": {**data["target"], "label": session.target.label}}
+        if not session.limits.verify_tls:
+            data = {**data, "notes": ["--insecure: the target's TLS certificate was NOT verified"]}
+        block = html_report.summary_html(data, list(self.items.values()), live=True)
+        prefix.append(session.runner.redactor.text(block))
+
+    @hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        try:
+            self._record(item, call, report)
+        except Exception as exc:  # noqa: BLE001 - a report block must never break the run
+            from pytest_html import extras
+
+            report.extras = [*getattr(report, "extras", []), extras.html(
+                f"<p>responses-conformance could not build this item's report block: "
+                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc)[:200])}</p>")]
+
+    def _record(self, item, call, report) -> None:
+        """Keep the item's verdict for the matrix; attach its failure block as an extra."""
+        import pytest
+
+        from .plugin import Case
+
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("conformance_case") if callspec else None
+        if not isinstance(case, Case) or report.when == "teardown":
+            return
+        entry = html_report.Item(key=item.nodeid, scenario=case.scenario.id, check=case.check.id, status="passed",
+                                 row=item.nodeid)
+        if report.when == "setup":
+            if report.passed:
+                return
+            # pytest-html names the row of a setup error or skip "<node id>::setup".
+            entry.status, entry.row = ("errored" if report.failed else "skipped"), f"{item.nodeid}::setup"
+            self.items[item.nodeid] = entry
+            return
+        if call.excinfo is not None and call.excinfo.errisinstance(pytest.xfail.Exception):
+            entry.status = "known"
+        elif report.failed:
+            entry.status = "failed"
+        elif report.skipped:
+            entry.status = "skipped"
+        self.items[item.nodeid] = entry
+        if entry.status == "skipped":
+            return
+        result = self.session.runner.result(case.scenario)  # done already: the item has read it
+        violations = [v for v in result.violations + self.session.extra_violations.get(case.scenario.id, [])
+                      if v.check == case.check.id]
+        if not violations:
+            return
+        if entry.status == "passed":
+            entry.status = "warned"  # a SHOULD finding
+        finding = self._finding(item.nodeid, case, result, violations, entry.status)
+        entry.block = finding.anchor
+        from pytest_html import extras
+
+        block = self.session.runner.redactor.text(html_report.finding_html(finding))
+        report.extras = [*getattr(report, "extras", []), extras.html(block)]
+
+    def _finding(self, key: str, case: "Case", result: "ScenarioResult", violations: list[Violation],
+                 status: str) -> "html_report.Finding":
+        base = self.session.config.invocation_params.dir
+        several = len(result.steps) > 1
+        exchanges = []
+        for done in result.steps:
+            record = done.transcript.get("json") if done.transcript else None
+            if record is not None:
+                view = html_report.load_exchange(record, display=_relative(record, base),
+                                                 step=done.step.name if several else None)
+            else:
+                exchange = done.exchange
+                view = html_report.ExchangeView(step=done.step.name if several else None,
+                                                status=exchange.status if exchange else None, events=None)
+            view.curl = done.curl or view.curl
+            exchanges.append(view)
+        return html_report.Finding(key=key, scenario=case.scenario.id, check=case.check.id,
+                                   severity=case.severity.value, violations=[v.to_json() for v in violations],
+                                   exchanges=exchanges, status=status,
+                                   scenario_description=case.scenario.description)
 
     def pytest_html_results_table_header(self, cells) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="scenario">Scenario</th>')
