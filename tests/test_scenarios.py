@@ -143,3 +143,28 @@ def test_a_malformed_user_scenario_is_a_usage_error(tmp_path: Path) -> None:
     code, output, _ = run_pytest(tmp_path, f"--scenarios={folder}", str(Path(__file__).parents[1] / "suite"))
     assert code == 4
     assert "x.json: not JSON" in output
+
+
+def test_only_the_first_step_or_a_declared_one_can_be_refused_as_unsupported(tmp_path: Path) -> None:
+    from responses_conformance.http import Exchange
+    from responses_conformance.runner import StepResult
+
+    runner = Runner(Target("http://127.0.0.1:9/v1", "sk-x", "m"), limits=Limits(), reports_dir=tmp_path,
+                    schemas=None)
+    try:
+        retrieve = next(s for s in SCENARIOS if s.id == "state-retrieve")
+        resume = next(s for s in SCENARIOS if s.id == "state-resume")
+
+        def refused(step) -> StepResult:
+            exchange = Exchange(method="GET", url="http://127.0.0.1:9/v1/responses/x", request_headers=[],
+                                request_body=None, status=404)
+            return StepResult(step=step, exchange=exchange, body_json={"error": {"message": "No response found"}})
+
+        # The stored response is gone at once: broken (I-02), never "unsupported".
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1])) is None
+        # Refusing to resume is an honest answer for a target without resume (I-07).
+        assert runner._refusal(resume, resume.steps[1], refused(resume.steps[1])) == "HTTP 404: No response found"
+        # The first step stands for the scenario's features.
+        assert runner._refusal(retrieve, retrieve.steps[0], refused(retrieve.steps[0])) is not None
+    finally:
+        runner.close()

@@ -227,8 +227,9 @@ def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     if result.error is not None:
         # Not a verdict on the rule: the target could not be tested. pytest shows an error.
         pytest.fail(report.could_not_test(result), pytrace=False)
-    if result.unsupported is not None:
-        # The target refused an optional feature cleanly: honest, not broken.
+    if result.unsupported is not None and not result.for_check(conformance_case.check.id):
+        # The target refused an optional feature cleanly: honest, not broken. What the steps
+        # before the refusal broke is still judged.
         pytest.skip(f"unsupported ({result.unsupported})")
     return result
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from . import ws
 from .engine import assertions, fidelity, profiles
 from .engine.assertions import StepView
 from .engine.checks.consistency import shape_differences
@@ -23,7 +24,7 @@ from .engine.checker import parse_json
 from .engine.exchange import ExchangeChecker
 from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
-from .http import Exchange, Limits, StopReading, make_client, run_exchange
+from .http import Exchange, Limits, StopReading, _check_api_key, make_client, run_exchange
 from .redact import Redactor
 from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
 from .transcript import curl_command, safe_name, write_transcript
@@ -39,6 +40,16 @@ END_REASONS = {
                  "--insecure skips verification)",
     "protocol_error": "the connection broke, or what came was not valid HTTP",
     "redirect": "the target answered with a redirect, which is not followed",
+}
+
+
+# The same, said of a WebSocket step (the frames of one or more responses on a connection).
+WS_END_REASONS = {
+    **END_REASONS,
+    "deadline": "the step ran past its total time limit",
+    "too_large": "the frames exceeded the size limit",
+    "too_many_events": "the frames exceeded the event limit",
+    "protocol_error": "the connection broke, or what came was not a valid WebSocket exchange",
 }
 
 
@@ -75,6 +86,8 @@ class StepResult:
     request_json: Any = None
     transcript: dict[str, Path] = field(default_factory=dict)
     curl: str | None = None
+    refusal: str | None = None  # websocket: a clean refusal of the upgrade or of the request
+    context: dict[str, Any] = field(default_factory=dict)  # websocket: `responses` and `errors` for references
 
     def view(self) -> StepView:
         return StepView(name=self.step.name, request=self.request_json,
@@ -102,7 +115,7 @@ class ScenarioResult:
     def status(self) -> str:
         if self.error is not None:
             return "errored"
-        if self.unsupported is not None:
+        if self.unsupported is not None and not any(v.severity is Severity.MUST for v in self.violations):
             return "skipped"
         if any(v.severity is Severity.MUST for v in self.violations):
             return "failed"
@@ -302,9 +315,24 @@ class Runner:
         context: dict[str, Any] = {"model": self.target.model, "steps": {}}
         checks = [c.id for c in scenario.checks(self.profile, upstream=self.target.upstream_url is not None)]
         several = len(scenario.steps) > 1
+        with ws.Connections(limits=self.limits, redactor=self.redactor, base_url=self.target.base_url) as sockets:
+            self._run_steps(scenario, result, context, checks, several, sockets)
+        first = result.steps[0] if result.steps else None
+        if first is not None:
+            result.exchange, result.final_response = first.exchange, first.final_response
+            result.events, result.transcript, result.curl = first.events, first.transcript, first.curl
+        if result.error is None and result.unsupported is None:
+            result.violations += self._assertions(scenario, result)
+        return result
+
+    def _run_steps(self, scenario: Scenario, result: ScenarioResult, context: dict[str, Any], checks: list[str],
+                   several: bool, sockets: ws.Connections) -> None:
         for step in scenario.steps:
             try:
-                done = self._run_step(scenario, step, context, checks, several)
+                if step.websocket:
+                    done = self._ws_exchange(scenario, step, context, checks, several, sockets)
+                else:
+                    done = self._run_step(scenario, step, context, checks, several)
             except UpstreamError as exc:
                 result.error = self.redactor.text(str(exc))
                 break
@@ -318,7 +346,8 @@ class Runner:
             result.steps.append(done)
             context["steps"][step.name] = {"status": done.exchange.status if done.exchange else None,
                                            "body": done.body_json, "response": done.final_response,
-                                           "events": done.decoded_events, "request": done.request_json}
+                                           "events": done.decoded_events, "request": done.request_json,
+                                           **done.context}
             refusal = self._refusal(scenario, step, done)
             if refusal is not None:
                 result.unsupported = refusal
@@ -327,13 +356,6 @@ class Runner:
             if done.error is not None:
                 result.error = f"step {step.name}: {done.error}" if several else done.error
                 break
-        first = result.steps[0] if result.steps else None
-        if first is not None:
-            result.exchange, result.final_response = first.exchange, first.final_response
-            result.events, result.transcript, result.curl = first.events, first.transcript, first.curl
-        if result.error is None and result.unsupported is None:
-            result.violations += self._assertions(scenario, result)
-        return result
 
     def _assertions(self, scenario: Scenario, result: ScenarioResult) -> list[Violation]:
         chosen = profiles.get(self.profile)
@@ -357,7 +379,13 @@ class Runner:
         Clean: a 4xx status and OpenAI's error envelope with a message. A 5xx, an HTML page or a
         malformed body is a failure, and so is any refusal of a feature the user requires.
         """
-        optional = set(scenario.features) - CORE_FEATURES
+        if step.websocket:
+            return done.refusal
+        # The first step stands for the scenario's features; a later step may be refused only for
+        # the features it declares (resume, delete, input_items, cancel): a GET of a response the
+        # target just stored answered 404 is broken (I-02), not unsupported.
+        declared = step.features or (scenario.features if step is scenario.steps[0] else ())
+        optional = set(declared) - CORE_FEATURES
         status = done.exchange.status if done.exchange is not None else None
         if not optional or step.expect.kind == "error" or status is None or not 400 <= status < 500:
             return None
@@ -445,5 +473,76 @@ class Runner:
                    "target": self.target.base_url, "model": self.target.model,
                    **({"violations_not_kept": checker.dropped} if checker.dropped else {}),
                    **({"internal_error": internal} if internal else {})},
+            redactor=self.redactor)
+        return done
+
+    # -- WebSocket mode ---------------------------------------------------------------------
+    def _ws_headers(self, step: Step) -> dict[str, str]:
+        """The upgrade's headers: the key as for HTTP (Authorization: Bearer, or the target's own
+        header and scheme) and the target's extra headers."""
+        key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[step.auth]
+        _check_api_key(key)
+        headers = dict(self.target.headers)
+        if key is not None:
+            if self.target.auth_header.lower() != "authorization" or self.target.auth_scheme != "Bearer":
+                headers[self.target.auth_header] = f"{self.target.auth_scheme} {key}".strip()
+            else:
+                headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _ws_refusal(self, scenario: Scenario, outcome: ws.WsOutcome, judge: ws.StepJudge, step: Step) -> str | None:
+        """A target without WebSocket mode refuses the upgrade with a 4xx: unsupported, unless
+        `--require websocket`. A request for another optional feature refused with a clean
+        error frame (4xx and a message) is unsupported too, unless one of them is required."""
+        optional = set(scenario.features) - CORE_FEATURES
+        status = outcome.exchange.status
+        if outcome.refused_upgrade and status is not None and 400 <= status < 500:
+            if "websocket" in self.required or "websocket" not in optional:
+                return None
+            said = f": {outcome.upgrade_message}" if outcome.upgrade_message else ""
+            return self.redactor.text(f"WebSocket upgrade refused with HTTP {status}{said}")
+        if not optional or optional & self.required or step.expect.kind == "error":
+            return None
+        refused = judge.refusal()
+        if refused is None:
+            return None
+        return self.redactor.text(f"error frame {refused[0]}: {' '.join(refused[1].split())[:160]}")
+
+    def _ws_exchange(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool,
+                     sockets: ws.Connections) -> StepResult:
+        sends = [render(message, context) for message in step.send]
+        judge = ws.StepJudge(step.expect, sent=len(sends), schemas=self.schemas, checks=checks,
+                             profile=self.profile, error_code=step.error_code)
+        headers = self._ws_headers(step)
+        outcome = sockets.run(connection=step.connection, reconnect=step.reconnect, path=render(step.path, context),
+                              sends=sends, judge=judge, headers=headers)
+        exchange = outcome.exchange
+        done = StepResult(step=step, exchange=exchange,
+                          request_json=outcome.sent[0] if len(outcome.sent) == 1 else outcome.sent)
+        if exchange.completed:
+            judge.finish(complete=outcome.complete)
+        else:
+            reason = WS_END_REASONS.get(exchange.end, exchange.end)
+            done.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
+        done.refusal = self._ws_refusal(scenario, outcome, judge, step)
+        done.violations = [self._redact(replace(v, step=step.name if several else None)) for v in judge.violations]
+        first, error = judge.first_response, judge.first_error
+        done.final_response = self.redactor.json(first.response) if first is not None else None
+        done.decoded_events = self.redactor.json(first.events) if first is not None else []
+        done.body_json = self.redactor.json(error.error) if error is not None else None
+        done.events = judge.events_checked
+        done.context = {"responses": [self.redactor.json(a.response) for a in judge.answers if a.kind == "response"],
+                        "errors": [self.redactor.json(a.error) for a in judge.answers if a.kind == "error"]}
+        url = ws.ws_url(self.target.base_url, render(step.path, context))
+        done.curl = ws.reproduce_command(self.redactor.text(url), headers, outcome.sent, redactor=self.redactor)
+        name = f"{scenario.id}.{step.name}" if several else scenario.id
+        done.transcript = ws.write_transcript(
+            self.reports_dir / "transcripts", name, outcome, judge,
+            violations=[v.to_json() for v in done.violations], curl=done.curl,
+            extra={"scenario": scenario.data, "step": step.name, "connection": step.connection,
+                   "error": done.error, "events_checked": done.events, "target": self.target.base_url,
+                   "model": self.target.model,
+                   **({"unsupported": done.refusal} if done.refusal else {}),
+                   **({"violations_not_kept": judge.dropped} if judge.dropped else {})},
             redactor=self.redactor)
         return done

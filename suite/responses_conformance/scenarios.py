@@ -22,6 +22,20 @@ strings, or `{"$from": "steps.<name>.<path>"}` for a whole value):
 
 A step's view for references: `status`, `body` (decoded JSON), `response` (the final
 Response), `events` (decoded stream events), `request` (the JSON sent).
+
+WebSocket mode (ws.py): a step with `"transport": "websocket"` sends client messages on a
+connection instead of an HTTP request, and expects the answer to them (`stream`: one
+response's events up to its terminal event per message; `error`: an error frame; `any`):
+
+    {"name": "first", "transport": "websocket", "connection": "main",
+     "send": [{"type": "response.create", "model": "{model}", "input": "Hi", "store": false}],
+     "expect": {"kind": "stream"}}
+
+`connection` names the connection (steps that name the same one share it; default
+"default"), `reconnect: true` closes it and opens a new one first, a string in `send` is
+sent as a raw text frame, and `expect.error_code` is the `error.code` an error frame must
+carry. Its view: `response`/`events` of the first response answered, `body` the first error
+frame, `responses` and `errors` every one of them.
 """
 from __future__ import annotations
 
@@ -30,15 +44,18 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .engine import registry
-from .engine.assertions import ASSERTIONS, STEP_PARAMETERS
+from .engine.assertions import ASSERTIONS, STEP_PARAMETERS, StepView, assertion
 from .engine.exchange import Expectation
+from .engine.violations import Finding
 
 WRONG_KEY = "sk-responses-conformance-wrong-key-0000"
 KINDS = ("stream", "response", "error", "any")
 AUTH = ("valid", "wrong", "none")
+TRANSPORTS = ("http", "websocket")
+WS_KINDS = ("stream", "error", "any")
 
 # The features a scenario can need; a target may honestly not offer one (reported "unsupported").
 FEATURES = {
@@ -56,11 +73,63 @@ FEATURES = {
     "background": "`background: true`, polling and cancel",
     "include": "`include` values",
     "max-output-tokens": "`max_output_tokens` and incomplete responses",
+    "websocket": "WebSocket mode: `response.create` over a WebSocket to `/responses`",
+    "compact": "`POST /responses/compact`: compacting a conversation",
 }
 
 
 # Features every Responses server must offer: refusing them is broken, never "unsupported".
 CORE_FEATURES = frozenset({"text", "errors", "instructions", "input-array"})
+
+
+@assertion("schema.compaction")
+def compaction_shape(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """`POST /responses/compact` answered with a `response.compaction` object (SPEC/OR CompactResource)."""
+    name = "schema.compaction"
+    view = steps[step]
+    body = view.body
+    if view.status != 200 or not isinstance(body, dict):
+        what = "a JSON object" if isinstance(body, dict) else "no JSON object"
+        yield Finding(name, f"the compaction request answered HTTP {view.status} with {what}", "$")
+        return
+    if body.get("object") != "response.compaction":
+        yield Finding(name, f"object is {body.get('object')!r}, not 'response.compaction'", "$.object")
+    if not isinstance(body.get("id"), str) or not body["id"]:
+        yield Finding(name, f"id is {body.get('id')!r}, not a non-empty string", "$.id")
+    created_at = body.get("created_at")
+    if not isinstance(created_at, int) or isinstance(created_at, bool):
+        yield Finding(name, f"created_at is {created_at!r}, not an integer (Unix seconds)", "$.created_at")
+    output = body.get("output")
+    if not isinstance(output, list):
+        yield Finding(name, f"output is {type(output).__name__}, not a list of items", "$.output")
+    else:
+        compactions = []
+        for index, item in enumerate(output):
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                yield Finding(name, f"output[{index}] is not an item with a string `type`", f"$.output[{index}]")
+            elif item["type"] == "compaction":
+                compactions.append((index, item))
+        if not compactions:
+            types = [i.get("type") for i in output if isinstance(i, dict)]
+            yield Finding(name, f"output holds no `compaction` item (types: {types})", "$.output")
+        for index, item in compactions:
+            if not isinstance(item.get("encrypted_content"), str) or not item["encrypted_content"]:
+                yield Finding(name, f"the compaction item's encrypted_content is {item.get('encrypted_content')!r}, "
+                                    "not a non-empty string", f"$.output[{index}].encrypted_content")
+            if not isinstance(item.get("id"), str) or not item["id"]:
+                yield Finding(name, f"the compaction item's id is {item.get('id')!r}", f"$.output[{index}].id")
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        yield Finding(name, f"usage is {usage!r}, not an object", "$.usage")
+        return
+    counts = {key: usage.get(key) for key in ("input_tokens", "output_tokens", "total_tokens")}
+    for key, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            yield Finding(name, f"usage.{key} is {value!r}, not a non-negative integer", f"$.usage.{key}")
+            return
+    if counts["total_tokens"] != counts["input_tokens"] + counts["output_tokens"]:
+        yield Finding(name, f"usage.total_tokens is {counts['total_tokens']}, not input_tokens + output_tokens "
+                            f"({counts['input_tokens']} + {counts['output_tokens']})", "$.usage.total_tokens")
 
 
 class ScenarioError(ValueError):
@@ -86,11 +155,22 @@ class Step:
     raw_body: str | None = None
     auth: str = "valid"
     poll: Poll | None = None
+    features: tuple[str, ...] = ()  # what this step may be refused for (later steps; see runner._refusal)
+    # WebSocket mode (ws.py): the client messages sent, on which named connection
+    transport: str = "http"
+    send: tuple[Any, ...] = ()
+    connection: str = "default"
+    reconnect: bool = False
+    error_code: str | None = None  # the `error.code` an expected error frame carries
 
     @property
     def streams(self) -> bool:
         return isinstance(self.json_body, dict) and self.json_body.get("stream") is True or \
             self.expect.kind == "stream"
+
+    @property
+    def websocket(self) -> bool:
+        return self.transport == "websocket"
 
 
 @dataclass(frozen=True)
@@ -134,8 +214,17 @@ class Scenario:
         kinds = {step.expect.kind for step in self.steps}
         if "any" in kinds:
             kinds.discard("any")
-        if upstream and kinds & {"stream", "response"}:
+        if upstream and kinds & {"stream", "response"} and not all(step.websocket for step in self.steps):
             kinds.add("upstream")
+        skipped: set[str] = set()
+        if any(step.websocket for step in self.steps):
+            kinds.add("websocket")
+            if all(step.websocket for step in self.steps):
+                from .ws import HTTP_ONLY_CHECKS
+
+                skipped |= HTTP_ONLY_CHECKS  # nothing HTTP or SSE to judge
+            if not any(step.error_code for step in self.steps):
+                skipped.add("error.code_fits")
         wanted = {a["check"] for a in self.asserts}
         if self.compare_shape_with is not None:
             wanted.add("consistency.nonstream_matches_stream")
@@ -143,7 +232,8 @@ class Scenario:
         for check in registry.CHECKS:
             if not _enabled(check.id, profile):
                 continue
-            if check.id in wanted or (check.applies & kinds and check.id != "consistency.nonstream_matches_stream"):
+            if check.id in wanted or (check.applies & kinds and check.id != "consistency.nonstream_matches_stream"
+                                      and check.id not in skipped):
                 out.append(check)
         return tuple(out)
 
@@ -200,7 +290,43 @@ def _expectation(data: dict, where: str) -> Expectation:
                        resume_of=data.get("resume_of"))
 
 
+def _ws_step(data: dict, where: str, default_name: str) -> Step:
+    """A WebSocket step: client messages on a named connection, and the answer expected."""
+    send = data.get("send")
+    if not isinstance(send, list) or not send or not all(isinstance(m, (dict, str)) for m in send):
+        raise ScenarioError(f"{where}: a websocket step needs `send`: a non-empty list of messages (objects, or "
+                            "strings sent as raw text frames)")
+    for key in ("poll", "raw_body"):
+        if key in data:
+            raise ScenarioError(f"{where}: `{key}` is for HTTP steps, not websocket ones")
+    request = data.get("request") or {}
+    if not isinstance(request, dict) or "json" in request or "raw_body" in request:
+        raise ScenarioError(f"{where}: a websocket step sends `send`, not request.json")
+    auth = data.get("auth", "valid")
+    if auth not in AUTH:
+        raise ScenarioError(f"{where}: auth must be one of {', '.join(AUTH)}")
+    expect = data.get("expect") or {}
+    if expect.get("kind") not in WS_KINDS:
+        raise ScenarioError(f"{where}: a websocket step's expect.kind must be one of {', '.join(WS_KINDS)}")
+    connection = data.get("connection", "default")
+    if not isinstance(connection, str) or not connection:
+        raise ScenarioError(f"{where}: `connection` must be a name")
+    if not isinstance(data.get("reconnect", False), bool):
+        raise ScenarioError(f"{where}: `reconnect` must be true or false")
+    error_code = expect.get("error_code")
+    if error_code is not None and (not isinstance(error_code, str) or expect.get("kind") != "error"):
+        raise ScenarioError(f"{where}: expect.error_code is a string, for expect.kind error")
+    return Step(name=data.get("name", default_name), method="GET", path=request.get("path", "/responses"),
+                auth=auth, expect=_expectation(expect, where), transport="websocket", send=tuple(send),
+                connection=connection, reconnect=data.get("reconnect", False), error_code=error_code)
+
+
 def _step(data: dict, where: str, default_name: str) -> Step:
+    transport = data.get("transport", "http")
+    if transport not in TRANSPORTS:
+        raise ScenarioError(f"{where}: transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+    if transport == "websocket":
+        return _ws_step(data, where, default_name)
     request = data.get("request")
     if not isinstance(request, dict) or "path" not in request:
         raise ScenarioError(f"{where}: a step needs request.path")
@@ -217,7 +343,15 @@ def _step(data: dict, where: str, default_name: str) -> Step:
         auth=auth,
         expect=_expectation(data.get("expect") or {}, where),
         poll=Poll(tuple(poll["until"]), poll.get("interval", 0.2), poll.get("timeout", 20.0)) if poll else None,
+        features=_features(data.get("features", ()), where),
     )
+
+
+def _features(names: Any, where: str) -> tuple[str, ...]:
+    unknown = sorted(set(names) - set(FEATURES))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown features {unknown}; known: {', '.join(FEATURES)}")
+    return tuple(names)
 
 
 def from_data(data: dict, source: str = "") -> Scenario:

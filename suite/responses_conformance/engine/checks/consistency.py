@@ -15,28 +15,30 @@ EVENT_TYPES = frozenset({g.CREATED, g.IN_PROGRESS, g.QUEUED, *g.TERMINAL, g.PART
                          g.ITEM_DONE, *(t for t, f in g.FAMILIES.items() if f.role == "done")})
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     etype = event.type
     if etype is None or state.ended:
-        return
+        return []
     if etype in (g.CREATED, g.IN_PROGRESS, g.QUEUED):
-        yield from _snapshot(event)
-    elif etype in g.TERMINAL:
+        return list(_snapshot(event))
+    if etype in g.TERMINAL:
         response = event.get("response")
+        found: list[Finding] = []
         if isinstance(response, dict):
-            yield from terminal_status(response, g.TERMINAL[etype], "$.response", etype)
+            found.extend(terminal_status(response, g.TERMINAL[etype], "$.response", etype))
             if etype != g.FAILED:
-                yield from _final_output(state, response)
-    elif etype == g.PART_DONE:
-        yield from _part_done(state, event, "parts", "content_index")
-    elif etype == g.SUMMARY_PART_DONE:
-        yield from _part_done(state, event, "summaries", "summary_index")
-    elif etype == g.ITEM_DONE:
-        yield from _item_done(state, event)
-    else:
-        family = g.FAMILIES.get(etype)
-        if family is not None and family.role == "done":
-            yield from _deltas_match_done(state, event, family)
+                found.extend(_final_output(state, response))
+        return found
+    if etype == g.PART_DONE:
+        return list(_part_done(state, event, "parts", "content_index"))
+    if etype == g.SUMMARY_PART_DONE:
+        return list(_part_done(state, event, "summaries", "summary_index"))
+    if etype == g.ITEM_DONE:
+        return list(_item_done(state, event))
+    family = g.FAMILIES.get(etype)
+    if family is not None and family.role == "done":
+        return list(_deltas_match_done(state, event, family))
+    return []
 
 
 def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
@@ -214,7 +216,9 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
     content part types. Values (ids, text, timestamps) may differ between two requests.
     """
     problems: list[str] = []
-    a, b = set(streamed), set(plain)
+    # A field that is null on one side and absent on the other is the same shape: what a
+    # missing field breaks is the schema's business (schema.event), not reported twice here.
+    a, b = _present(streamed), _present(plain)
     if a - b:
         problems.append(f"fields only in the streamed response: {', '.join(sorted(a - b))}")
     if b - a:
@@ -228,8 +232,9 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
         else:
             for index, (x, y) in enumerate(zip(out_a, out_b)):
                 if isinstance(x, dict) and isinstance(y, dict):
-                    if set(x) != set(y):
-                        problems.append(f"output[{index}] fields {sorted(y)} (non-streamed) vs {sorted(x)} (streamed)")
+                    if _present(x) != _present(y):
+                        problems.append(f"output[{index}] fields {sorted(_present(y))} (non-streamed) vs "
+                                        f"{sorted(_present(x))} (streamed)")
                     parts_a = [p.get("type") for p in x.get("content") or [] if isinstance(p, dict)]
                     parts_b = [p.get("type") for p in y.get("content") or [] if isinstance(p, dict)]
                     if parts_a != parts_b:
@@ -240,11 +245,22 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
     return problems
 
 
+def _present(obj: dict) -> set[str]:
+    """The fields of an object that carry a value (null is the same as absent)."""
+    return {key for key, value in obj.items() if value is not None}
+
+
 def first_difference(seen: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:
-    """The first place two JSON values differ, ignoring opaque re-encrypted fields."""
+    """The first place two JSON values differ, ignoring opaque re-encrypted fields.
+
+    A field that is null on one side and absent on the other is not a difference: clients
+    read both as "no value", and a missing required field is the schema checks' finding.
+    """
     if isinstance(seen, dict) and isinstance(expected, dict):
         for key in sorted(set(seen) | set(expected)):
             if key in g.OPAQUE_FIELDS:
+                continue
+            if seen.get(key) is None and expected.get(key) is None:
                 continue
             if key not in seen or key not in expected:
                 return f"{where}.{key}", seen.get(key, "<absent>"), expected.get(key, "<absent>")
