@@ -29,6 +29,7 @@ import pytest
 from responses_conformance.engine.checker import MAX_JSON_DEPTH
 
 from .zoo import behaviours as zoo
+from .zoo import websocket as zws
 from .zoo.run import SMALL_LIMITS, SuiteRun, run_suite
 from .zoo.server import Handler, ZooServer, closed_port_url
 
@@ -40,6 +41,7 @@ CANARY = "sk-canary/DO+NOT=LEAK-5f0c2e9a71d3b846"
 
 STREAMED = "text-stream"
 EVERY_KIND = "text-stream or text-nonstream or error-no-key"  # a stream, a Response, an error
+WS_ONE = "ws-one-response"  # WebSocket mode: one response.create on a connection
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Case:
     id: str
     handler: Callable[[], Handler] | None  # None: nothing listens (connection refused)
     select: str  # -k expression: which scenarios run against it
-    outcome: str  # every selected scenario is "errored", "failed" or "passed" (but see `passing`)
+    outcome: str  # every selected scenario is "errored", "failed", "passed" or "skipped" (unsupported)
     error: str = ""  # errored: each scenario's error contains this
     checks: dict[str, set[str]] = field(default_factory=dict)  # failed: scenario -> check ids among its findings
     args: tuple[str, ...] = SMALL_LIMITS
@@ -117,6 +119,26 @@ CASES = [
     # every client we hold the target to (JSON.parse, Python's json, serde's last-wins maps)
     # keeps the last value, so the stream is what clients see: conformant, not flagged.
     Case("duplicate-json-keys", zoo.duplicate_keys, STREAMED, "passed"),
+    # WebSocket mode (tests/zoo/websocket.py): the key goes in the upgrade's Authorization header.
+    Case("ws-conformant-control", zws.conformant, WS_ONE, "passed"),
+    Case("ws-upgrade-never-answered", zoo.hang_before_status, WS_ONE, "errored",
+         error="the target stopped sending: no answer to the WebSocket upgrade within 1 s (idle limit)"),
+    Case("ws-never-answers", zws.never_answers, WS_ONE, "errored",
+         error="the target stopped sending: no frame for 1 s after 0 frames (idle limit)"),
+    Case("ws-frame-flood", zws.frame_flood, WS_ONE, "errored",
+         error="the frames exceeded the size limit: more than 1000000 bytes (size limit) after "),
+    Case("ws-one-8MB-frame", zws.huge_frame, WS_ONE, "errored",
+         error="the frames exceeded the size limit: a frame larger than 1000000 bytes (size limit); the client "
+               "closed the connection (1009)"),
+    Case("ws-invalid-utf8", zws.invalid_utf8, WS_ONE, "failed", checks={WS_ONE: {"framing.ws_text_frames"}}),
+    Case("ws-binary-frames", zws.binary_frames, WS_ONE, "failed", checks={WS_ONE: {"framing.ws_text_frames"}}),
+    Case("ws-close-mid-response", zws.close_mid_response, WS_ONE, "failed",
+         checks={WS_ONE: {"grammar.terminal_event_present"}}),
+    Case("ws-drop-mid-response", zws.drop_mid_response, WS_ONE, "errored",
+         error="the connection broke, or what came was not a valid WebSocket exchange: closed without a close "
+               "frame (1006) after "),
+    # A target without WebSocket mode: every WebSocket scenario is unsupported, none broken.
+    Case("ws-upgrade-refused", zws.upgrade_refused, "ws-", "skipped"),
 ]
 BY_ID = {case.id: case for case in CASES}
 
@@ -199,12 +221,21 @@ def _run_canary(via: str) -> ZooRun:
     return ZooRun(run, replay(run.cwd / "reports" / "transcripts"), [server, thief])
 
 
+def _run_ws_canary() -> ZooRun:
+    """Every WebSocket scenario against a target that echoes the key into frames and close reasons."""
+    with ZooServer(zws.echo_key()) as server:
+        run = run_suite(server.base_url, *SMALL_LIMITS, "-k", "ws-", "--junitxml=junit.xml", "-rA", "-v",
+                        "--tb=long", env={"OPENAI_API_KEY": CANARY}, memory_limit=MEMORY_CAP)
+    return ZooRun(run, replay(run.cwd / "reports" / "transcripts"), [server])
+
+
 SPECIAL: dict[str, Callable[[Path], ZooRun]] = {
     "redirect-to-another-host": lambda tmp: _run_redirect(),
     "tls-self-signed-refused": lambda tmp: _run_tls(False, tmp),
     "tls-self-signed-insecure": lambda tmp: _run_tls(True, tmp),
     "canary-key-env": lambda tmp: _run_canary("env"),
     "canary-key-option": lambda tmp: _run_canary("option"),
+    "ws-canary-key": lambda tmp: _run_ws_canary(),
 }
 
 
@@ -392,6 +423,30 @@ def test_insecure_accepts_any_certificate_and_says_so_loudly(case_id: str,
     assert "WARNING: --insecure: the target's TLS certificate was NOT verified" in run.stdout
     assert len(zoo_run.servers[0].requests) == 1
     assert_replay_sane(zoo_run)
+
+
+@pytest.mark.parametrize("case_id", ["ws-canary-key"])
+def test_the_api_key_never_reaches_any_output_over_websocket(case_id: str,
+                                                             zoo_runs: dict[str, Future[ZooRun]]) -> None:
+    zoo_run = result_of(zoo_runs, case_id)
+    run = zoo_run.suite
+    (server,) = zoo_run.servers
+    assert_sane(run)
+    assert {s["id"] for s in run.ran()} == {s["id"] for s in run.results["scenarios"] if s["id"].startswith("ws-")}
+    # The key went in the upgrade's Authorization header, and came back in frames.
+    assert any(CANARY.encode() in r for r in server.requests)
+    forms = {CANARY, quote(CANARY, safe=""), quote_plus(CANARY, safe=""), CANARY.replace("/", "\\/")}
+    files = run.output_files()
+    assert any(p.name.endswith(".ws.jsonl") for p in files)
+    for form in forms:
+        assert form not in run.stdout and form not in run.stderr, form
+        for path in files:
+            assert form.encode() not in path.read_bytes(), (form, path.name)
+    frames = "".join(p.read_text() for p in files if p.name.endswith(".ws.jsonl"))
+    assert "[REDACTED]" in frames  # the echo reached the transcript, redacted
+    assert_replay_sane(zoo_run)
+    for form in forms:
+        assert form not in zoo_run.replay.output
 
 
 @pytest.mark.parametrize("case_id", ["canary-key-env", "canary-key-option"])

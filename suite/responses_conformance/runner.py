@@ -494,13 +494,15 @@ class Runner:
         """A target without WebSocket mode refuses the upgrade with a 4xx: unsupported, unless
         `--require websocket`. A request for another optional feature refused with a clean
         error frame (4xx and a message) is unsupported too, unless one of them is required."""
-        optional = set(scenario.features) - CORE_FEATURES
         status = outcome.exchange.status
         if outcome.refused_upgrade and status is not None and 400 <= status < 500:
-            if "websocket" in self.required or "websocket" not in optional:
+            if "websocket" in self.required or "websocket" not in scenario.features:
                 return None
             said = f": {outcome.upgrade_message}" if outcome.upgrade_message else ""
             return self.redactor.text(f"WebSocket upgrade refused with HTTP {status}{said}")
+        # As for HTTP: a later step may be refused only for the features it declares.
+        declared = step.features or (scenario.features if step is scenario.steps[0] else ())
+        optional = set(declared) - CORE_FEATURES
         if not optional or optional & self.required or step.expect.kind == "error":
             return None
         refused = judge.refusal()

@@ -318,7 +318,8 @@ def _ws_step(data: dict, where: str, default_name: str) -> Step:
         raise ScenarioError(f"{where}: expect.error_code is a string, for expect.kind error")
     return Step(name=data.get("name", default_name), method="GET", path=request.get("path", "/responses"),
                 auth=auth, expect=_expectation(expect, where), transport="websocket", send=tuple(send),
-                connection=connection, reconnect=data.get("reconnect", False), error_code=error_code)
+                connection=connection, reconnect=data.get("reconnect", False), error_code=error_code,
+                features=_features(data.get("features", ()), where))
 
 
 def _step(data: dict, where: str, default_name: str) -> Step:

@@ -38,12 +38,25 @@ MAX_JSON_DEPTH = 100
 
 # One decoder for every event: json.loads(text, parse_constant=...) builds a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Its C scanner. JSONDecoder.decode(text) is scan_once(text, <after leading white space>) plus a
+# check that only white space follows: two Python-level calls and two regex matches around it.
+_SCAN = _DECODER.scan_once
 
 
 def parse_json(text: str | bytes) -> tuple[bool, Any]:
     try:
         if isinstance(text, str):
-            value = _DECODER.decode(text)
+            # Fast path: an event's data is one JSON value with no white space around it, which
+            # is exactly what scan_once(text, 0) reads when it ends at the end of the text.
+            # Anything else (white space around, extra data, not JSON) takes the full decode,
+            # with its result and its exceptions.
+            try:
+                value, end = _SCAN(text, 0)
+            except StopIteration:  # nothing decodable at offset 0
+                value = _DECODER.decode(text)
+            else:
+                if end != len(text):
+                    value = _DECODER.decode(text)
         else:  # bytes: json.loads detects UTF-8/16/32
             value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
@@ -54,9 +67,11 @@ def parse_json(text: str | bytes) -> tuple[bool, Any]:
 
 
 def _too_deep(text: str | bytes, value: Any) -> bool:
-    opening = ("{", "[") if isinstance(text, str) else (b"{", b"[")
-    if text.count(opening[0]) + text.count(opening[1]) <= MAX_JSON_DEPTH:
-        return False  # cannot be nested deeper than it has brackets (counted in C: cheap)
+    if isinstance(text, str):
+        if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+            return False  # cannot be nested deeper than it has brackets (counted in C: cheap)
+    elif text.count(b"{") + text.count(b"[") <= MAX_JSON_DEPTH:
+        return False
     if not isinstance(value, (dict, list)):
         return False
     stack = [(value, 1)]
@@ -164,7 +179,7 @@ class StreamChecker:
             found = self._stamper.stamp([Finding("framing.sse_well_formed", item.message, f"byte {item.offset}")])
             self.violations.extend(found)
             return found
-        return self._check(item.data, item.event, sse_id=item.id)
+        return self._check(item.data, item.event, None, item.id)
 
     def feed_payload(self, data: str | dict) -> list[Violation]:
         """One event without SSE framing (a JSON-lines capture): event-name checks do not apply."""
@@ -192,14 +207,16 @@ class StreamChecker:
     def _check(self, data: str, name: Any, parsed: tuple[bool, Any] | None = None,
                sse_id: str | None = None) -> list[Violation]:
         ok, payload = parsed if parsed is not None else parse_json(data)
-        event = Event(index=self._index, data=data, payload=payload, json_ok=ok, name=name, sse_id=sse_id)
+        event = Event(self._index, data, payload, ok, name, sse_id)
         self._index += 1
         state = self.state
+        # Each module's on_event returns a list (usually empty): a generator per module and
+        # event cost more than most of the checks themselves.
         findings: list[Finding] = []
         for on_event in _HOOKS.get(event.type, _HOOKS_ANY_TYPE):
-            findings.extend(on_event(state, event))
+            findings += on_event(state, event)
         if event.is_object and not state.ended:
-            findings.extend(schema.on_event(state, event, self._schemas, self.profile))
+            findings += schema.on_event(state, event, self._schemas, self.profile)
         state.apply(event)
         if not findings:
             return []
@@ -212,8 +229,8 @@ def _hooks_for(event_type: str | None) -> tuple[Any, ...]:
     """The on_event functions of STREAM_MODULES, in order, that can report on this event type.
 
     A module may declare EVENT_TYPES: the only event types its on_event ever reports on (it is
-    skipped for the others, which saves a generator per module and event); without it, it runs
-    on every event.
+    skipped for the others, which saves a call per module and event); without it, it runs on
+    every event.
     """
     return tuple(module.on_event for module in STREAM_MODULES
                  if getattr(module, "EVENT_TYPES", None) is None or event_type in module.EVENT_TYPES)

@@ -10,6 +10,7 @@ reports, the pytest parametrization and CHECKS.md are built from.
   stream   - a `stream: true` request answered with server-sent events
   response - a non-streamed request answered with one JSON Response object
   error    - a request the target must refuse with an HTTP error envelope
+  websocket - WebSocket mode (`/responses` over a WebSocket): the connection and its frames
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ SUCCESS = frozenset({"stream", "response"})
 ANY = frozenset({"stream", "response", "error"})
 UPSTREAM = frozenset({"upstream"})  # judged only with --upstream-url (a proxy in front of our reference server)
 SCENARIO = frozenset({"scenario"})  # named by a scenario's assertions, judged across its steps
+WEBSOCKET = frozenset({"websocket"})  # WebSocket mode: the upgrade, the frames, the connection
 
 
 ALL_PROFILES = frozenset({"openai", "openai-strict", "openresponses"})
@@ -92,6 +94,23 @@ CHECKS: tuple[Check, ...] = (
     _c("framing.no_sse_id", SHOULD, STREAM,
        "Events carry no SSE `id:` field.",
        "OR: 'Servers SHOULD NOT use id'; resumption goes through sequence_number.", profiles={"openresponses"}),
+    # WebSocket mode (ws.py): the same events as frames of a connection that outlives a response.
+    _c("framing.ws_upgrade_accepted", MUST, WEBSOCKET,
+       "A WebSocket upgrade to `/responses` is answered with HTTP 101 (a target without WebSocket mode refuses "
+       "it with a 4xx, which is reported as unsupported).",
+       "OR: `x-openresponses-websocket` on /responses; RFC 6455 section 4.1: any other answer fails the handshake."),
+    _c("framing.ws_text_frames", MUST, WEBSOCKET,
+       "Every frame the server sends is a text frame of valid UTF-8 holding one JSON object.",
+       "OR/SPEC: server messages are the streaming event objects (ResponsesServerEvent); RFC 6455 section 8.1: "
+       "clients fail the connection (1007) on a text frame that is not UTF-8; SDKs json-decode every message."),
+    _c("framing.ws_close_clean", SHOULD, WEBSOCKET,
+       "The server closes the connection with a close frame and a normal code (1000 or 1001).",
+       "RFC 6455 section 7.4.1: other codes report a failure (1011 internal error, 1002 protocol error, ...); "
+       "clients retry or fall back to HTTP on them."),
+    _c("framing.ws_create_streamed", MUST, WEBSOCKET,
+       "A valid `response.create` is answered with the response's events, not with an error frame.",
+       "OR compliance tests (websocket-response, websocket-sequential-responses): every turn ends with a valid "
+       "completed response; the HTTP twin of framing.http_status_ok."),
     # ---- schema -----------------------------------------------------------------------------
     _c("schema.event", MUST, STREAM,
        "Every event validates against the JSON Schema of its type.",
@@ -99,6 +118,12 @@ CHECKS: tuple[Check, ...] = (
     _c("schema.response", MUST, RESPONSE,
        "A non-streamed body validates against the Response schema.",
        "SPEC Response object; clients deserialise it field by field (H-04, H-07)."),
+    _c("schema.compaction", MUST, SCENARIO,
+       "`POST /responses/compact` answers with a `response.compaction` object: `id`, integer `created_at`, an "
+       "`output` list holding a `compaction` item (`id`, opaque string `encrypted_content`) and a `usage` whose "
+       "total is input plus output.",
+       "SPEC and OR CompactResource and CompactionBody (required fields); OR compliance test compact-response; "
+       "clients pass `output` on as the next request's input."),
     _c("schema.known_event_type", SHOULD, STREAM,
        "Every event type is one the Responses API defines.",
        "SPEC ResponseStreamEvent union plus wire-only keepalive; strict clients reject unknown variants, so extensions are worth knowing about (A-10, B-13)."),
@@ -145,6 +170,13 @@ CHECKS: tuple[Check, ...] = (
     _c("grammar.item_status", SHOULD, STREAM,
        "Items are added with status `in_progress` and done with a final status.",
        "OR item lifecycle; OBS; Grok CLI needs `status` (H-05, H-06)."),
+    _c("grammar.ws_sequential_responses", MUST, WEBSOCKET,
+       "A connection carries several responses one at a time: each ends with its terminal event before the next "
+       "`response.created`, every `response.create` gets an answer (its response, or an error frame while another "
+       "is in flight), and the server keeps the connection open between them.",
+       "OR 2026-04-24: one in-flight response per connection; OR compliance test websocket-sequential-responses; "
+       "SPEC ResponsesClientEventResponseCreate: requests are processed FIFO. Events carry no response id: "
+       "interleaved responses cannot be told apart."),
     # ---- sequence -------------------------------------------------------------------------
     _c("sequence.present", MUST, STREAM,
        "Every event carries an integer `sequence_number`.",
@@ -158,6 +190,11 @@ CHECKS: tuple[Check, ...] = (
     _c("sequence.contiguous", SHOULD, STREAM,
        "Each event's `sequence_number` is exactly one more than the previous event's.",
        "OBS: every unedited capture; OR: numbers let clients 'detect gaps' (C-05, C-06)."),
+    _c("sequence.ws_restarts_at_zero", MUST, WEBSOCKET,
+       "Over a WebSocket every response's events are numbered from 0, as on their own stream: the numbering does "
+       "not carry on from the previous response on the connection.",
+       "OR: sequence_number has 'the same meaning on both transports'; SPEC starting_after resumes address a "
+       "response's own numbers; OBS: every stream starts at 0."),
     # ---- ids and indexes ------------------------------------------------------------------
     _c("ids.response_id_stable", MUST, STREAM,
        "`response.id`, `created_at` and `model` are the same in every lifecycle event.",
@@ -294,6 +331,15 @@ CHECKS: tuple[Check, ...] = (
     _c("error.param_named", SHOULD, ERROR,
        "When one request field is at fault, `error.param` names it.",
        "OBS; SPEC ErrorResponse.param (I-13)."),
+    _c("error.ws_error_shape", MUST, WEBSOCKET,
+       "A WebSocket error frame is `{\"type\": \"error\", \"status\": 4xx or 5xx, \"error\": {\"message\", "
+       "\"code\", ...}}`: an integer HTTP-style status and a non-empty string message.",
+       "OR WebSocketErrorEvent (type, status and error.code/message required); SPEC ResponseWsError example; "
+       "clients branch on status and code."),
+    _c("error.code_fits", MUST, WEBSOCKET,
+       "A WebSocket error frame names the documented `error.code` of its cause (`previous_response_not_found`, ...).",
+       "OR compliance tests websocket-reconnect-store-false-recovery and websocket-previous-response-not-found; "
+       "clients restart a chain with full context on previous_response_not_found, and only on it."),
     _c("error.event_shape", MUST, STREAM,
        "An `error` event carries a string message (flat or nested under `error`) and a sequence_number.",
        "SPEC (flat) and OBS (nested) shapes; Vercel AI SDK and Grok CLI reject others (G-03, G-04, C-07)."),

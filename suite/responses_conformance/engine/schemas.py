@@ -120,12 +120,15 @@ class SchemaSet:
         )
         self._validators = {name: _Validator(doc, registry=registry) for name, doc in bare.items()}
         compiler = _Compiler(self._by_uri)
-        self._fast = {name: compiler.compile_document(self._uris[name]) for name in documents}
+        self._fast = compiler.compile({name: self._uris[name] for name in documents})
+        self._fast_source = compiler.source  # the generated fast path, for reading and debugging
         self._event_names: dict[str, str] = {}  # "response.created" -> "events/response.created"
         for name, doc in documents.items():
             if name.startswith("events/"):
                 self._event_names[doc["properties"]["type"]["const"]] = name
         self._event_types = frozenset(self._event_names)
+        # validate_event's shortcut, one look-up per event: type -> (schema name, fast function)
+        self._event_checks = {kind: (name, self._fast[name]) for kind, name in self._event_names.items()}
 
     @classmethod
     def load(cls, root: Path | None = None, *, profile: str | None = None) -> SchemaSet:
@@ -178,10 +181,13 @@ class SchemaSet:
     def validate_event(self, payload: dict) -> list[SchemaError] | None:
         """Errors of one event payload; None when its `type` has no schema (unknown type)."""
         kind = payload.get("type") if isinstance(payload, dict) else None
-        name = self._event_names.get(kind) if isinstance(kind, str) else None
-        if name is None:
+        found = self._event_checks.get(kind) if isinstance(kind, str) else None
+        if found is None:
             return None
-        return self._check(name, payload)
+        name, fast = found
+        if fast is not None and fast(payload):  # the common case, inline: called for every event
+            return []
+        return self._errors(name, payload)
 
     def validate(self, name: str, instance: Any) -> list[SchemaError]:
         """Errors of an instance against one schema, e.g. "objects/response" or "events/error"."""
@@ -196,6 +202,10 @@ class SchemaSet:
         fast = self._fast[name]
         if fast is not None and fast(instance):  # the common case: valid, seen in microseconds
             return []
+        return self._errors(name, instance)
+
+    def _errors(self, name: str, instance: Any) -> list[SchemaError]:
+        """jsonschema's errors, the most relevant first: the slow path, for invalid instances."""
         errors = self._validators[name].iter_errors(instance)
         first = next(errors, None)
         if first is None:
@@ -357,26 +367,46 @@ def _json_path(path: Iterable[Any]) -> str:
 #
 # jsonschema spends most of its time building a validator object per subschema it descends
 # into (~40 microseconds for a small delta event). A replay checks millions of events, almost
-# all valid, so each schema is also compiled into plain Python predicates covering the handful
-# of keywords our schemas use. A predicate only answers "valid?"; anything else, and every
-# error message, comes from jsonschema. A schema using a keyword the compiler does not know
-# gets no predicate (None) and always goes to jsonschema. tests/test_schemas.py checks that both
-# agree on every fixture event and on mutated copies of them.
+# all valid, so each schema is also compiled into a plain Python function covering the handful
+# of keywords our schemas use. It only answers "valid?"; anything else, and every error message,
+# comes from jsonschema. A schema using a keyword the compiler does not know gets no function
+# (None) and always goes to jsonschema. tests/test_schemas.py checks that both agree on every
+# fixture event and on mutated copies of them.
+#
+# The functions are generated as Python source and compiled once per SchemaSet, as
+# fastjsonschema does (without the dependency): every keyword becomes a straight-line `if`, so a
+# delta event costs one call and a few isinstance tests. (An interpreter of the schema, a
+# closure per keyword looping over every declared property, cost ~4 us per event: a quarter of
+# a replay.) `_Compiler.source` is the generated module, readable as it is:
+#
+#     def _s1(x):  # https://responses-conformance.invalid/schemas/events/response.output_text.delta.json
+#         if not isinstance(x, dict): return False
+#         if not x.keys() >= _c1: return False
+#         if 'type' in x:
+#             v1 = x['type']
+#             if not v1 == 'response.output_text.delta': return False
+#         ...
+#         return True
 
 Check = Callable[[Any], bool]
 
 _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples", "deprecated"}
 )
-_TYPES: dict[str, Check] = {
-    "object": lambda x: isinstance(x, dict),
-    "array": lambda x: isinstance(x, list),
-    "string": lambda x: isinstance(x, str),
-    "integer": lambda x: isinstance(x, int) and not isinstance(x, bool),
-    "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-    "boolean": lambda x: isinstance(x, bool),
-    "null": lambda x: x is None,
+# The test of each JSON type, as an expression of the variable {x}. "integer" and "number" are
+# Python ints (and floats) but never bools: `1.0` is not an integer (see the module docstring).
+_TYPE_TESTS = {
+    "object": "isinstance({x}, dict)",
+    "array": "isinstance({x}, list)",
+    "string": "isinstance({x}, str)",
+    "integer": "(isinstance({x}, int) and not isinstance({x}, bool))",
+    "number": "(isinstance({x}, (int, float)) and not isinstance({x}, bool))",
+    "boolean": "isinstance({x}, bool)",
+    "null": "{x} is None",
 }
+_NUMERIC = frozenset({"integer", "number"})
+# Nesting deeper than this goes into a function of its own, to keep the generated code readable.
+_MAX_INLINE_DEPTH = 6
 
 
 class _Unsupported(Exception):
@@ -393,106 +423,209 @@ def _scalar_equal(value: Any, wanted: Any) -> bool:
 
 
 class _Compiler:
+    """Generates one Python module holding a function per schema (and per `$ref` target)."""
+
     def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
         self._documents = documents
-        self._done: dict[str, Check] = {}
+        self._names: dict[str, str] = {}  # $ref target -> its function (finished or being generated)
+        self._failed: set[str] = set()  # $ref targets that use a keyword we do not compile
+        self._sources: dict[str, str] = {}  # function name -> its source
+        self._finished: list[tuple[str, str | None]] = []  # (function, its $ref target), in order
+        self._globals: dict[str, Any] = {"_scalar_equal": _scalar_equal}  # constants of the module
+        self._counter = 0
+        self.source = ""
 
-    def compile_document(self, uri: str) -> Check | None:
-        try:
-            return self._ref(uri, "")
-        except _Unsupported:
-            return None
+    def compile(self, uris: dict[str, str]) -> dict[str, Check | None]:
+        """A function per schema name (name -> document URI); None for what cannot be compiled."""
+        names: dict[str, str | None] = {}
+        for name, uri in uris.items():
+            try:
+                names[name] = self._ref(uri, "")
+            except _Unsupported:
+                names[name] = None
+        self.source = "\n\n".join(self._sources.values()) + "\n"
+        namespace = dict(self._globals)
+        for source in self._sources.values():  # one at a time: compiling it all at once peaks at ~5 MiB
+            exec(compile(source, "<compiled schemas>", "exec"), namespace)  # our own generated code
+        return {name: None if function is None else namespace[function] for name, function in names.items()}
 
-    def _ref(self, base: str, ref: str) -> Check:
+    # -- functions -----------------------------------------------------------------------------
+    def _new(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    def _constant(self, value: Any) -> str:
+        name = self._new("_c")
+        self._globals[name] = value
+        return name
+
+    def _ref(self, base: str, ref: str) -> str:
+        """The function of a `$ref` target, generated on first use."""
         target = urljoin(base, ref)
-        if target in self._done:
-            return self._done[target]
-        slot: list[Check] = []  # late binding, in case a schema refers to itself
-        self._done[target] = lambda x: slot[0](x)
+        if target in self._failed:
+            raise _Unsupported(target)
+        name = self._names.get(target)
+        if name is not None:
+            return name  # finished, or being generated: a schema may refer to itself
         document_uri, fragment = urldefrag(target)
         if document_uri not in self._documents:
             raise _Unsupported(target)
         node: Any = self._documents[document_uri]
         for part in (p for p in fragment.split("/") if p):
             node = node[part.replace("~1", "/").replace("~0", "~")]
-        slot.append(self._schema(node, document_uri))
-        self._done[target] = slot[0]
-        return slot[0]
+        name = self._names[target] = self._new("_s")
+        try:
+            self._function(name, node, document_uri, target)
+        except _Unsupported:
+            del self._names[target]
+            self._failed.add(target)
+            raise
+        return name
 
-    def _schema(self, schema: Any, base: str) -> Check:
+    def _function(self, name: str, schema: Any, base: str, target: str | None) -> None:
+        started = len(self._finished)
+        lines = [f"def {name}(x):" + (f"  # {target}" if target else "")]
+        try:
+            self._body(schema, "x", base, lines, 1)
+        except _Unsupported:
+            # What was generated meanwhile may call this function: drop it too (generated again,
+            # and failing again, should another schema need it).
+            for function, ref_target in self._finished[started:]:
+                del self._sources[function]
+                if ref_target is not None:
+                    self._names.pop(ref_target, None)
+            del self._finished[started:]
+            raise
+        lines.append("    return True")
+        self._sources[name] = "\n".join(lines)
+        self._finished.append((name, target))
+
+    def _call(self, schema: Any, x: str, base: str) -> str:
+        """An expression that is true when the value {x} satisfies schema."""
+        if schema is True or schema is False:
+            return str(schema)
+        if isinstance(schema, dict):
+            keys = [k for k in schema if k not in _ANNOTATIONS and k not in ("then", "else")]
+            if not keys:
+                return "True"
+            if keys == ["$ref"]:
+                return f"{self._ref(base, schema['$ref'])}({x})"
+            if keys == ["type"] and isinstance(schema["type"], str):
+                return self._type_test([schema["type"]], x)
+        name = self._new("_s")
+        self._function(name, schema, base, None)
+        return f"{name}({x})"
+
+    # -- statements ----------------------------------------------------------------------------
+    def _type_test(self, names: list[str], x: str) -> str:
+        if not names:
+            return "False"
+        return " or ".join(_TYPE_TESTS[n].format(x=x) for n in names)
+
+    def _body(self, schema: Any, x: str, base: str, out: list[str], depth: int) -> None:
+        """Statements that `return False` when the value in variable x does not satisfy schema."""
+        pad = "    " * depth
         if schema is True:
-            return lambda x: True
+            return
         if schema is False:
-            return lambda x: False
+            out.append(f"{pad}return False")
+            return
         if not isinstance(schema, dict):
             raise _Unsupported(schema)
-        checks: list[Check] = []
+        known: str | None = None  # x's JSON type once a one-type `type` keyword has checked it
+        present: frozenset[str] = frozenset()  # keys a dict x has once `required` has checked them
         for key, value in schema.items():
             if key in _ANNOTATIONS or key in ("then", "else"):
                 continue
-            checks.append(self._keyword(key, value, schema, base))
-        if not checks:
-            return lambda x: True
-        if len(checks) == 1:
-            return checks[0]
-        frozen = tuple(checks)
-
-        def every(x: Any) -> bool:
-            for check in frozen:
-                if not check(x):
-                    return False
-            return True
-
-        return every
-
-    def _keyword(self, key: str, value: Any, schema: dict[str, Any], base: str) -> Check:
-        if key == "type":
-            names = [value] if isinstance(value, str) else list(value)
-            tests = tuple(_TYPES[n] for n in names)
-            if len(tests) == 1:
-                return tests[0]
-            return lambda x: any(t(x) for t in tests)
-        if key == "const":
-            if isinstance(value, (dict, list)):
+            if key == "type":
+                names = [value] if isinstance(value, str) else list(value)
+                out.append(f"{pad}if not ({self._type_test(names, x)}): return False")
+                known = names[0] if len(names) == 1 else None
+            elif key == "const":
+                if isinstance(value, (dict, list)):
+                    raise _Unsupported(key)
+                if isinstance(value, str):  # for strings, == is JSON equality (1 == "1" is false)
+                    out.append(f"{pad}if not {x} == {value!r}: return False")
+                else:
+                    out.append(f"{pad}if not _scalar_equal({x}, {self._constant(value)}): return False")
+            elif key == "enum":
+                if any(isinstance(v, (dict, list)) for v in value):
+                    raise _Unsupported(key)
+                if all(isinstance(v, str) for v in value):
+                    options = self._constant(frozenset(value))
+                    out.append(f"{pad}if not (isinstance({x}, str) and {x} in {options}): return False")
+                else:
+                    options = self._constant(tuple(value))
+                    out.append(f"{pad}if not any(_scalar_equal({x}, v) for v in {options}): return False")
+            elif key == "required":
+                if value:
+                    guard = "" if known == "object" else f"isinstance({x}, dict) and "
+                    out.append(f"{pad}if {guard}not {x}.keys() >= {self._constant(frozenset(value))}: return False")
+                    present = present | frozenset(value)
+            elif key == "properties":
+                self._properties(value, x, base, out, depth, known == "object", present)
+            elif key == "items":
+                inner = pad
+                if known != "array":
+                    out.append(f"{pad}if isinstance({x}, list):")
+                    inner += "    "
+                item = self._new("v")
+                before = len(out)
+                out.append(f"{inner}for {item} in {x}:")
+                self._nested(value, item, base, out, depth + (1 if known == "array" else 2))
+                if len(out) == before + 1:  # nothing to check on the items
+                    del out[before - (0 if known == "array" else 1):]
+            elif key == "minimum":
+                guard = "" if known in _NUMERIC else f"{self._type_test(['number'], x)} and "
+                bound = repr(value) if type(value) in (int, float) else self._constant(value)
+                out.append(f"{pad}if {guard}not {x} >= {bound}: return False")
+            elif key == "$ref":
+                out.append(f"{pad}if not {self._ref(base, value)}({x}): return False")
+            elif key == "allOf":
+                for sub in value:
+                    self._body(sub, x, base, out, depth)
+            elif key == "anyOf":
+                alternatives = " or ".join(f"({self._call(sub, x, base)})" for sub in value) or "False"
+                out.append(f"{pad}if not ({alternatives}): return False")
+            elif key == "if":
+                test = self._call(value, x, base)
+                then = self._call(schema.get("then", True), x, base)
+                otherwise = self._call(schema.get("else", True), x, base)
+                out.append(f"{pad}if not (({then}) if ({test}) else ({otherwise})): return False")
+            else:
                 raise _Unsupported(key)
-            return lambda x: _scalar_equal(x, value)
-        if key == "enum":
-            if any(isinstance(v, (dict, list)) for v in value):
-                raise _Unsupported(key)
-            options = tuple(value)
-            return lambda x: any(_scalar_equal(x, v) for v in options)
-        if key == "required":
-            keys = tuple(value)
-            return lambda x: not isinstance(x, dict) or all(k in x for k in keys)
-        if key == "properties":
-            props = tuple((name, self._schema(sub, base)) for name, sub in value.items())
 
-            def properties(x: Any) -> bool:
-                if not isinstance(x, dict):
-                    return True
-                for name, check in props:
-                    if name in x and not check(x[name]):
-                        return False
-                return True
+    def _properties(self, properties: dict[str, Any], x: str, base: str, out: list[str], depth: int,
+                    is_object: bool, present: frozenset[str]) -> None:
+        """`present`: keys that `required` already found in x (when x is a dict): no `in` test."""
+        pad = "    " * depth
+        inner = depth
+        start = len(out)
+        if not is_object:
+            out.append(f"{pad}if isinstance({x}, dict):")
+            inner += 1
+        checked = False
+        for name, sub in properties.items():
+            value = self._new("v")
+            before = len(out)
+            if name in present:
+                out.append(f"{'    ' * inner}{value} = {x}[{name!r}]")
+                self._nested(sub, value, base, out, inner)
+            else:
+                out.append(f"{'    ' * inner}if {name!r} in {x}:")
+                out.append(f"{'    ' * (inner + 1)}{value} = {x}[{name!r}]")
+                self._nested(sub, value, base, out, inner + 1)
+            if len(out) == before + (1 if name in present else 2):
+                del out[before:]  # nothing to check on this property (annotations only)
+            else:
+                checked = True
+        if not checked:
+            del out[start:]
 
-            return properties
-        if key == "items":
-            each = self._schema(value, base)
-            return lambda x: not isinstance(x, list) or all(each(v) for v in x)
-        if key == "minimum":
-            number = _TYPES["number"]
-            return lambda x: not number(x) or x >= value
-        if key == "$ref":
-            return self._ref(base, value)
-        if key == "allOf":
-            parts = tuple(self._schema(sub, base) for sub in value)
-            return lambda x: all(p(x) for p in parts)
-        if key == "anyOf":
-            parts = tuple(self._schema(sub, base) for sub in value)
-            return lambda x: any(p(x) for p in parts)
-        if key == "if":
-            test = self._schema(value, base)
-            then = self._schema(schema.get("then", True), base)
-            otherwise = self._schema(schema.get("else", True), base)
-            return lambda x: then(x) if test(x) else otherwise(x)
-        raise _Unsupported(key)
+    def _nested(self, schema: Any, x: str, base: str, out: list[str], depth: int) -> None:
+        if depth > _MAX_INLINE_DEPTH:
+            call = self._call(schema, x, base)
+            if call != "True":
+                out.append(f"{'    ' * depth}if not {call}: return False")
+            return
+        self._body(schema, x, base, out, depth)

@@ -15,7 +15,7 @@ NO_SSE = object()  # Event.name when the event did not come through an SSE layer
 _LOOK_UP = object()  # StreamState._part: no item given, look it up
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # __init__ below: one call per event instead of two
 class Event:
     """One event as the checks see it.
 
@@ -40,9 +40,15 @@ class Event:
     # The payload's `output_index` when it is an integer (not a bool), else None.
     output_index: int | None = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        payload = self.payload
-        if self.json_ok and isinstance(payload, dict):
+    def __init__(self, index: int, data: str, payload: Any = None, json_ok: bool = False, name: Any = NO_SSE,
+                 sse_id: str | None = None) -> None:
+        self.index = index
+        self.data = data
+        self.payload = payload
+        self.json_ok = json_ok
+        self.name = name
+        self.sse_id = sse_id
+        if json_ok and isinstance(payload, dict):
             self.is_object = True
             value = payload.get("type")
             self.type = value if isinstance(value, str) else None
@@ -56,7 +62,7 @@ class Event:
             self.type = None
             self.seq = None
             self.output_index = None
-            self.is_done_sentinel = not self.json_ok and self.data.strip() == g.DONE_SENTINEL
+            self.is_done_sentinel = not json_ok and data.strip() == g.DONE_SENTINEL
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.payload.get(key, default) if self.is_object else default
@@ -88,14 +94,13 @@ class ItemState:
     channel_deltas: dict[str, list[str]] = field(default_factory=dict)
     channel_done: dict[str, Any] = field(default_factory=dict)
     progress_rank: int = -1  # the furthest hosted-tool progress step seen (grammar.PROGRESS_STEPS)
+    # The added item's `id` and `type`, read once: the checks look them up on nearly every event.
+    id: Any = field(init=False, repr=False, compare=False)
+    type: Any = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> Any:
-        return self.added.get("id")
-
-    @property
-    def type(self) -> Any:
-        return self.added.get("type")
+    def __post_init__(self) -> None:
+        self.id = self.added.get("id")
+        self.type = self.added.get("type")
 
     @property
     def is_done(self) -> bool:
@@ -122,10 +127,12 @@ class StreamState:
     next_output_index: int = 0
     item_ids: dict[str, int] = field(default_factory=dict)
     call_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    # A terminal event or `data: [DONE]` was seen. Kept up to date by apply() (every check asks,
+    # on every event): terminal is not None or done_sentinel.
+    ended: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def ended(self) -> bool:
-        return self.terminal is not None or self.done_sentinel
+    def __post_init__(self) -> None:
+        self.ended = self.terminal is not None or self.done_sentinel
 
     def open_items(self) -> list[ItemState]:
         return [item for item in self.items.values() if not item.is_done]
@@ -142,7 +149,7 @@ class StreamState:
         if event.sse_id is not None:
             self.sse_id_seen = True
         if event.is_done_sentinel:
-            self.done_sentinel = True
+            self.done_sentinel = self.ended = True
             return
         if not event.is_object:
             return
@@ -163,6 +170,7 @@ class StreamState:
                 self.identity = {k: response.get(k) for k in ("id", "created_at", "model")}
             if etype in g.TERMINAL and self.terminal is None:
                 self.terminal = etype
+                self.ended = True
                 self.terminal_response = response
                 self.terminal_index = event.index
         if etype == g.ERROR:

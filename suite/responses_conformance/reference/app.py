@@ -38,8 +38,11 @@ error event is nested (`type, code, message, param`) in the other two flavours.
 `faults` switch on named, deliberate protocol breakages so the suite's checks can be shown
 to fire against a live server; each alters only what its description in `FAULTS` says.
 `disabled` switches features off (`validation.FEATURES`): requests that use them get a clean
-4xx, as from a server that honestly does not offer them. `chat.py` adds the upstream mode
-(`/v1/chat/completions`, `/v1/models`) and the journal at `/_reference/journal`.
+4xx, as from a server that honestly does not offer them; `websocket` and `compact`
+(`ENDPOINT_FEATURES`) take the WebSocket mode of `/v1/responses` (the upgrade is then refused
+with 405, as a GET) and `POST /v1/responses/compact` (then 405 or 404) away. `chat.py` adds the upstream
+mode (`/v1/chat/completions`, `/v1/models`) and the journal at `/_reference/journal`; `ws.py`
+the WebSocket mode of `/v1/responses`, `compact.py` the compact endpoint.
 """
 
 from __future__ import annotations
@@ -62,10 +65,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import chat, errors
+from . import compact as compact_module
+from . import ws as ws_module
 from .errors import ApiError
 from .model import (
     CallOutput,
@@ -146,6 +152,23 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "the response",
 }
 FAULTS = frozenset(FAULT_DESCRIPTIONS)
+#: Faults of WebSocket mode (`ws.py`); they leave HTTP answers untouched.
+WS_FAULT_DESCRIPTIONS: dict[str, str] = {
+    "ws_sequence_reuse": "WebSocket mode: a connection's second and later responses number their "
+    "events on from the previous response's last sequence_number instead of from 0",
+    "ws_context_lost": "WebSocket mode: previous_response_id is accepted (and echoed) but the model "
+    "does not see the earlier turns",
+    "ws_error_without_status": "WebSocket mode: error frames carry no `status`",
+    "ws_close_mid_response": "WebSocket mode: the server closes the connection (code 1011) halfway "
+    "through the first response on it",
+}
+WS_FAULTS = frozenset(WS_FAULT_DESCRIPTIONS)
+
+#: Endpoints a server may not offer at all (`disabled` takes their routes away).
+ENDPOINT_FEATURES = {
+    "websocket": "WebSocket mode: `response.create` over a WebSocket to /v1/responses",
+    "compact": "POST /v1/responses/compact",
+}
 
 _OBFUSCATION_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _PREFIXES = {"reasoning": "rs", "function_call": "fc", "message": "msg"}
@@ -245,7 +268,7 @@ def create_app(
     """Build the reference server.
 
     api_key: the only accepted bearer token; None disables authentication.
-    faults: names from `FAULTS`; unknown names raise ValueError.
+    faults: names from `FAULTS` and `WS_FAULTS`; unknown names raise ValueError.
     store_limit: how many stored responses the in-memory LRU keeps.
     event_delay: seconds between stream events (0 = just yield to the event loop); lets a
         test make the stream's incremental delivery measurable.
@@ -262,14 +285,17 @@ def create_app(
             raise ValueError(  # noqa: TRY004 - a value error to the caller, as before
                 f"{name} must be a collection of names, not a string")
     faults = frozenset(faults)
-    unknown = sorted(faults - FAULTS)
+    unknown = sorted(faults - FAULTS - WS_FAULTS)
     if unknown:
-        raise ValueError(f"unknown fault name(s): {', '.join(unknown)}; known: {sorted(FAULTS)}")
+        raise ValueError(f"unknown fault name(s): {', '.join(unknown)}; known: "
+                         f"{sorted(FAULTS | WS_FAULTS)}")
     disabled = frozenset(disabled)
-    unknown = sorted(disabled - set(FEATURES))
+    unknown = sorted(disabled - set(FEATURES) - set(ENDPOINT_FEATURES))
     if unknown:
         raise ValueError(
-            f"unknown feature name(s): {', '.join(unknown)}; known: {sorted(FEATURES)}")
+            f"unknown feature name(s): {', '.join(unknown)}; known: "
+            f"{sorted([*FEATURES, *ENDPOINT_FEATURES])}")
+    body_disabled = disabled - set(ENDPOINT_FEATURES)  # what requests are checked against
     if not isinstance(store_limit, int) or isinstance(store_limit, bool) or store_limit < 0:
         raise ValueError("store_limit must be an integer >= 0")
     for name, seconds in (("event_delay", event_delay), ("background_step", background_step),
@@ -505,11 +531,15 @@ def create_app(
             final=True,
         )
 
-    def start_run(req: ResponseRequest) -> _Run:
+    def start_run(req: ResponseRequest, cached: Record | None = None, forget: bool = False) -> _Run:
+        """`cached`: a WebSocket connection's last response, which `previous_response_id` may name
+        though it is not stored; `forget` (fault ws_context_lost): the model does not see the
+        earlier turns."""
         history: list[Message] = []
         history_items: list[dict[str, Any]] = []
         if req.previous_response_id is not None:
-            previous = store.get(req.previous_response_id)
+            previous = cached if cached is not None and cached.id == req.previous_response_id \
+                else store.get(req.previous_response_id)
             if previous is None:
                 raise errors.previous_response_not_found(req.previous_response_id)
             now = time.monotonic()
@@ -524,7 +554,7 @@ def create_app(
             history, history_items = previous.history()
         conversation = [*history, *req.messages]
         check_tool_outputs(conversation)
-        seen = list(req.messages) if "context_lost" in faults else conversation
+        seen = list(req.messages) if "context_lost" in faults or forget else conversation
         options = req.options
         if "call_id_mismatch_output" in faults:
             options = dataclasses.replace(options, ignore_tool_outputs=True)
@@ -766,7 +796,7 @@ def create_app(
             logged, raw = await read_body(request)
             authenticate(request)
             body = _decode(raw)
-            req = parse_request(body, disabled)
+            req = parse_request(body, body_disabled)
             if "state" in disabled:
                 req.store = False  # nothing is kept: say so
             run = start_run(req)
@@ -910,7 +940,7 @@ def create_app(
         try:
             logged, raw = await read_body(request)
             authenticate(request)
-            req = chat.parse_chat_request(_decode(raw), disabled)
+            req = chat.parse_chat_request(_decode(raw), body_disabled)
             completion = generate(req.model, None, req.messages, req.max_tokens, req.options)
             if completion.failed:
                 raise ApiError(500, errors.SERVER_ERROR_MESSAGE, type="server_error",
@@ -987,6 +1017,54 @@ def create_app(
                      type="server_error")
         )
 
+    # ----------------------------------------------------------------- WebSocket mode, compact
+    def ws_accept(body: dict[str, Any], cached: Record | None, forget: bool) -> Record:
+        """A `response.create` over a WebSocket: validated and computed like a streamed POST
+        (its own `stream` flag aside), stored when `store` is true."""
+        try:
+            req = parse_request({**body, "stream": True}, body_disabled - {"streaming"})
+            if "state" in disabled:
+                req.store = False
+            run = start_run(req, cached, forget)
+        except ApiError as exc:
+            exc = server_fault(exc)
+            log(error_entry("/v1/responses", body, exc, True))
+            raise exc from None
+        final = final_response(run, int(time.time()))
+        record = Record(
+            id=run.response_id, background=False,
+            schedule=schedule(run, final, time.monotonic(), live=True), final=final,
+            conversation=list(run.conversation), replies=replies_of(run), input_items=run.input_items,
+        )
+        if req.store:
+            store.put(record)
+        log(responses_entry(body, run, final))
+        return record
+
+    async def ws_payloads(record: Record) -> AsyncIterator[dict[str, Any]]:
+        """The record's events as a stream sends them (obfuscation included), each when due."""
+        for event in record.schedule:
+            await asyncio.sleep(max(0.0, event.at - time.monotonic()))
+            payload = event.payload
+            delta = payload.get("delta")
+            if payload["type"].endswith(".delta") and isinstance(delta, str):
+                payload = {**payload, "obfuscation": obfuscation(record.id, event.seq, delta)}
+            yield payload
+
+    ws_hooks = ws_module.WsHooks(authenticate=authenticate, denial=error_response, accept=ws_accept,
+                                 payloads=ws_payloads, faults=faults)
+
+    async def responses_websocket(websocket: WebSocket) -> None:
+        await ws_module.serve(websocket, ws_hooks)
+
+    async def no_websocket(websocket: WebSocket) -> None:
+        await websocket.send_denial_response(error_response(ApiError(
+            405, "Invalid method for URL (GET /v1/responses)")))
+
+    compact_endpoint = compact_module.endpoint(
+        authenticate=authenticate, decode=_decode, lookup=store.get, error_response=error_response,
+        json_response=json_response)
+
     routes = [
         Route("/v1/responses", create_response, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
@@ -994,6 +1072,12 @@ def create_app(
         Route("/v1/models/{model}", get_model, methods=["GET"]),
         Route("/_reference/journal", journal_route, methods=["GET", "DELETE"]),
     ]
+    if "websocket" not in disabled:
+        routes.append(WebSocketRoute("/v1/responses", responses_websocket))
+    else:  # a server without it: the upgrade is a GET, which /v1/responses does not take (405)
+        routes.append(WebSocketRoute("/v1/responses", no_websocket))
+    if "compact" not in disabled:  # before /v1/responses/{response_id}, which would take the path
+        routes.append(Route("/v1/responses/compact", compact_endpoint, methods=["POST"]))
     if "state" not in disabled:  # a server without state has none of these routes
         routes += [
             Route("/v1/responses/{response_id}", response_by_id, methods=["GET", "DELETE"]),

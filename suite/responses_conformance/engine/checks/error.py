@@ -10,28 +10,31 @@ from ..violations import Finding
 ENVELOPE_KEYS = ("message", "type", "param", "code")
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     etype = event.type
     if etype is None:
-        return
+        return []
+    found = []
     # Reported once, at the event right after the error (keepalives aside).
     if state.error_pending is not None and state.previous_type == g.ERROR and etype not in (g.KEEPALIVE, g.FAILED):
-        yield Finding("error.event_followed_by_failed",
-                      f"the error event #{state.error_pending} is followed by {etype}, not response.failed", "$.type")
+        found.append(Finding("error.event_followed_by_failed",
+                             f"the error event #{state.error_pending} is followed by {etype}, not response.failed",
+                             "$.type"))
     if state.ended:
-        return
+        return found
     if etype == g.ERROR:
-        yield from _error_event(event.payload)
+        found.extend(_error_event(event.payload))
     elif etype == g.FAILED:
         response = event.get("response")
         error = response.get("error") if isinstance(response, dict) else None
         if not isinstance(error, dict):
-            yield Finding("error.failed_carries_error", f"response.error is {error!r}", "$.response.error")
+            found.append(Finding("error.failed_carries_error", f"response.error is {error!r}", "$.response.error"))
         else:
             for key in ("code", "message"):
                 if not isinstance(error.get(key), str) or not error.get(key):
-                    yield Finding("error.failed_carries_error", f"response.error.{key} is {error.get(key)!r}",
-                                  f"$.response.error.{key}")
+                    found.append(Finding("error.failed_carries_error", f"response.error.{key} is {error.get(key)!r}",
+                                         f"$.response.error.{key}"))
+    return found
 
 
 def on_close(state: StreamState) -> Iterator[Finding]:

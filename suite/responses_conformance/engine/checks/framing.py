@@ -11,36 +11,37 @@ from ..violations import Finding
 BAD_WIRE_NOTES = frozenset({"invalid_utf8", "unterminated_event", "event_too_large"})
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     if event.is_done_sentinel:
         if state.terminal is not None:
-            yield Finding("framing.no_done_sentinel", "data: [DONE] sent after the terminal event")
-        return
+            return [Finding("framing.no_done_sentinel", "data: [DONE] sent after the terminal event")]
+        return []
     if not event.json_ok:
-        yield Finding("framing.data_is_json_object", f"data is not valid JSON: {_short(event.data)!r}")
-        return
+        return [Finding("framing.data_is_json_object", f"data is not valid JSON: {_short(event.data)!r}")]
     if not isinstance(event.payload, dict):
         kind = type(event.payload).__name__.replace("NoneType", "null").replace("dict", "object")
-        yield Finding("framing.data_is_json_object", f"data is a JSON {kind}, not an object")
-        return
+        return [Finding("framing.data_is_json_object", f"data is a JSON {kind}, not an object")]
+    found = []
     payload = event.payload
     etype = payload.get("type")
     if payload.get("object") in g.FOREIGN_OBJECTS or "choices" in payload or etype in g.FOREIGN_TYPES:
         label = payload.get("object") or etype or "a frame with `choices`"
-        yield Finding("framing.no_foreign_frames", f"foreign frame in a Responses stream: {label}")
+        found.append(Finding("framing.no_foreign_frames", f"foreign frame in a Responses stream: {label}"))
     if not isinstance(etype, str):
-        yield Finding("framing.type_present",
-                      "payload has no `type`" if etype is None else f"`type` is {etype!r}, not a string", "$.type")
+        found.append(Finding("framing.type_present",
+                             "payload has no `type`" if etype is None else f"`type` is {etype!r}, not a string",
+                             "$.type"))
     if event.sse_id is not None and not state.sse_id_seen:
         # Reported once: the id persists over the following events by the SSE rules.
-        yield Finding("framing.no_sse_id", f"the stream uses SSE ids (first: {event.sse_id[:40]!r})")
+        found.append(Finding("framing.no_sse_id", f"the stream uses SSE ids (first: {event.sse_id[:40]!r})"))
     if event.name is NO_SSE:
-        return
+        return found
     if event.name is None:
-        yield Finding("framing.event_name_present", "event has no `event:` line")
+        found.append(Finding("framing.event_name_present", "event has no `event:` line"))
     elif isinstance(etype, str) and event.name != etype:
-        yield Finding("framing.event_name_matches_type",
-                      f"event: {event.name!r} but data.type is {etype!r}", "$.type")
+        found.append(Finding("framing.event_name_matches_type",
+                             f"event: {event.name!r} but data.type is {etype!r}", "$.type"))
+    return found
 
 
 def _short(text: str, limit: int = 80) -> str:

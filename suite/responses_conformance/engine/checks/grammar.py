@@ -9,33 +9,36 @@ from ..state import Event, ItemState, PartState, StreamState
 from ..violations import Finding
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     etype = event.type
     if etype is None:
         if event.is_done_sentinel:
             if state.done_sentinel:
-                yield Finding("grammar.nothing_after_terminal", "a second data: [DONE]")
+                return [Finding("grammar.nothing_after_terminal", "a second data: [DONE]")]
         elif state.ended:
-            yield Finding("grammar.nothing_after_terminal", "data that is not an event after the end of the response")
+            return [Finding("grammar.nothing_after_terminal",
+                            "data that is not an event after the end of the response")]
         elif state.json_events == 0 and event.is_object:
-            yield Finding("grammar.created_first", "the first event has no type, so it is not response.created", "$")
-        return
+            return [Finding("grammar.created_first", "the first event has no type, so it is not response.created", "$")]
+        return []
+    found = []
     if state.json_events == 0 and etype != g.CREATED:
-        yield Finding("grammar.created_first", f"the first event is {etype}, not response.created", "$.type")
+        found.append(Finding("grammar.created_first", f"the first event is {etype}, not response.created", "$.type"))
     if state.ended:
         if etype != g.KEEPALIVE:
             after = "data: [DONE]" if state.done_sentinel else f"{state.terminal} (event #{state.terminal_index})"
-            yield Finding("grammar.nothing_after_terminal", f"{etype} after {after}", "$.type")
-        return
+            found.append(Finding("grammar.nothing_after_terminal", f"{etype} after {after}", "$.type"))
+        return found
     if etype in _LIFECYCLE_RULES or state.previous_type in _AFTER_SNAPSHOT:  # else _lifecycle has nothing to say
-        yield from _lifecycle(state, event, etype)
+        found.extend(_lifecycle(state, event, etype))
     handler = _HANDLERS.get(etype)
     if handler is not None:
-        yield from handler(state, event)
-        return
+        found.extend(handler(state, event))
+        return found
     family = g.FAMILIES.get(etype)
     if family is not None:
-        yield from _family_event(state, event, etype, family)
+        found += _family_event(state, event, etype, family)
+    return found
 
 
 def on_close(state: StreamState) -> Iterator[Finding]:
@@ -145,47 +148,48 @@ def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
                       f"a reasoning summary part on a {item.type} item", "$.type")
 
 
-def _family_event(state: StreamState, event: Event, etype: str, family: g.Family) -> Iterator[Finding]:
+def _family_event(state: StreamState, event: Event, etype: str, family: g.Family) -> list[Finding]:
+    # A list, not a generator like the other rules here: it runs on nearly every event (deltas).
     item = _open_item(state, event)
     if isinstance(item, Finding):
-        yield item
-        return
+        return [item]
     if item.type not in family.items:
-        yield Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")
-        return
+        return [Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")]
+    found = []
     # progress_rank is None for item types without progress steps (messages, function calls, ...)
     rank = g.progress_rank(etype, item.type) if item.type in g.PROGRESS_STEPS else None
     if rank is not None and rank < item.progress_rank:
-        yield Finding("grammar.tool_progress_order",
-                      f"{etype} after a later step of the same {item.type}", "$.type")
+        found.append(Finding("grammar.tool_progress_order",
+                             f"{etype} after a later step of the same {item.type}", "$.type"))
     if family.scope == "part":
         part = _open_part(state, event, "parts", "content_index", "content_part.added", item)
     elif family.scope == "summary":
         part = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added", item)
     else:
-        return
+        return found
     if isinstance(part, Finding):
-        yield part
-        return
+        found.append(part)
+        return found
     if family.scope == "part" and part.type not in family.parts:
-        yield Finding("grammar.event_matches_item_type", f"{etype} on a {part.type} part", "$.type")
-        return
+        found.append(Finding("grammar.event_matches_item_type", f"{etype} on a {part.type} part", "$.type"))
+        return found
     if family.role == "delta" and part.done_events:
-        yield Finding("grammar.text_done_once", f"{etype} after the part's .done event", "$.type")
+        found.append(Finding("grammar.text_done_once", f"{etype} after the part's .done event", "$.type"))
     elif family.role == "done" and part.done_events:
-        yield Finding("grammar.text_done_once", f"a second {etype} for part {part.index}", "$.type")
+        found.append(Finding("grammar.text_done_once", f"a second {etype} for part {part.index}", "$.type"))
+    return found
 
 
 def _open_item(state: StreamState, event: Event) -> ItemState | Finding:
-    index = event.get("output_index")
     item = state.item_for(event)
     if item is None:
         return Finding("grammar.item_open",
-                       f"{event.type} for output_index {index!r}, which no output_item.added opened",
-                       "$.output_index")
-    if item.is_done:
+                       f"{event.type} for output_index {event.get('output_index')!r}, which no output_item.added "
+                       "opened", "$.output_index")
+    if item.done is not None:
         return Finding("grammar.item_open",
-                       f"{event.type} for output_index {index} after its output_item.done", "$.output_index")
+                       f"{event.type} for output_index {event.get('output_index')} after its output_item.done",
+                       "$.output_index")
     return item
 
 

@@ -10,30 +10,22 @@ from ..violations import Finding
 IDENTITY_FIELDS = ("id", "created_at", "model")
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     etype = event.type
     if etype is None or state.ended:
-        return
-    if etype in g.LIFECYCLE:
-        yield from _response_identity(state, event)
-    elif etype == g.ITEM_ADDED:
-        yield from _item_added(state, event)
-    elif etype == g.ITEM_DONE:
-        yield from _item_done(state, event)
-    elif etype == g.PART_ADDED:
-        yield from _next_index(state, event, "content_index", "parts", "next_content_index")
-    elif etype == g.SUMMARY_PART_ADDED:
-        yield from _next_index(state, event, "summary_index", "summaries", "next_summary_index")
-    elif etype == g.ANNOTATION_ADDED:
-        yield from _annotation_index(state, event)
+        return []
+    handler = _HANDLERS.get(etype)
+    found = list(handler(state, event)) if handler is not None else []
     if "item_id" in event.payload:
         # ids.item_id_matches, inline: this runs on nearly every event of a stream
         item = state.item_for(event)
         if item is not None and isinstance(item.id, str):
             item_id: Any = event.payload["item_id"]
             if item_id != item.id:
-                yield Finding("ids.item_id_matches",
-                              f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}", "$.item_id")
+                found.append(Finding("ids.item_id_matches",
+                                     f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}",
+                                     "$.item_id"))
+    return found
 
 
 def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
@@ -148,3 +140,14 @@ def _annotation_index(state: StreamState, event: Event) -> Iterator[Finding]:
     if index != part.next_annotation_index:
         yield Finding("ids.annotation_index_sequential",
                       f"expected annotation_index {part.next_annotation_index}, got {index}", "$.annotation_index")
+
+
+# The rules of each event type (on_event runs them first, then item_id_matches on every event).
+_HANDLERS = {
+    **dict.fromkeys(g.LIFECYCLE, _response_identity),
+    g.ITEM_ADDED: _item_added,
+    g.ITEM_DONE: _item_done,
+    g.PART_ADDED: lambda s, e: _next_index(s, e, "content_index", "parts", "next_content_index"),
+    g.SUMMARY_PART_ADDED: lambda s, e: _next_index(s, e, "summary_index", "summaries", "next_summary_index"),
+    g.ANNOTATION_ADDED: _annotation_index,
+}

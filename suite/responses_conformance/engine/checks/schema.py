@@ -7,21 +7,19 @@ from ..state import Event, StreamState
 from ..violations import Finding
 
 
-def on_event(state: StreamState, event: Event, schemas: Any, profile: Any) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event, schemas: Any, profile: Any) -> list[Finding]:
     etype = event.type
     if etype is None:
-        return
+        return []
     if not profile.is_known_event(etype):
-        yield Finding("schema.known_event_type", f"unknown event type {etype!r} in the {profile.name} profile",
-                      "$.type")
-        return
+        return [Finding("schema.known_event_type", f"unknown event type {etype!r} in the {profile.name} profile",
+                        "$.type")]
     if schemas is None:
-        return
+        return []
     errors = schemas.validate_event(event.payload)
-    if errors is None:
-        return
-    for error in errors:
-        yield Finding("schema.event", f"{error.message} (schema {error.schema_path})", error.path)
+    if not errors:  # valid, or None: no schema for this type
+        return []
+    return [Finding("schema.event", f"{error.message} (schema {error.schema_path})", error.path) for error in errors]
 
 
 def on_response(response: Any, schemas: Any) -> Iterator[Finding]:

@@ -13,11 +13,12 @@ DETAILS = (("input_tokens_details", "cached_tokens"), ("output_tokens_details", 
 EVENT_TYPES = frozenset(g.TERMINAL)
 
 
-def on_event(state: StreamState, event: Event) -> Iterator[Finding]:
+def on_event(state: StreamState, event: Event) -> list[Finding]:
     if event.type in g.TERMINAL and not state.ended:
         response = event.get("response")
         if isinstance(response, dict):
-            yield from on_response(response, "$.response", g.TERMINAL[event.type])
+            return list(on_response(response, "$.response", g.TERMINAL[event.type]))
+    return []
 
 
 def on_response(response: dict, path: str = "$", status: str | None = None) -> Iterator[Finding]:
