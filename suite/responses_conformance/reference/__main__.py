@@ -11,7 +11,9 @@ from .app import (
     DEFAULT_API_KEY,
     DEFAULT_BACKGROUND_STEP,
     DEFAULT_FLAVOUR,
+    ENDPOINT_FEATURES,
     FAULT_DESCRIPTIONS,
+    WS_FAULT_DESCRIPTIONS,
     FLAVOURS,
 )
 from .server import serve
@@ -28,12 +30,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m responses_conform
     parser.add_argument("--api-key", default=DEFAULT_API_KEY,
                         help="accepted bearer token (default: %(default)s)")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a key")
-    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULT_DESCRIPTIONS),
+    parser.add_argument("--fault", action="append", default=[], choices=sorted([*FAULT_DESCRIPTIONS, *WS_FAULT_DESCRIPTIONS]),
                         help="switch on a deliberate breakage (repeatable)")
-    parser.add_argument("--disable", action="append", default=[], choices=sorted(FEATURES),
+    parser.add_argument("--disable", action="append", default=[], choices=sorted([*FEATURES, *ENDPOINT_FEATURES]),
                         metavar="FEATURE",
                         help="switch a feature off; requests using it get a 4xx (repeatable; "
-                        f"one of: {', '.join(sorted(FEATURES))})")
+                        f"one of: {', '.join(sorted([*FEATURES, *ENDPOINT_FEATURES]))})")
     parser.add_argument("--store-limit", type=int, default=1000)
     parser.add_argument("--flavour", default=DEFAULT_FLAVOUR, choices=FLAVOURS,
                         help="wire dialect: what OpenAI sends, Open Responses, or the published "

@@ -108,7 +108,9 @@ DEFAULT_API_KEY = "sk-reference-local"
 FLAVOURS = ("openai", "openresponses", "openai-strict")
 DEFAULT_FLAVOUR = "openai"
 #: Seconds a background response spends queued, then in progress.
-DEFAULT_BACKGROUND_STEP = 0.05
+# Long enough that a cancel sent right after the create finds the response still running, even
+# on a loaded machine (a real model takes seconds; the scenario's race must not decide its verdict).
+DEFAULT_BACKGROUND_STEP = 0.4
 #: How many requests the journal keeps (the oldest are dropped first).
 JOURNAL_LIMIT = 10_000
 
