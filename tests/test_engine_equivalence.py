@@ -17,8 +17,8 @@ Everything is generated from the fixtures with a fixed seed; only the outputs ar
 After an intended change of behaviour, record again (and say why in the commit):
 
     python tests/test_engine_equivalence.py record
-    python tests/test_engine_equivalence.py record --streams 3000 --out /tmp/big.jsonl.gz  # a wider net
-    python tests/test_engine_equivalence.py compare --streams 3000 --golden /tmp/big.jsonl.gz
+    python tests/test_engine_equivalence.py record --streams 3000 --out big.jsonl.gz  # a wider net
+    python tests/test_engine_equivalence.py compare --streams 3000 --golden big.jsonl.gz
 """
 from __future__ import annotations
 

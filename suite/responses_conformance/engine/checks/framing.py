@@ -24,8 +24,11 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
     found = []
     payload = event.payload
     etype = payload.get("type")
-    if payload.get("object") in g.FOREIGN_OBJECTS or "choices" in payload or etype in g.FOREIGN_TYPES:
-        label = payload.get("object") or etype or "a frame with `choices`"
+    obj = payload.get("object")
+    # Only strings are looked up: a target may send any JSON value here (an object, a list).
+    if (isinstance(obj, str) and obj in g.FOREIGN_OBJECTS) or "choices" in payload or \
+            (isinstance(etype, str) and etype in g.FOREIGN_TYPES):
+        label = obj if isinstance(obj, str) and obj else etype if isinstance(etype, str) else "a frame with `choices`"
         found.append(Finding("framing.no_foreign_frames", f"foreign frame in a Responses stream: {label}"))
     if not isinstance(etype, str):
         found.append(Finding("framing.type_present",
