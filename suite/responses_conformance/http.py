@@ -670,16 +670,7 @@ def _read_body(response: httpx.Response, run: _Run, watchdog: _Watchdog, decoder
             if over_raw:
                 chunk = chunk[:room_raw]
             x.bytes_received += len(chunk)
-            try:
-                if _feed(run, decoder, chunk):
-                    run.finish("too_large",
-                               f"decoded {decoder.name} body exceeded {limits.max_bytes} bytes (size limit); stopped reading")
-                    return
-            except _DecodeError as exc:
-                run.finish("protocol_error", f"{exc} {run.after()}")
-                return
-            except StopReading as stop:
-                run.finish(stop.end, f"{stop.message}; stopped reading {run.after()}")
+            if _feed_or_finish(run, decoder, chunk, limits):
                 return
             if over_raw:
                 run.finish("too_large", f"body exceeded {limits.max_bytes} bytes (size limit); stopped reading")
@@ -699,21 +690,29 @@ def _read_body(response: httpx.Response, run: _Run, watchdog: _Watchdog, decoder
         # The watchdog's shutdown can look like a clean end of a close-delimited body.
         run.finish("deadline", f"body not finished within the {_secs(limits.timeout)} total deadline, {run.after()}")
         return
-    try:
-        if _feed(run, decoder, b""):
-            run.finish("too_large",
-                       f"decoded {decoder.name} body exceeded {limits.max_bytes} bytes (size limit); stopped reading")
-            return
-    except _DecodeError as exc:
-        run.finish("protocol_error", f"{exc} {run.after()}")
-        return
-    except StopReading as stop:
-        run.finish(stop.end, f"{stop.message}; stopped reading {run.after()}")
+    if _feed_or_finish(run, decoder, b"", limits):  # b"": flush the decoder at the end of the body
         return
     if decoder.incomplete():
         run.finish("protocol_error", f"{decoder.name} body ends before the end of the compressed stream, {run.after()}")
         return
     run.finish("eof")
+
+
+def _feed_or_finish(run: Any, decoder: Any, chunk: bytes, limits: Limits) -> bool:
+    """Feed one chunk (b"" flushes); True when that ended the exchange: over the decoded size
+    limit, a broken compressed stream, or the sink asking to stop."""
+    try:
+        if _feed(run, decoder, chunk):
+            run.finish("too_large",
+                       f"decoded {decoder.name} body exceeded {limits.max_bytes} bytes (size limit); stopped reading")
+            return True
+    except _DecodeError as exc:
+        run.finish("protocol_error", f"{exc} {run.after()}")
+        return True
+    except StopReading as stop:
+        run.finish(stop.end, f"{stop.message}; stopped reading {run.after()}")
+        return True
+    return False
 
 
 def _feed(run: _Run, decoder: _Decoder, data: bytes) -> bool:
