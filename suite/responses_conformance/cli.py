@@ -58,7 +58,10 @@ def _run(pytest_args: list[str]) -> int:
 
     from .plugin import SUITE_MODULE
 
-    return int(pytest.main([str(SUITE_MODULE), *pytest_args]))
+    # This command has imported the package already, so pytest cannot rewrite its asserts
+    # (it has none that need it) and would say so on every run.
+    quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    return int(pytest.main([str(SUITE_MODULE), *quiet, *pytest_args]))
 
 
 def _profile_names() -> list[str]:
