@@ -407,7 +407,9 @@ class ConformanceSession:
         where = f" - report: {html_path}" if html_path else ""
         return (f"responses-conformance: {s['verdict'].upper()} - {s['violations']['must']} MUST and "
                 f"{s['violations']['should']} SHOULD violations; scenarios {s['passed']} passed, {s['failed']} failed, "
-                f"{s['errored']} errored, {s['skipped']} skipped (profile {self.profile}){where}")
+                f"{s['errored']} errored, {s['skipped']} skipped"
+                + (f", {s['not_selected']} not selected" if s.get("not_selected") else "")
+                + f" (profile {self.profile}){where}")
 
     def write_results(self) -> None:
         report.write_results_json(self)

@@ -153,6 +153,10 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
                                              session.baseline))
     counts = {status: sum(1 for s in scenarios if s["status"] == status)
               for status in ("passed", "failed", "skipped", "errored")}
+    # Scenarios a -k or -m left out are "skipped" in their record (reason "not selected"), but
+    # counted apart: they say nothing about the target.
+    counts["not_selected"] = sum(1 for s in scenarios if s.get("reason") == "not selected")
+    counts["skipped"] -= counts["not_selected"]
     features = feature_table(scenarios)
     all_violations = [v for s in scenarios for v in s["violations"]]
     by_check: dict[str, list[dict]] = {}
@@ -216,7 +220,8 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
         f"profile: {data['target']['profile']}",
         "features: " + "; ".join(f"{status} {', '.join(names)}" for status, names in sorted(by_status.items())),
         f"scenarios: {summary['scenarios']} ({summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['errored']} errored, {summary['skipped']} skipped)   "
+        f"{summary['errored']} errored, {summary['skipped']} skipped"
+        + (f", {summary['not_selected']} not selected" if summary.get("not_selected") else "") + ")   "
         f"violations: {summary['violations']['must']} MUST, {summary['violations']['should']} SHOULD",
     ]
     if not session.limits.verify_tls:
