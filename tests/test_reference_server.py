@@ -20,6 +20,7 @@ import pytest
 from responses_conformance.engine.checker import StreamChecker, check_response_body
 from responses_conformance.engine.checks.consistency import shape_differences
 from responses_conformance.engine.schemas import SchemaSet
+from ._servers import running
 from responses_conformance.reference import (
     DEFAULT_API_KEY,
     FAULTS,
@@ -72,16 +73,8 @@ def servers() -> Iterator[dict[str, ReferenceServer]]:
         "openresponses": {"flavour": "openresponses"},
     }
     specs.update({name: {"faults": {name}} for name in sorted(FAULTS - STATE_FAULTS)})
-    started: dict[str, ReferenceServer] = {}
-    try:
-        for name, kwargs in specs.items():
-            started[name] = ReferenceServer(**kwargs).start()
+    with running(specs) as started:
         yield started
-    finally:
-        for srv in started.values():
-            srv.request_stop()
-        for srv in started.values():
-            srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import openai
 import pytest
 from responses_conformance.engine.checker import StreamChecker, check_response_body
 from responses_conformance.engine.schemas import SchemaSet
+from ._servers import running
 from responses_conformance.reference import (
     DEFAULT_API_KEY,
     FEATURES,
@@ -62,16 +63,8 @@ def servers() -> Iterator[dict[str, ReferenceServer]]:
         "openresponses": {"flavour": "openresponses", "background_step": STEP},
         "delay": {"request_delay": 0.3},
     }
-    started: dict[str, ReferenceServer] = {}
-    try:
-        for name, kwargs in specs.items():
-            started[name] = ReferenceServer(**kwargs).start()
+    with running(specs) as started:
         yield started
-    finally:
-        for srv in started.values():
-            srv.request_stop()
-        for srv in started.values():
-            srv.stop()
 
 
 @pytest.fixture(scope="module")

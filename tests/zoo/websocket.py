@@ -206,31 +206,20 @@ def echo_key() -> Handler:
     """Echoes the Authorization header of the upgrade into frames: a binary frame, a delta, an
     error message (JSON-escaped, for requests it refuses) and, after the response, the close
     reason (read by the next step on the connection)."""
-    def handler(peer: Peer) -> None:
-        auth = peer.header("authorization") or ""
+    def on_create(ws: WsPeer, event: dict[str, Any]) -> bool:
+        auth = ws.peer.header("authorization") or ""
         key = auth.removeprefix("Bearer ")
-        ws = WsPeer(peer)
-        if not ws.accept():
-            return
-        while peer.alive():
-            message = ws.receive(timeout=30)
-            if message is None:
-                return
-            try:
-                event = json.loads(message)
-            except ValueError:
-                event = None
-            if not isinstance(event, dict) or event.get("type") != "response.create" or "model" not in event:
-                ws.text(json.dumps({"type": "error", "status": 400, "error": {
-                    "type": "invalid_request_error", "code": "invalid_request", "param": key,
-                    "message": f"Bad request from {key}. You sent {auth!r}"}}))
-                continue
-            evs = zoo.events()
-            i = zoo.first_delta(evs)
-            evs[i]["delta"] = f"your key is {key} "
-            ws.binary(key.encode())
-            ws.events(evs)
-            ws.close(4001, f"bad key {key}"[:120])
-            ws.receive(timeout=2)
-            return
-    return handler
+        if event.get("type") != "response.create" or "model" not in event:
+            ws.text(json.dumps({"type": "error", "status": 400, "error": {
+                "type": "invalid_request_error", "code": "invalid_request", "param": key,
+                "message": f"Bad request from {key}. You sent {auth!r}"}}))
+            return True
+        evs = zoo.events()
+        i = zoo.first_delta(evs)
+        evs[i]["delta"] = f"your key is {key} "
+        ws.binary(key.encode())
+        ws.events(evs)
+        ws.close(4001, f"bad key {key}"[:120])
+        ws.receive(timeout=2)
+        return False
+    return _serve(on_create)
