@@ -136,17 +136,6 @@ def _collects_suite(config: pytest.Config) -> bool:
     return False
 
 
-def _schema_profile(profile: str) -> dict:
-    """SchemaSet.load's keyword for a profile's schema overlay, when the loader supports it."""
-    import inspect
-
-    from .engine.schemas import SchemaSet
-
-    if "profile" in inspect.signature(SchemaSet.load).parameters:
-        return {"profile": profile}
-    return {}
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
@@ -372,7 +361,7 @@ class ConformanceSession:
             self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,
                                  embedded=True)
         return Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
-                      schemas=SchemaSet.load(**_schema_profile(self.profile)),
+                      schemas=SchemaSet.load(profile=self.profile),
                       concurrency=self.config.getoption("concurrency"), required=self.required)
 
     def stop(self) -> None:

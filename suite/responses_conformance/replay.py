@@ -16,7 +16,6 @@ the call is wrong (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import re
 import sys
@@ -150,9 +149,7 @@ def _expand(path: str, outcome: Outcome) -> list[str]:
 def load_schemas(profile: str) -> Any:
     from .engine.schemas import SchemaSet
 
-    if "profile" in inspect.signature(SchemaSet.load).parameters:
-        return SchemaSet.load(profile=profile)
-    return SchemaSet.load()
+    return SchemaSet.load(profile=profile)
 
 
 # -- inputs -------------------------------------------------------------------------------------

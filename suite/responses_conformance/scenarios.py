@@ -164,11 +164,6 @@ class Step:
     error_code: str | None = None  # the `error.code` an expected error frame carries
 
     @property
-    def streams(self) -> bool:
-        return isinstance(self.json_body, dict) and self.json_body.get("stream") is True or \
-            self.expect.kind == "stream"
-
-    @property
     def websocket(self) -> bool:
         return self.transport == "websocket"
 
@@ -196,17 +191,6 @@ class Scenario:
     @property
     def expect(self) -> Expectation:
         return self.steps[0].expect
-
-    @property
-    def auth(self) -> str:
-        return self.steps[0].auth
-
-    def body(self, model: str) -> tuple[Any, bytes | None]:
-        """(json_body, raw_body) of the first step with the model filled in."""
-        step = self.steps[0]
-        if step.raw_body is not None:
-            return None, step.raw_body.replace("{model}", model).encode()
-        return render(step.json_body, {"model": model}), None
 
     def checks(self, profile: str = "openai", upstream: bool = False) -> tuple[registry.Check, ...]:
         """The checks this scenario is judged by in a profile: those of its steps' kinds and its
