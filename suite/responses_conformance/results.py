@@ -1,0 +1,136 @@
+"""The results model: one status lattice and one verdict, for every way a run ends.
+
+Everything that states a verdict (the exit code, the last line, results.json, JUnit, the HTML
+top, replay) computes it here, from counts of statuses, so that they cannot disagree. No
+pytest, no I/O: the live run, replay and tests feed it the same way.
+
+The contract (README, "Verdicts and exit codes"):
+
+    exit 0  conformant       something was judged, and no MUST rule is broken
+    exit 1  not conformant   a MUST rule is broken (not accepted by the baseline), or a stale
+                             baseline entry
+    exit 2  interrupted      Ctrl-C: never "conformant"
+    exit 4  usage error      a bad option, a bad URL, an unknown baseline id
+    exit 5  nothing tested   no check judged: everything skipped, unsupported, not applicable
+                             or not selected (pytest's own "no tests" code)
+    exit 6  could not test   the preflight failed, or scenarios could not run and no MUST rule
+                             was seen broken
+
+Several targets in one run: the worst verdict wins, in the order 1, 6, 5, 0.
+"""
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+
+class Status(str, enum.Enum):
+    """What became of one scenario (or one scenario x check item)."""
+
+    PASSED = "passed"  # judged, nothing broken
+    WARNED = "warned"  # judged, only SHOULD rules broken
+    FAILED = "failed"  # judged, a MUST rule broken
+    KNOWN = "known"  # judged, MUST rules broken, all accepted by the baseline
+    UNSUPPORTED = "unsupported"  # the target refused an optional feature cleanly
+    NOT_APPLICABLE = "not applicable"  # the scenario cannot say anything about this target
+    NOT_SELECTED = "not selected"  # left out by -k / -m / a filter
+    COULD_NOT_TEST = "could not test"  # the target could not be reached, stalled, stopped, ...
+    MODEL = "model behaviour"  # only model-behaviour findings: reported, never a verdict
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Statuses that mean "a rule was judged on the target's bytes".
+JUDGED = frozenset({Status.PASSED, Status.WARNED, Status.FAILED, Status.KNOWN, Status.MODEL})
+
+
+class Verdict(enum.Enum):
+    CONFORMANT = ("conformant", 0)
+    NOT_CONFORMANT = ("not conformant", 1)
+    INTERRUPTED = ("interrupted", 2)
+    USAGE_ERROR = ("usage error", 4)
+    NOTHING_TESTED = ("nothing tested", 5)
+    COULD_NOT_TEST = ("could not test", 6)
+
+    def __init__(self, label: str, exit_code: int) -> None:
+        self.label = label
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return self.label
+
+    @classmethod
+    def from_label(cls, label: str) -> "Verdict":
+        for verdict in cls:
+            if verdict.label == label:
+                return verdict
+        raise ValueError(f"unknown verdict {label!r}")
+
+
+# Several targets (or inputs): the worst one is the run's. Interrupted and usage errors end a
+# run before any verdict, so they rank above everything.
+_SEVERITY_ORDER = [Verdict.USAGE_ERROR, Verdict.INTERRUPTED, Verdict.NOT_CONFORMANT, Verdict.COULD_NOT_TEST,
+                   Verdict.NOTHING_TESTED, Verdict.CONFORMANT]
+
+
+def worst(verdicts: Iterable[Verdict]) -> Verdict:
+    chosen = list(verdicts)
+    if not chosen:
+        return Verdict.NOTHING_TESTED
+    return min(chosen, key=_SEVERITY_ORDER.index)
+
+
+def verdict(statuses: Iterable[Status | str], *, stale_baseline: int = 0, could_not_test: bool = False,
+            interrupted: bool = False) -> Verdict:
+    """THE verdict. `statuses`: one per scenario (or per item); `could_not_test`: the run as a
+    whole could not test the target (the preflight failed), whatever the scenarios say."""
+    counts = Counter(Status(s) for s in statuses)
+    if interrupted:
+        return Verdict.INTERRUPTED
+    if counts[Status.FAILED] or stale_baseline:
+        return Verdict.NOT_CONFORMANT
+    if could_not_test or counts[Status.COULD_NOT_TEST]:
+        return Verdict.COULD_NOT_TEST
+    if not any(counts[s] for s in JUDGED):
+        return Verdict.NOTHING_TESTED
+    return Verdict.CONFORMANT
+
+
+@dataclass
+class Tally:
+    """Counts of scenario statuses, in results.json's vocabulary."""
+
+    counts: Mapping[Status, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, statuses: Iterable[Status | str]) -> "Tally":
+        return cls(Counter(Status(s) for s in statuses))
+
+    def get(self, status: Status) -> int:
+        return self.counts.get(status, 0)
+
+    def to_json(self) -> dict[str, int]:
+        """`passed`, `failed`, `errored` (could not test), `skipped` (unsupported or not
+        applicable), `not_selected`, and each status by its own name."""
+        return {
+            "passed": self.get(Status.PASSED) + self.get(Status.WARNED) + self.get(Status.MODEL),
+            "failed": self.get(Status.FAILED),
+            "errored": self.get(Status.COULD_NOT_TEST),
+            "skipped": self.get(Status.UNSUPPORTED) + self.get(Status.NOT_APPLICABLE),
+            "not_selected": self.get(Status.NOT_SELECTED),
+            "known": self.get(Status.KNOWN),
+            "by_status": {str(s): self.get(s) for s in Status if self.get(s)},
+        }
+
+    def line(self) -> str:
+        """`12 passed, 1 failed, 3 unsupported, ...`: the statuses that occur, in lattice order."""
+        parts = [f"{self.get(s)} {s}" for s in Status if self.get(s)]
+        return ", ".join(parts) if parts else "none"
+
+
+def final_line(verdict_: Verdict, detail: str) -> str:
+    """The last line of the output, where CI logs are read."""
+    return f"responses-conformance: {verdict_.label.upper()} - {detail}"
