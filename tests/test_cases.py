@@ -488,6 +488,11 @@ def test_case(category: str, group: dict, case: dict) -> None:
         return "\n".join(f"  {v.check} [{v.severity}] event_index={v.event_index}: {v.message}" for v in vs) or "  (none)"
 
     fired = {(v.check, v.event_index) for v in violations if v.check in listed}
+    for entry in case["expect"]:
+        if "message" in entry:
+            said = [v.message for v in violations if v.check == entry["check"]]
+            assert any(entry["message"] in m for m in said), \
+                f"no {entry['check']} finding says {entry['message']!r}:\n{show(violations)}"
     assert fired == expected, (
         f"expected {sorted(expected, key=str)}, fired {sorted(fired, key=str)}\nall violations:\n{show(violations)}")
     others = [v for v in violations if v.check not in listed and v.check not in also]

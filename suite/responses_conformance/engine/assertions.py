@@ -104,8 +104,14 @@ def resume_continues(steps: dict[str, StepView], original: str, resumed: str, af
         return
     expected = [e for e in base.events if isinstance(e.get("sequence_number"), int) and e["sequence_number"] > after]
     if not again.events:
-        yield Finding("consistency.resume_continues",
-                      f"the resumed stream is empty; {len(expected)} events follow sequence_number {after}", "$")
+        if again.body is not None:
+            yield Finding("consistency.resume_continues",
+                          f"the resume request was answered with a JSON {_json_kind(again.body)}, not an event "
+                          f"stream; the original has {len(expected)} events after sequence_number {after}", "$")
+        else:
+            yield Finding("consistency.resume_continues",
+                          f"the resumed stream carried no events; the original has {len(expected)} after "
+                          f"sequence_number {after}", "$")
         return
     first = again.events[0].get("sequence_number")
     if first != after + 1:
@@ -129,11 +135,33 @@ def resume_continues(steps: dict[str, StepView], original: str, resumed: str, af
 
 @assertion("consistency.context_kept")
 def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterator[Finding]:
-    text = output_text(steps[step].response)
+    view = steps[step]
+    unfinished = _no_answer(view)
+    if unfinished is not None:
+        yield Finding("consistency.context_kept", f"{unfinished}: there is no answer to look for {contains!r} in",
+                      "$")
+        return
+    text = output_text(view.response)
     if contains.lower() not in text.lower():
         yield Finding("consistency.context_kept",
                       f"the answer does not recall {contains!r} from the earlier turn: {_show(text)}",
                       "$.output")
+
+
+@assertion("consistency.previous_response_echoed")
+def previous_response_echoed(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """The protocol half of context_kept: the Response names the response it continues."""
+    view = steps[step]
+    sent = (view.request or {}).get("previous_response_id") if isinstance(view.request, dict) else None
+    response = view.response
+    # A refused request (HTTP 4xx) is judged by the step's own checks; nothing was created to echo anything.
+    if not isinstance(sent, str) or not isinstance(response, dict):
+        return
+    echoed = response.get("previous_response_id", "<absent>")
+    if echoed != sent:
+        yield Finding("consistency.previous_response_echoed",
+                      f"previous_response_id was sent as {sent!r} but the Response says {_show(echoed)}",
+                      "$.previous_response_id")
 
 
 @assertion("consistency.deleted_not_retrievable")
@@ -203,6 +231,10 @@ def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
 def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, min_calls: int = 1) -> Iterator[Finding]:
     view = steps[step]
     name = "consistency.tool_called"
+    unfinished = _no_answer(view)
+    if unfinished is not None:
+        yield Finding(name, f"{unfinished}: there is no output to look for a function_call in", "$")
+        return
     calls = function_calls(view.response)
     if tool is not None:
         calls = [c for c in calls if c.get("name") == tool]
@@ -231,26 +263,25 @@ def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, 
 
 @assertion("consistency.parallel_calls_distinct")
 def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    # Whether the arguments parse is the model's doing (consistency.tool_called judges it); the
+    # ids are the server's.
     calls = function_calls(steps[step].response)
     name = "consistency.parallel_calls_distinct"
     for key in ("id", "call_id"):
         values = [c.get(key) for c in calls]
         if len(set(map(str, values))) != len(values):
             yield Finding(name, f"parallel calls share a {key}: {values}", "$.output")
-    for call in calls:
-        try:
-            json.loads(call.get("arguments") or "")
-        except (TypeError, ValueError):
-            yield Finding(name, f"arguments of {call.get('name')!r} do not parse on their own: "
-                                f"{_show(call.get('arguments'))}", "$.output")
 
 
 @assertion("consistency.tool_round_trip")
 def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | None = None) -> Iterator[Finding]:
     view = steps[answer]
     name = "consistency.tool_round_trip"
-    if view.status != 200 or not isinstance(view.response, dict):
-        yield Finding(name, f"the request carrying the function_call_output answered HTTP {view.status}", "$")
+    if view.status != 200:
+        return  # the protocol half: the step's framing.http_status_ok reports the refusal
+    unfinished = _no_answer(view)
+    if unfinished is not None:
+        yield Finding(name, f"after the tool output, {unfinished}", "$")
         return
     text = output_text(view.response)
     if view.response.get("status") != "completed" or not text:
@@ -264,6 +295,10 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
 def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     view = steps[step]
     name = "consistency.structured_output_valid"
+    unfinished = _no_answer(view)
+    if unfinished is not None:
+        yield Finding(name, f"{unfinished}: there is no output text to judge", "$")
+        return
     text = output_text(view.response)
     try:
         value = json.loads(text)
@@ -291,12 +326,104 @@ def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> I
 
 @assertion("consistency.truncation_reported")
 def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
-    response = steps[step].response or {}
-    details = response.get("incomplete_details") or {}
-    if response.get("status") != "incomplete" or details.get("reason") != "max_output_tokens":
-        yield Finding("consistency.truncation_reported",
-                      f"max_output_tokens was reached but the response is {response.get('status')!r} "
-                      f"with incomplete_details {_show(response.get('incomplete_details'))}", "$.status")
+    """The model-behaviour half: did the answer run into the limit at all."""
+    view = steps[step]
+    limit = (view.request or {}).get("max_output_tokens") if isinstance(view.request, dict) else None
+    unfinished = _no_answer(view)
+    if unfinished is not None:
+        yield Finding("consistency.truncation_reported", f"{unfinished}: no answer ran into max_output_tokens", "$")
+        return
+    response = view.response or {}
+    if response.get("status") == "incomplete" and _reason(response) == "max_output_tokens":
+        return
+    used = _output_tokens(response)
+    if response.get("status") == "completed" and isinstance(limit, int) and used is not None and used >= limit:
+        return  # at the limit: consistency.limit_reached_reported; over it: output_limit_enforced
+    spent = f"after {used} output tokens" if used is not None else "without reporting output tokens"
+    yield Finding("consistency.truncation_reported",
+                  f"asked for a long answer under max_output_tokens {limit!r}, the response ended "
+                  f"{response.get('status')!r} {spent} (incomplete_details "
+                  f"{_show(response.get('incomplete_details'))}): the truncation path was not exercised",
+                  "$.status")
+
+
+@assertion("consistency.output_limit_enforced")
+def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """The protocol half of truncation: the limit holds, and truncation is not claimed early."""
+    view = steps[step]
+    limit = (view.request or {}).get("max_output_tokens") if isinstance(view.request, dict) else None
+    response = view.response
+    if not isinstance(limit, int) or not isinstance(response, dict):
+        return
+    used = _output_tokens(response)
+    if used is None:
+        return  # usage.present / usage.counters_valid report it
+    status = response.get("status")
+    if status == "completed" and used > limit:
+        yield Finding("consistency.output_limit_enforced",
+                      f"the response is completed with {used} output tokens, over max_output_tokens {limit}",
+                      "$.usage.output_tokens")
+    elif status == "incomplete" and _reason(response) == "max_output_tokens" and used < limit:
+        yield Finding("consistency.output_limit_enforced",
+                      f"the response is incomplete for reason max_output_tokens after {used} output tokens, "
+                      f"fewer than the limit {limit}", "$.usage.output_tokens")
+
+
+@assertion("consistency.limit_reached_reported")
+def limit_reached_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    view = steps[step]
+    limit = (view.request or {}).get("max_output_tokens") if isinstance(view.request, dict) else None
+    response = view.response
+    if not isinstance(limit, int) or not isinstance(response, dict):
+        return
+    if response.get("status") == "completed" and _output_tokens(response) == limit:
+        yield Finding("consistency.limit_reached_reported",
+                      f"the response is completed with exactly max_output_tokens ({limit}) output tokens; "
+                      "OpenAI reports that as incomplete (reason max_output_tokens), unless the model stopped "
+                      "there", "$.status")
+
+
+def _output_tokens(response: dict) -> int | None:
+    usage = response.get("usage")
+    used = usage.get("output_tokens") if isinstance(usage, dict) else None
+    return used if isinstance(used, int) and not isinstance(used, bool) else None
+
+
+def _reason(response: dict) -> Any:
+    details = response.get("incomplete_details")
+    return details.get("reason") if isinstance(details, dict) else None
+
+
+def _no_answer(view: StepView) -> str | None:
+    """Why a step has no finished answer to judge the model by, in words; None when it has one.
+
+    A failed response or a stream that ended on an error is not the model's answer: the
+    assertion says what was seen instead of judging empty output.
+    """
+    response = view.response
+    if isinstance(response, dict):
+        if response.get("status") == "failed":
+            return f"the response failed ({_error_words(response.get('error'))})"
+        return None
+    errors = [e for e in view.events if isinstance(e, dict) and e.get("type") == "error"]
+    if errors:
+        return f"the stream carried an error event ({_error_words(errors[0].get('error', errors[0]))}) and no final response"
+    if view.events:
+        return f"the stream ended after {len(view.events)} events without a final response"
+    if view.status is not None and view.status != 200:
+        return f"the request was answered HTTP {view.status}"
+    return "the step produced no Response"
+
+
+def _error_words(error: Any) -> str:
+    if not isinstance(error, dict):
+        return f"error {_show(error)}"
+    code, message = error.get("code"), error.get("message")
+    return ": ".join(str(x) for x in (code, message) if x) or "no error details"
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string"}.get(type(value), "value")
 
 
 def _echo_equal(key: str, sent: Any, echoed: Any) -> bool:

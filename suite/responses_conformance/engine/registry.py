@@ -11,6 +11,15 @@ reports, the pytest parametrization and CHECKS.md are built from.
   response - a non-streamed request answered with one JSON Response object
   error    - a request the target must refuse with an HTTP error envelope
   websocket - WebSocket mode (`/responses` over a WebSocket): the connection and its frames
+
+`model_behaviour` marks the checks whose outcome depends on what the model chose to say (did
+it recall the earlier turn, call the tool, write valid JSON, run into the token limit). A tiny
+or scripted model behind a correct server fails them, so they are not conformance: results
+report them apart ("model behaviour", with what was asked and what came back) and count them
+only where the outcome is deterministic (the embedded reference server, or a proxy in front
+of a scripted upstream with --upstream-url). Each has a protocol half that stays a check of
+its own (truncation: `consistency.output_limit_enforced`; previous_response_id:
+`consistency.previous_response_echoed`; ...).
 """
 from __future__ import annotations
 
@@ -44,15 +53,25 @@ class Check:
     basis: str
     applies: frozenset[str]
     profiles: frozenset[str] = ALL_PROFILES  # the profiles this check belongs to
+    # The outcome depends on the model's choices, not only on the protocol (module docstring).
+    model_behaviour: bool = False
 
     @property
     def category(self) -> str:
         return self.id.split(".", 1)[0]
 
 
+# Said in the basis of every model-behaviour check, so that the catalogue (CHECKS.md) shows the tier.
+MODEL_BEHAVIOUR_NOTE = ("Model behaviour: reported apart and not counted against conformance, except against the "
+                        "embedded reference server or with --upstream-url.")
+
+
 def _c(id: str, severity: Severity, applies: frozenset[str], rule: str, basis: str,
-       profiles: frozenset[str] = ALL_PROFILES) -> Check:
-    return Check(id=id, severity=severity, rule=rule, basis=basis, applies=applies, profiles=frozenset(profiles))
+       profiles: frozenset[str] = ALL_PROFILES, model_behaviour: bool = False) -> Check:
+    if model_behaviour:
+        basis = f"{basis} {MODEL_BEHAVIOUR_NOTE}"
+    return Check(id=id, severity=severity, rule=rule, basis=basis, applies=applies, profiles=frozenset(profiles),
+                 model_behaviour=model_behaviour)
 
 
 CHECKS: tuple[Check, ...] = (
@@ -158,6 +177,11 @@ CHECKS: tuple[Check, ...] = (
     _c("grammar.text_done_once", MUST, STREAM,
        "Each text or refusal part gets exactly one `.done` event, after its last delta and before `content_part.done`.",
        "OBS: every OpenAI capture; clients finalise the text on `.done` (B-01)."),
+    _c("grammar.arguments_done_sent", SHOULD, STREAM,
+       "An item's argument, input or code deltas are closed by their `.done` event "
+       "(`response.function_call_arguments.done`, ...) before `output_item.done`.",
+       "OBS: every OpenAI capture with a call; SPEC documents the `.done` events; clients that run a tool on "
+       "`.done` wait for it in vain (J-06)."),
     _c("grammar.event_matches_item_type", MUST, STREAM,
        "An event family is only used on its item and part type (`output_text.*` on a message's output_text part, ...).",
        "SDK-JS 'expected output item type'; SDK-PY asserts content.type == 'output_text' (B-08)."),
@@ -199,6 +223,11 @@ CHECKS: tuple[Check, ...] = (
     _c("ids.response_id_stable", MUST, STREAM,
        "`response.id`, `created_at` and `model` are the same in every lifecycle event.",
        "OBS; clients chain on the id (D-03, I-06; the Copilot id-rotation capture)."),
+    _c("ids.response_params_stable", SHOULD, STREAM,
+       "The request parameters a response echoes (`tools`, `tool_choice`, `parallel_tool_calls`, `temperature`, "
+       "...) are the same in `response.created`, `response.in_progress` and the terminal event.",
+       "OBS: every OpenAI capture; they describe one request, so a value that changes is wrong in one of the "
+       "events (a bridge flipping `parallel_tool_calls`)."),
     _c("ids.output_index_sequential", MUST, STREAM,
        "`output_item.added` events use output_index 0, 1, 2, ... in order, each once.",
        "SDK-JS validateArrayAppend; OpenClaw maps output by position (D-08, D-11, D-12)."),
@@ -236,6 +265,15 @@ CHECKS: tuple[Check, ...] = (
     _c("consistency.final_output_matches_items", MUST, STREAM,
        "The terminal `response.output` equals the `output_item.done` items in index order.",
        "OBS; openai-python get_final_response reads it (E-01, E-02, D-03, D-05, D-13)."),
+    _c("consistency.final_output_order", MUST, STREAM,
+       "The terminal `response.output` lists the items in the order they were streamed (by output_index).",
+       "OBS; SDK-JS and OpenClaw address items by position, so a reordered final output pairs the wrong items "
+       "(D-08, D-13)."),
+    _c("consistency.arguments_accumulate", MUST, STREAM,
+       "A call's `arguments` at `output_item.added` followed by its argument deltas add up to its final "
+       "arguments (an item added with arguments gets deltas only for what follows).",
+       "SDK-PY and SDK-JS append each `function_call_arguments.delta` to the added item's `arguments`; added "
+       "`{}` plus deltas `{}` give the client `{}{}` (J-05)."),
     _c("consistency.terminal_status", MUST, SUCCESS,
        "The terminal status agrees with the event and its fields (completed: no error; incomplete: a reason; failed: an error).",
        "SPEC field docs; OR; Codex loses truncation and failures otherwise (B-11, H-09)."),
@@ -256,8 +294,14 @@ CHECKS: tuple[Check, ...] = (
        "`GET /responses/{id}?stream=true&starting_after=N` replays the stored events after N, from N+1.",
        "SPEC starting_after; SDK-PY/SDK-JS resume from the last sequence_number seen (I-07, I-08)."),
     _c("consistency.context_kept", MUST, SCENARIO,
-       "A turn with `previous_response_id` answers with the earlier turns in context.",
-       "SPEC previous_response_id; a server that accepts and ignores it loses the conversation (I-04, I-13)."),
+       "A turn with `previous_response_id` answers with the earlier turns in context (the model recalls them).",
+       "SPEC previous_response_id; a server that accepts and ignores it loses the conversation (I-04, I-13). "
+       "Whether the answer recalls the earlier turn is the model's doing; the protocol half is "
+       "consistency.previous_response_echoed.", model_behaviour=True),
+    _c("consistency.previous_response_echoed", MUST, SCENARIO,
+       "A response created with `previous_response_id` echoes it, as sent, in the Response object.",
+       "SPEC Response.previous_response_id; a proxy that drops it from the request shows here, whatever the model "
+       "recalls (I-04, I-13)."),
     _c("consistency.deleted_not_retrievable", MUST, SCENARIO,
        "`DELETE /responses/{id}` answers 200 with `deleted: true`, and the response is gone (GET gives 404).",
        "SPEC delete endpoint; OBS: OpenAI answers {id, object: response.deleted, deleted: true} (I-14, N-07)."),
@@ -272,22 +316,38 @@ CHECKS: tuple[Check, ...] = (
        "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11)."),
     _c("consistency.tool_called", MUST, SCENARIO,
        "With `tool_choice` required or named, the output holds a function_call whose arguments are JSON matching its parameters.",
-       "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10)."),
+       "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10). Which call a model "
+       "makes, and whether its arguments parse, is the model's doing unless the server constrains it.",
+       model_behaviour=True),
     _c("consistency.parallel_calls_distinct", MUST, SCENARIO,
-       "Parallel function calls each have their own item id, call_id and arguments that parse alone.",
-       "OBS; proxies that merged parallel calls broke agents (J-07)."),
+       "Parallel function calls each have their own item id and call_id.",
+       "OBS; the server assigns the ids; proxies that merged parallel calls broke agents (J-07)."),
     _c("consistency.tool_round_trip", MUST, SCENARIO,
-       "A `function_call_output` with the call's `call_id` is accepted and answered.",
-       "SPEC function_call_output; agents loop on it (I-13, J-03)."),
+       "A `function_call_output` with the call's `call_id` is answered with a completed response that uses it.",
+       "SPEC function_call_output; agents loop on it (I-13, J-03). The protocol half, the request accepted with "
+       "HTTP 200, is framing.http_status_ok; what the answer says is the model's.", model_behaviour=True),
     _c("consistency.structured_output_valid", MUST, SCENARIO,
        "With `text.format` json_schema, the output text is JSON valid against the schema.",
-       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02)."),
+       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). The "
+       "protocol half, `text.format` echoed, is consistency.params_echoed.", model_behaviour=True),
     _c("consistency.params_echoed", MUST, SCENARIO,
        "The Response echoes the request's parameters (temperature, tools, text.format, instructions, ...).",
        "SPEC Response fields; a proxy that drops a parameter shows it here (L-02)."),
     _c("consistency.truncation_reported", MUST, SCENARIO,
-       "When `max_output_tokens` is reached the response is `incomplete` with reason `max_output_tokens`.",
-       "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05)."),
+       "Asked for a long answer under a small `max_output_tokens`, the response runs into the limit and ends "
+       "`incomplete` with reason `max_output_tokens`.",
+       "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05). A model may finish "
+       "before the limit (status completed is then right); the protocol half is consistency.output_limit_enforced.",
+       model_behaviour=True),
+    _c("consistency.output_limit_enforced", MUST, SCENARIO,
+       "A `completed` response reports no more output_tokens than `max_output_tokens`; an `incomplete` one for "
+       "reason `max_output_tokens` reports no fewer.",
+       "SPEC max_output_tokens ('an upper bound') and incomplete_details.reason; more tokens than the limit means "
+       "the limit was not enforced, an early stop reported as truncation misleads clients (H-09, L-05)."),
+    _c("consistency.limit_reached_reported", SHOULD, SCENARIO,
+       "A response whose output_tokens equal `max_output_tokens` is `incomplete` with reason `max_output_tokens`.",
+       "OBS: OpenAI reports a response that ran into the limit as incomplete; a model may also stop exactly there, "
+       "so `completed` at the limit is only a remark (H-09)."),
     # Upstream fidelity (engine/fidelity.py): with --upstream-url on our reference server, what
     # reached the client through a proxy is what the upstream produced.
     _c("consistency.upstream_text_preserved", MUST, UPSTREAM,
@@ -343,9 +403,10 @@ CHECKS: tuple[Check, ...] = (
     _c("error.event_shape", MUST, STREAM,
        "An `error` event carries a string message (flat or nested under `error`) and a sequence_number.",
        "SPEC (flat) and OBS (nested) shapes; Vercel AI SDK and Grok CLI reject others (G-03, G-04, C-07)."),
-    _c("error.event_followed_by_failed", MUST, STREAM,
+    _c("error.event_followed_by_failed", MUST, frozenset({"stream", "error"}),
        "An `error` event is followed by `response.failed`.",
-       "OR: 'followed by a response.failed event'; OBS (G-11)."),
+       "OR: 'followed by a response.failed event'; OBS (G-11). Also judged when a request that must be refused "
+       "is answered with a 200 stream."),
     _c("error.failed_carries_error", MUST, STREAM,
        "`response.failed` carries `response.error` with `code` and `message`.",
        "SPEC field docs; Codex shows no usable message otherwise (G-02, G-07)."),
@@ -356,6 +417,15 @@ BY_ID: dict[str, Check] = {c.id: c for c in CHECKS}
 
 def get(check_id: str) -> Check:
     return BY_ID[check_id]
+
+
+def is_model_behaviour(check_id: str) -> bool:
+    """The check's outcome depends on the model's choices (see the module docstring); False for unknown ids."""
+    check = BY_ID.get(check_id)
+    return check is not None and check.model_behaviour
+
+
+MODEL_BEHAVIOUR_CHECKS: frozenset[str] = frozenset(c.id for c in CHECKS if c.model_behaviour)
 
 
 def for_kind(kind: str, profile: str = "openai") -> tuple[Check, ...]:
