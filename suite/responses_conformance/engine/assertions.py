@@ -455,3 +455,41 @@ def _schema_problem(value: Any, schema: Any) -> str | None:
         return None
     where = "".join(f"[{p!r}]" for p in error.absolute_path) or "the document"
     return f"{where}: {error.message[:120]}"
+
+
+# -- compact ---------------------------------------------------------------------------------
+@assertion("consistency.compaction_accepted")
+def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """The request whose `input` carries the `compaction` item `POST /responses/compact` returned
+    is answered with a response (HTTP 200 or a WebSocket response stream), not refused. The
+    protocol half of the round trip; what the answer recalls is consistency.context_kept's."""
+    name = "consistency.compaction_accepted"
+    view = steps[step]
+    sent = view.request if isinstance(view.request, list) else [view.request]
+    carried = [f"input[{index}]" for message in sent if isinstance(message, dict)
+               for index, item in enumerate(message.get("input") if isinstance(message.get("input"), list) else [])
+               if isinstance(item, dict) and item.get("type") == "compaction"]
+    if not carried:
+        return  # the compaction returned no compaction item: schema.compaction reports it
+    what = f"the request carrying the compaction item ({', '.join(carried)})"
+    body = view.body
+    frame = isinstance(body, dict) and body.get("type") == "error"  # a WebSocket error frame
+    error = body.get("error") if isinstance(body, dict) else None
+    if view.response is None and isinstance(error, dict):
+        status = body.get("status") if frame else view.status
+        details = [f"{key} {error[key]!r}" for key in ("code", "param") if error.get(key)]
+        said = " ".join(str(error.get("message") or "").split())
+        yield Finding(name, f"{what} was refused with {'an error frame, status' if frame else 'HTTP'} {status}"
+                            f"{' (' + ', '.join(details) + ')' if details else ''}: {_show(said, 160)}; a target "
+                            "that offers /responses/compact must accept the items it returns", "$.error")
+        return
+    response = view.response
+    if not isinstance(response, dict):
+        yield Finding(name, f"{what} was answered HTTP {view.status} without a Response", "$")
+        return
+    status = response.get("status")
+    if status not in ("completed", "incomplete"):
+        failure = response.get("error") if isinstance(response.get("error"), dict) else {}
+        said = " ".join(str(failure.get("message") or "").split())
+        yield Finding(name, f"{what} ended with status {status!r}"
+                            f"{': ' + _show(said, 160) if said else ''}", "$.status")

@@ -314,6 +314,14 @@ CHECKS: tuple[Check, ...] = (
     _c("consistency.background_lifecycle", MUST, SCENARIO,
        "A `background: true` response starts queued or in progress and reaches its final status by polling.",
        "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11)."),
+    _c("consistency.compaction_accepted", MUST, SCENARIO,
+       "A request whose `input` carries the `compaction` item `POST /responses/compact` returned is answered with a "
+       "response (HTTP 200, or a response stream over a WebSocket) that does not fail: a target that offers compact "
+       "accepts the items it returns.",
+       "SPEC ResponseCompactionItemParam and OR CompactionSummaryItemParam are input items; OpenAI's compaction guide "
+       "and OR compliance test websocket-compact-new-chain pass the compacted output on as the next input. Only a "
+       "target without compact (the compact request refused) is unsupported. What the answer recalls is "
+       "consistency.context_kept."),
     _c("consistency.tool_called", MUST, SCENARIO,
        "With `tool_choice` required or named, the output holds a function_call whose arguments are JSON matching its parameters.",
        "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10). Which call a model "
