@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .checks.consistency import first_difference
+from .checks.consistency import first_difference, representation_difference
 from .violations import Finding
 
 
@@ -88,7 +88,7 @@ def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: 
         yield Finding("consistency.retrieve_matches_final",
                       f"GET of the stored response {final.get('id')!r} answered HTTP {got.status}", "$")
         return
-    difference = first_difference(final, got.body)
+    difference = representation_difference(final, got.body)
     if difference is not None:
         where, seen, expected = difference
         yield Finding("consistency.retrieve_matches_final",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from .. import defaults
 from .. import grammar as g
 from ..state import Event, ItemState, PartState, StreamState
 from ..violations import Finding
@@ -212,17 +213,21 @@ def annotation_spans(item: dict, path: str) -> Iterator[Finding]:
 def shape_differences(streamed: dict, plain: dict) -> list[str]:
     """How the non-streamed Response differs in shape from the streamed final one.
 
-    Shape: the set of top-level fields, the item types in order, each item's fields and its
-    content part types. Values (ids, text, timestamps) may differ between two requests.
+    Shape: the item types in order, each item's fields and its content part types, and the
+    echoed request parameters (the same request both times). Values the two requests may
+    differ in (ids, text, timestamps) are not compared. A field one side omits is not drift
+    (engine/defaults.py): absent means the spec's default, or "not said" for an optional field;
+    a required field missing is the schema checks' finding.
     """
     problems: list[str] = []
-    # A field that is null on one side and absent on the other is the same shape: what a
-    # missing field breaks is the schema's business (schema.event), not reported twice here.
-    a, b = _present(streamed), _present(plain)
-    if a - b:
-        problems.append(f"fields only in the streamed response: {', '.join(sorted(a - b))}")
-    if b - a:
-        problems.append(f"fields only in the non-streamed response: {', '.join(sorted(b - a))}")
+    for key in sorted(defaults.RESPONSE_DEFAULTS):
+        x, y = defaults.effective(streamed, key), defaults.effective(plain, key)
+        if x is defaults._ABSENT or y is defaults._ABSENT:
+            continue
+        difference = first_difference(x, y, lenient=True)
+        if difference is not None:
+            where, seen, expected = difference
+            problems.append(f"{key}{where} is {_show(expected)} (non-streamed) vs {_show(seen)} (streamed)")
     out_a, out_b = streamed.get("output"), plain.get("output")
     if isinstance(out_a, list) and isinstance(out_b, list):
         types_a = [i.get("type") if isinstance(i, dict) else None for i in out_a]
@@ -245,16 +250,41 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
     return problems
 
 
+def representation_difference(seen: dict, expected: dict) -> tuple[str, Any, Any] | None:
+    """The first drift between two representations of one Response (streamed final vs retrieved).
+
+    Drift is a field present in both with different values; a defaulted field compares by its
+    default when absent, and a field one side omits is not drift (engine/defaults.py).
+    """
+    for key in sorted(set(seen) | set(expected)):
+        if key in g.OPAQUE_FIELDS:
+            continue
+        if key in defaults.RESPONSE_DEFAULTS:
+            x, y = defaults.effective(seen, key), defaults.effective(expected, key)
+            if x is defaults._ABSENT or y is defaults._ABSENT:
+                continue
+            found = first_difference(x, y, f".{key}", lenient=True)
+        elif seen.get(key) is None or expected.get(key) is None:
+            continue  # omitted (or null) on one side: not drift
+        else:
+            found = first_difference(seen[key], expected[key], f".{key}", lenient=True)
+        if found:
+            return found
+    return None
+
+
 def _present(obj: dict) -> set[str]:
     """The fields of an object that carry a value (null is the same as absent)."""
     return {key for key, value in obj.items() if value is not None}
 
 
-def first_difference(seen: Any, expected: Any, where: str = "") -> tuple[str, Any, Any] | None:
+def first_difference(seen: Any, expected: Any, where: str = "", *, lenient: bool = False) -> tuple[str, Any, Any] | None:
     """The first place two JSON values differ, ignoring opaque re-encrypted fields.
 
     A field that is null on one side and absent on the other is not a difference: clients
     read both as "no value", and a missing required field is the schema checks' finding.
+    `lenient`: a field one side omits altogether is not a difference either (two
+    representations of one object, engine/defaults.py); only values present in both count.
     """
     if isinstance(seen, dict) and isinstance(expected, dict):
         for key in sorted(set(seen) | set(expected)):
@@ -263,8 +293,12 @@ def first_difference(seen: Any, expected: Any, where: str = "") -> tuple[str, An
             if seen.get(key) is None and expected.get(key) is None:
                 continue
             if key not in seen or key not in expected:
+                if lenient:
+                    continue
                 return f"{where}.{key}", seen.get(key, "<absent>"), expected.get(key, "<absent>")
-            found = first_difference(seen[key], expected[key], f"{where}.{key}")
+            if lenient and (seen[key] is None or expected[key] is None):
+                continue
+            found = first_difference(seen[key], expected[key], f"{where}.{key}", lenient=lenient)
             if found:
                 return found
         return None
@@ -272,7 +306,7 @@ def first_difference(seen: Any, expected: Any, where: str = "") -> tuple[str, An
         if len(seen) != len(expected):
             return f"{where}", f"{len(seen)} entries", f"{len(expected)} entries"
         for index, (x, y) in enumerate(zip(seen, expected)):
-            found = first_difference(x, y, f"{where}[{index}]")
+            found = first_difference(x, y, f"{where}[{index}]", lenient=lenient)
             if found:
                 return found
         return None

@@ -1,0 +1,61 @@
+"""What an absent field of a Response means: the one table the comparisons share.
+
+Two representations of one response (the streamed final object and the non-streamed body, or
+the streamed object and the retrieved one) are compared field by field. A field the spec
+defaults means its default when it is absent, so `background` missing on one side and `false`
+on the other is the same response. A field the spec makes optional and one side omits
+(`completed_at` on the streamed object) is not drift either: a client reads both as "not
+said". Drift is a field present in both with different values.
+
+A Response field the schema requires and one side lacks is the schema checks' finding
+(schema.event, schema.response), not reported a second time by a comparison.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# SPEC CreateResponse / Response defaults of the request parameters a Response echoes.
+RESPONSE_DEFAULTS: dict[str, Any] = {
+    "background": False,
+    "parallel_tool_calls": True,
+    "temperature": 1,
+    "top_p": 1,
+    "tool_choice": "auto",
+    "tools": [],
+    "metadata": {},
+    "truncation": "disabled",
+    "store": True,
+    "top_logprobs": 0,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "text": {"format": {"type": "text"}},
+}
+
+_ABSENT = object()
+
+
+def effective(response: dict, key: str) -> Any:
+    """The value a client reads for `key`: the field's value, its default when absent or null, else _ABSENT."""
+    value = response.get(key)
+    if value is None:
+        return RESPONSE_DEFAULTS.get(key, _ABSENT)
+    return value
+
+
+def defaulted_equal(key: str, a: dict, b: dict) -> bool | None:
+    """For a field the spec defaults: whether both sides mean the same value; None for other fields."""
+    if key not in RESPONSE_DEFAULTS:
+        return None
+    x, y = effective(a, key), effective(b, key)
+    if _numbers(x, y):
+        return float(x) == float(y)
+    return x == y
+
+
+def omitted_by_one(key: str, a: dict, b: dict) -> bool:
+    """The field carries a value on one side only (null counts as absent)."""
+    return (a.get(key) is None) != (b.get(key) is None)
+
+
+def _numbers(a: Any, b: Any) -> bool:
+    return all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
