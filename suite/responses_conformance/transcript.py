@@ -137,6 +137,12 @@ def write_transcript(
     return {"body": body_path, "json": json_path}
 
 
+def _env_name(header: str) -> str:
+    """The shell variable that stands for a header's secret value: `X-Gateway-Token` -> X_GATEWAY_TOKEN."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", header).strip("_").upper() or "HEADER"
+    return name if not name[0].isdigit() else "_" + name
+
+
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
@@ -161,8 +167,10 @@ def curl_command(
 
     Takes an `Exchange`, or method/url/headers/body (keywords override the exchange's). The
     key never appears: Authorization becomes ``-H "Authorization: Bearer $OPENAI_API_KEY"``
-    (the shell expands the variable), cookies are left out, and the rest of the command is
-    passed through `redactor` when one is given.
+    (the shell expands the variable), cookies are left out, a header whose value is one of
+    `redactor`'s secrets (a `--header` value) reads it from a variable named after the header
+    (``X-Gateway-Token`` -> ``$X_GATEWAY_TOKEN``), and the rest of the command is passed
+    through `redactor` when one is given.
     """
     if exchange is not None:
         method = method or exchange.method
@@ -190,6 +198,9 @@ def curl_command(
             parts += ["-H", f'"{name}: ${api_key_env}"']
         elif lname in SENSITIVE_HEADERS:
             continue  # cookies, proxy credentials: never in a command line
+        elif redactor is not None and redactor.is_secret(value.strip()):
+            # a secret `--header` value: the shell expands it from a variable named after the header
+            parts += ["-H", f'"{name}: ${_env_name(name)}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if body is not None:
