@@ -35,6 +35,9 @@ from .engine import profiles, registry
 __all__ = ["ExchangeView", "Finding", "Item", "findings_from_results", "finding_html", "items_from_results",
            "load_exchange", "render_standalone", "replay_inputs", "summary_html", "timeline"]
 
+# A scenario without a verdict on its rules (results.Status), as the status of each of its items.
+SCENARIO_ITEM_STATUS = {"could not test": "errored", "unsupported": "skipped", "not applicable": "skipped",
+                        "not selected": "skipped", "errored": "errored", "skipped": "skipped"}
 # Worst first: a cell, a scenario or a run takes the first status any of its items has.
 STATUS_ORDER = ("failed", "errored", "warned", "known", "passed", "skipped", "na")
 STATUS_LABELS = {"failed": "fail", "errored": "error", "warned": "warn", "known": "known", "passed": "pass",
@@ -394,8 +397,8 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
         checks += [c for c in by_check if c not in checks]
         for check in checks:
             found = by_check.get(check, [])
-            if scenario.get("status") in ("errored", "skipped"):
-                status = scenario["status"]
+            if scenario.get("status") in SCENARIO_ITEM_STATUS:
+                status = SCENARIO_ITEM_STATUS[scenario["status"]]
             elif not found:
                 status = "passed"
             else:
@@ -537,10 +540,10 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         description = next((s.get("description", "") for s in results.get("scenarios", []) if s["id"] == sid), "")
         rows.append({"id": sid, "description": description, "status": worst(i.status for i in mine),
                      "cells": cells})
-    not_selected = sum(1 for s in results.get("scenarios", []) if s.get("reason") == "not selected")
+    not_selected = sum(1 for s in results.get("scenarios", []) if s.get("status") == "not selected")
     verdict = summary.get("verdict", "-")
-    verdict_status = {"conformant": "passed", "not conformant": "failed", "could not test": "errored"}.get(verdict,
-                                                                                                           "na")
+    verdict_status = {"conformant": "passed", "not conformant": "failed", "could not test": "errored",
+                      "nothing tested": "skipped", "interrupted": "errored", "usage error": "errored"}.get(verdict, "na")
     return {
         "verdict": verdict,
         "verdict_status": verdict_status,

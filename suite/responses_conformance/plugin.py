@@ -17,9 +17,12 @@ import pytest
 
 from . import baseline as baseline_mod
 from . import report
+from . import results as results_mod
 from .engine import profiles, registry
 from .engine.violations import Severity
 from .http import Limits
+from .preflight import UrlError, check_url
+from .results import Verdict
 from .runner import Runner, Target
 from .scenarios import FEATURES, Scenario, ScenarioError, add_directory, load_all
 
@@ -27,9 +30,9 @@ SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
 SESSION_KEY = pytest.StashKey["ConformanceSession"]()
 DEFAULT_REMOTE_MODEL = "gpt-4o-mini"
-# Exit codes: pytest's own (0 conformant, 1 not conformant, 2 interrupted, 3 internal error,
-# 4 usage error, 5 no tests collected) and ours for a target that could not be tested.
-EXIT_COULD_NOT_TEST = 6
+# Exit codes: results.Verdict (0 conformant, 1 not conformant, 2 interrupted, 4 usage error,
+# 5 nothing tested, 6 could not test); pytest's 3 (internal error) stays as it is.
+EXIT_COULD_NOT_TEST = Verdict.COULD_NOT_TEST.exit_code
 
 
 class ConformanceWarning(UserWarning):
@@ -100,6 +103,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _collects_suite(config):
         return
     try:
+        session = _configure_session(config)
+    except pytest.UsageError as exc:
+        # No older results.json may stay behind looking current: this run's says "usage error".
+        report.write_usage_error(_results_path(config), str(exc))
+        raise
+    if config.pluginmanager.hasplugin("html"):
+        if not getattr(config.option, "htmlpath", None):
+            config.option.htmlpath = str(session.reports_dir / "report.html")
+        config.option.self_contained_html = True
+        config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
+    if hasattr(config.option, "xmlpath") and not config.option.xmlpath:
+        # One JUnit case per scenario and check, for CI systems that read JUnit.
+        config.option.xmlpath = str(session.reports_dir / "junit.xml")
+
+
+def _configure_session(config: pytest.Config) -> "ConformanceSession":
+    try:
         for folder in config.getoption("scenario_dirs"):
             add_directory((config.invocation_params.dir / folder).resolve())
         load_all()
@@ -114,14 +134,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                                  {s.id for s in load_all()})
         except baseline_mod.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-    if config.pluginmanager.hasplugin("html"):
-        if not getattr(config.option, "htmlpath", None):
-            config.option.htmlpath = str(session.reports_dir / "report.html")
-        config.option.self_contained_html = True
-        config.pluginmanager.register(report.HtmlHooks(session), "responses-conformance-html")
-    if hasattr(config.option, "xmlpath") and not config.option.xmlpath:
-        # One JUnit case per scenario and check, for CI systems that read JUnit.
-        config.option.xmlpath = str(session.reports_dir / "junit.xml")
+    return session
+
+
+def _results_path(config: pytest.Config) -> Path:
+    base = config.invocation_params.dir
+    results = config.getoption("results_json")
+    return (base / results).resolve() if results else (base / config.getoption("reports_dir")).resolve() / "results.json"
 
 
 def _collects_suite(config: pytest.Config) -> bool:
@@ -169,19 +188,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                          ("category", case.check.category)])
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml write their files: they show this verdict
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The one verdict (results.py): it sets the exit code, and results.json, JUnit, the HTML
+    top and the last line all read it from here."""
     conformance = session.config.stash.get(SESSION_KEY, None)
-    if conformance is None or not conformance.runner_started:
+    if conformance is None or session.config.option.collectonly:
         return
-    stale = conformance.stale_baseline_entries()
-    if stale and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    conformance.write_results()
-    verdict = conformance.last_results["summary"]["verdict"]
-    if verdict == "could not test" and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
-        # No MUST rule was seen broken, but some scenarios could not be run: not a verdict.
-        session.exitstatus = EXIT_COULD_NOT_TEST
+    ending = {pytest.ExitCode.INTERRUPTED: Verdict.INTERRUPTED,
+              pytest.ExitCode.USAGE_ERROR: Verdict.USAGE_ERROR}.get(session.exitstatus)
+    conformance.write_results(ending)
+    verdict = Verdict.from_label(conformance.last_results["summary"]["verdict"])
+    if session.exitstatus != pytest.ExitCode.INTERNAL_ERROR:
+        session.exitstatus = verdict.exit_code
+    _junit_properties(session.config, conformance.last_results)
     target = session.config.getoption("write_baseline")
     if target:
         path = (session.config.invocation_params.dir / target).resolve()
@@ -189,9 +209,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         path.write_text(baseline_mod.render(conformance.must_failures()), encoding="utf-8")
 
 
+def _junit_properties(config: pytest.Config, data: dict) -> None:
+    """The verdict as properties of the JUnit test suite, for CI systems that read only JUnit."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - pytest moved it
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    summary = data["summary"]
+    xml.add_global_property("conformance_verdict", summary["verdict"])
+    xml.add_global_property("conformance_exit_code", summary["exit_code"])
+    if summary.get("cause"):
+        xml.add_global_property("conformance_cause", summary["cause"])
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     conformance = config.stash.get(SESSION_KEY, None)
-    if conformance is not None and conformance.runner_started:
+    if conformance is not None and getattr(conformance, "last_results", None):
         terminalreporter.write_sep("=", "responses-conformance")
         for line in conformance.summary_lines():
             terminalreporter.write_line(line)
@@ -213,13 +249,12 @@ class Case:
 def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     session: ConformanceSession = request.config.stash[SESSION_KEY]
     result = session.runner.result(conformance_case.scenario)
-    if result.error is not None:
-        # Not a verdict on the rule: the target could not be tested. pytest shows an error.
-        pytest.fail(report.could_not_test(result), pytrace=False)
-    if result.unsupported is not None and not result.for_check(conformance_case.check.id):
-        # The target refused an optional feature cleanly: honest, not broken. What the steps
-        # before the refusal broke is still judged.
-        pytest.skip(f"unsupported ({result.unsupported})")
+    if result.reason is not None and not result.for_check(conformance_case.check.id):
+        # No verdict on this rule: the target could not be tested (the summary says why, once,
+        # grouped by cause), refused an optional feature cleanly, or the scenario does not
+        # apply to it. What the steps before that broke is still judged.
+        prefix = "could not test: " if result.error is not None else ""
+        pytest.skip(prefix + " ".join(result.reason.split())[:200])
     return result
 
 
@@ -234,8 +269,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         case = callspec.params.get("conformance_case") if callspec else None
         if isinstance(case, Case):
             selected.setdefault(case.scenario.id, case.scenario)
-    if selected:
-        conformance.runner.prefetch(selected.values())
+    conformance.selected = set(selected)
+    if not selected:
+        return
+    found = conformance.runner.run_preflight()
+    if not found.ok:
+        # A setup mistake, or a target that cannot be tested at all: said once, with its fix;
+        # no scenario is sent, none is reported failed or unsupported because of it.
+        dropped = list(session.items)
+        session.items.clear()
+        session.config.hook.pytest_deselected(items=dropped)
+        return
+    conformance.runner.prefetch(selected.values())
 
 
 def judge(case: Case, result, session: "ConformanceSession") -> None:
@@ -249,7 +294,8 @@ def judge(case: Case, result, session: "ConformanceSession") -> None:
         session.extra_violations.setdefault(case.scenario.id, []).extend(violations)
     else:
         violations = result.for_check(case.check.id)
-    must = [v for v in violations if v.severity is Severity.MUST]
+    deterministic = session.target is not None and session.target.deterministic
+    must = [v for v in violations if results_mod.counts(v, deterministic=deterministic)]
     entry = session.baseline.find(case.scenario.id, case.check.id) if session.baseline else None
     if entry is not None:
         if must:
@@ -264,6 +310,9 @@ def judge(case: Case, result, session: "ConformanceSession") -> None:
     text = report.format_violations(case, result, violations, session)
     if must:
         pytest.fail(text, pytrace=False)
+    if any(results_mod.is_model_behaviour(v.check) for v in violations) and not deterministic:
+        # What the model chose to answer, not the protocol: reported apart, never a verdict.
+        text = "model behaviour (not a conformance finding: the model's answer, not the protocol)\n" + text
     # Attributed to the scenario and event, not to a line of ours: it is the target's finding.
     first = violations[0]
     warnings.warn_explicit(ConformanceWarning(text), ConformanceWarning,
@@ -300,9 +349,25 @@ def _headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     for value in values:
         name, colon, content = value.partition(":")
         if not colon or not name.strip():
-            raise pytest.UsageError(f"--header {value!r}: expected 'Name: value'")
+            # The name alone: the value is a secret and never echoed.
+            shown = name.strip()[:40] if colon or len(value) <= 40 and " " not in value else "(not shown)"
+            raise pytest.UsageError(f"--header {shown!r}: expected 'Name: value'")
         out.append((name.strip(), content.strip()))
     return tuple(out)
+
+
+def _split_key(headers: tuple[tuple[str, str], ...], auth_header: str, auth_scheme: str,
+               ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """A key given as `--header 'Authorization: Bearer KEY'` (or the target's own auth header)
+    is the key: it goes where keys go, and the no-key and wrong-key scenarios leave it out."""
+    key, rest = None, []
+    for name, value in headers:
+        if name.lower() == auth_header.lower():
+            scheme = auth_scheme.strip()
+            key = value[len(scheme):].strip() if scheme and value.lower().startswith(scheme.lower() + " ") else value
+        else:
+            rest.append((name, value))
+    return key, tuple(rest)
 
 
 class ConformanceSession:
@@ -315,7 +380,15 @@ class ConformanceSession:
         results = config.getoption("results_json")
         self.results_path = (base / results).resolve() if results else self.reports_dir / "results.json"
         self.target_url = config.getoption("target_url")
-        self.api_key = config.getoption("api_key") or (os.environ.get("OPENAI_API_KEY") if self.target_url else None)
+        if self.target_url is not None:
+            try:
+                self.target_url = check_url(self.target_url)
+            except UrlError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        header_key, self.headers = _split_key(_headers(config.getoption("extra_headers")),
+                                              config.getoption("auth_header"), config.getoption("auth_scheme"))
+        self.api_key = (config.getoption("api_key") or header_key
+                        or (os.environ.get("OPENAI_API_KEY") if self.target_url else None))
         self.model = config.getoption("conformance_model")
         self.profile = config.getoption("conformance_profile")
         self.limits = _limits(config)
@@ -326,6 +399,7 @@ class ConformanceSession:
         self._runner: Runner | None = None
         self._server = None
         self.target: Target | None = None
+        self.selected: set[str] = set()  # the scenarios this run's items use
 
     @property
     def runner_started(self) -> bool:
@@ -348,7 +422,7 @@ class ConformanceSession:
             self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL,
                                  auth_header=self.config.getoption("auth_header"),
                                  auth_scheme=self.config.getoption("auth_scheme"),
-                                 headers=_headers(self.config.getoption("extra_headers")),
+                                 headers=self.headers,
                                  upstream_url=self.config.getoption("upstream_url"))
         else:
             from .reference import ReferenceServer
@@ -371,19 +445,29 @@ class ConformanceSession:
             self._server.__exit__(None, None, None)
             self._server = None
 
+    @property
+    def results(self) -> dict:
+        """The scenarios run so far (none when nothing was selected or the preflight failed)."""
+        return self._runner.results if self._runner is not None else {}
+
+    @property
+    def preflight(self):
+        return self._runner.preflight if self._runner is not None else None
+
     def stale_baseline_entries(self) -> list:
         """Check-wide entries that matched no failure; scenario entries fail in their own item."""
         if self.baseline is None:
             return []
-        ran = {scenario_id for scenario_id, result in self.runner.results.items() if result.error is None}
+        ran = {scenario_id for scenario_id, result in self.results.items() if result.error is None}
         return [e for e in self.baseline.entries
                 if e.scenario is None and e.key not in self.baseline_hits and ran]
 
     def must_failures(self) -> list[tuple[str, str, str]]:
+        deterministic = self.target is not None and self.target.deterministic
         failures = []
-        for scenario_id, result in self.runner.results.items():
+        for scenario_id, result in self.results.items():
             for violation in result.violations + self.extra_violations.get(scenario_id, []):
-                if violation.severity is Severity.MUST:
+                if results_mod.counts(violation, deterministic=deterministic):
                     failures.append((scenario_id, violation.check, violation.message))
         return failures
 
@@ -391,17 +475,11 @@ class ConformanceSession:
         data = getattr(self, "last_results", None)
         if not data:
             return None
-        s = data["summary"]
         html_path = getattr(self.config.option, "htmlpath", None)
-        where = f" - report: {html_path}" if html_path else ""
-        return (f"responses-conformance: {s['verdict'].upper()} - {s['violations']['must']} MUST and "
-                f"{s['violations']['should']} SHOULD violations; scenarios {s['passed']} passed, {s['failed']} failed, "
-                f"{s['errored']} errored, {s['skipped']} skipped"
-                + (f", {s['not_selected']} not selected" if s.get("not_selected") else "")
-                + f" (profile {self.profile}){where}")
+        return report.final_line(data, self.profile, html_path)
 
-    def write_results(self) -> None:
-        report.write_results_json(self)
+    def write_results(self, ending: Verdict | None = None) -> None:
+        report.write_results_json(self, ending)
 
     def summary_lines(self) -> list[str]:
         return report.summary_lines(self)

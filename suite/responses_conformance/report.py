@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from pluggy import HookimplMarker
 
 from . import html_report
+from . import results as results_mod
 from .engine import profiles, registry
 from .engine.violations import Severity, Violation
+from .results import Status, Tally, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .plugin import Case, ConformanceSession
@@ -74,22 +76,23 @@ def could_not_test(result: "ScenarioResult") -> str:
 
 
 def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path,
-                    baseline: Any = None) -> dict[str, Any]:
+                    baseline: Any = None, *, deterministic: bool = True) -> dict[str, Any]:
     violations = result.violations + extra
     sid = result.scenario.id
 
     def known(v: Violation) -> bool:
         return baseline is not None and v.severity is Severity.MUST and baseline.find(sid, v.check) is not None
 
-    status = result.status
-    if status not in ("errored", "skipped"):
-        status = "failed" if any(v.severity is Severity.MUST and not known(v) for v in violations) else "passed"
+    def model(v: Violation) -> bool:
+        return not deterministic and results_mod.is_model_behaviour(v.check)
+
+    status = results_mod.scenario_status(result.outcome(), violations, deterministic=deterministic, known=known)
     exchange = result.exchange
     return {
         "id": result.scenario.id,
         "description": result.scenario.description,
-        "status": status,
-        **({"reason": f"unsupported ({result.unsupported})"} if result.unsupported else {}),
+        "status": str(status),
+        **({"reason": result.reason} if result.reason and result.error is None else {}),
         "features": list(result.scenario.features),
         "steps": [{"name": done.step.name, "request": {"method": done.step.method,
                                                         "path": done.exchange.url if done.exchange else None},
@@ -100,7 +103,8 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
         "http_status": exchange.status if exchange is not None else None,
         "events": result.events,
         "error": result.error,
-        "violations": [{**_violation_record(v), **({"known": True} if known(v) else {})} for v in violations],
+        "violations": [{**_violation_record(v), **({"known": True} if known(v) else {}),
+                        **({"model_behaviour": True} if model(v) else {})} for v in violations],
         "transcript": _relative(result.transcript.get("json"), base) if result.transcript else None,
     }
 
@@ -111,19 +115,24 @@ def _violation_record(v: Violation) -> dict[str, Any]:
             "message": v.message}
 
 
-def feature_table(scenarios: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+# A scenario of these statuses saw the feature work (or break) on the target's bytes.
+_WORKED = {str(Status.PASSED), str(Status.WARNED), str(Status.KNOWN), str(Status.MODEL)}
+
+
+def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
     """Per feature: supported, unsupported (refused cleanly), broken (a scenario using it
-    failed) or not tested, with the scenarios behind the verdict."""
+    failed) or not tested, with the scenarios behind the verdict. A scenario that only asks
+    for an error (`error_only`) shows that the target refuses, never that a feature works."""
     from .scenarios import FEATURES
 
     table = {}
     for feature, description in FEATURES.items():
         using = [s for s in scenarios if feature in s.get("features", ())]
-        statuses = {s["status"] for s in using if s.get("reason") != "not selected"}
-        refused = [s for s in using if s.get("reason", "").startswith("unsupported")]
-        if "failed" in statuses:
+        statuses = {s["status"] for s in using if s["id"] not in error_only or feature == "errors"}
+        refused = [s for s in using if s.get("status") == str(Status.UNSUPPORTED)]
+        if str(Status.FAILED) in statuses:
             status = "broken"
-        elif "passed" in statuses:
+        elif statuses & _WORKED:
             status = "supported"
         elif refused:
             status = "unsupported"
@@ -136,28 +145,32 @@ def feature_table(scenarios: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def build_results(session: "ConformanceSession") -> dict[str, Any]:
+def build_results(session: "ConformanceSession", ending: Verdict | None = None) -> dict[str, Any]:
+    """results.json, with THE verdict (results.verdict). `ending`: the run ended before any
+    verdict (interrupted, a usage error found by pytest)."""
     from .scenarios import load_all
 
-    runner = session.runner
-    results = runner.results
+    results = session.results
+    probe = session.preflight
+    cause = probe.cause if probe is not None and not probe.ok else None
+    deterministic = session.target is not None and session.target.deterministic
     base = session.results_path.parent
     scenarios = []
     for scenario in load_all():
         result = results.get(scenario.id)
         if result is None:
-            scenarios.append({"id": scenario.id, "description": scenario.description, "status": "skipped",
-                              "reason": "not selected", "features": list(scenario.features), "violations": []})
+            why = f"not sent: {cause}" if cause else "not selected"
+            status = Status.COULD_NOT_TEST if cause and ending is None and _selected(session, scenario.id) else Status.NOT_SELECTED
+            scenarios.append({"id": scenario.id, "description": scenario.description, "status": str(status),
+                              "reason" if status is Status.NOT_SELECTED else "error": why,
+                              "features": list(scenario.features), "violations": []})
         else:
             scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base,
-                                             session.baseline))
-    counts = {status: sum(1 for s in scenarios if s["status"] == status)
-              for status in ("passed", "failed", "skipped", "errored")}
-    # Scenarios a -k or -m left out are "skipped" in their record (reason "not selected"), but
-    # counted apart: they say nothing about the target.
-    counts["not_selected"] = sum(1 for s in scenarios if s.get("reason") == "not selected")
-    counts["skipped"] -= counts["not_selected"]
-    features = feature_table(scenarios)
+                                             session.baseline, deterministic=deterministic))
+    tally = Tally.of(s["status"] for s in scenarios)
+    counts = tally.to_json()
+    error_only = frozenset(s.id for s in load_all() if all(step.expect.kind == "error" for step in s.steps))
+    features = feature_table(scenarios, error_only)
     all_violations = [v for s in scenarios for v in s["violations"]]
     by_check: dict[str, list[dict]] = {}
     for violation in all_violations:
@@ -172,17 +185,16 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
         status = ("failed" if severity is Severity.MUST else "warned") if found else "passed"
         checks.append({"id": check.id, "category": check.category, "severity": severity.value,
                        "rule": check.rule, "basis": check.basis, "status": status, "violations": len(found)})
-    must = sum(1 for v in all_violations if v["severity"] == "must" and not v.get("known"))
+    must = sum(1 for v in all_violations if v["severity"] == "must" and not v.get("known")
+               and not v.get("model_behaviour"))
     known_count = sum(1 for v in all_violations if v.get("known"))
-    should = sum(1 for v in all_violations if v["severity"] == "should")
+    should = sum(1 for v in all_violations if v["severity"] == "should" and not v.get("model_behaviour"))
+    model = sum(1 for v in all_violations if v.get("model_behaviour"))
     stale = [e.key for e in session.stale_baseline_entries()]
-    if counts["failed"] or stale:
-        verdict = "not conformant"
-    elif counts["errored"]:
-        verdict = "could not test"
-    else:
-        verdict = "conformant"
+    verdict = ending or results_mod.verdict((s["status"] for s in scenarios), stale_baseline=len(stale),
+                                            could_not_test=cause is not None)
     target = session.target
+    summary_cause = cause or _shared_cause(scenarios)
     return {
         "suite": {"name": "responses-conformance", "version": suite_version(), "profile": session.profile},
         "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
@@ -191,20 +203,80 @@ def build_results(session: "ConformanceSession") -> dict[str, Any]:
         "features": features,
         "scenarios": scenarios,
         "checks": checks,
+        **({"preflight": probe.to_json()} if probe is not None else {}),
         "summary": {"scenarios": len(scenarios), **counts,
-                    "violations": {"must": must, "should": should, "known": known_count},
-                    "verdict": verdict},
+                    "violations": {"must": must, "should": should, "known": known_count, "model_behaviour": model},
+                    "verdict": verdict.label, "exit_code": verdict.exit_code,
+                    **({"cause": summary_cause} if summary_cause and verdict is not Verdict.CONFORMANT else {})},
         **({"baseline": {"file": str(session.baseline.path.name), "entries": len(session.baseline.entries),
                          "stale": stale}} if session.baseline is not None else {}),
     }
 
 
-def write_results_json(session: "ConformanceSession") -> None:
-    data = build_results(session)
-    data = session.runner.redactor.json(data)
+def _selected(session: "ConformanceSession", scenario_id: str) -> bool:
+    return scenario_id in getattr(session, "selected", ())
+
+
+def _shared_cause(scenarios: list[dict[str, Any]]) -> str | None:
+    """When scenarios could not be tested, the cause most of them share (said once)."""
+    errors = [s["error"] for s in scenarios if s["status"] == str(Status.COULD_NOT_TEST) and s.get("error")]
+    if not errors:
+        return None
+    common, count = max(((e, errors.count(e)) for e in set(errors)), key=lambda pair: pair[1])
+    return common if count > 1 or len(errors) == 1 else None
+
+
+def write_results_json(session: "ConformanceSession", ending: Verdict | None = None) -> None:
+    data = build_results(session, ending)
+    if session._runner is not None:
+        data = session.runner.redactor.json(data)
     session.results_path.parent.mkdir(parents=True, exist_ok=True)
     session.results_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     session.last_results = data
+
+
+def write_usage_error(path: Path, message: str) -> None:
+    """A run that ended on a usage error: its results.json says so (no older one stays behind
+    looking current). The message names options, never their secret values."""
+    data = {"suite": {"name": "responses-conformance", "version": suite_version()},
+            "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "target": None, "features": {}, "scenarios": [], "checks": [],
+            "summary": {"scenarios": 0, "verdict": Verdict.USAGE_ERROR.label,
+                        "exit_code": Verdict.USAGE_ERROR.exit_code, "cause": message}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def counts_line(summary: dict[str, Any]) -> str:
+    """`scenarios 40 passed, 1 failed, 2 unsupported`: every status that occurs."""
+    by_status = summary.get("by_status") or {}
+    parts = [f"{n} {status}" for status, n in by_status.items()]
+    return f"scenarios {', '.join(parts) if parts else 'none run'}"
+
+
+def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str:
+    """The last line of the output, where CI logs are read: the verdict, and its cause or counts."""
+    s = data["summary"]
+    verdict = Verdict.from_label(s["verdict"])
+    where = f" - report: {html_path}" if html_path and verdict not in (Verdict.USAGE_ERROR,) else ""
+    if verdict in (Verdict.COULD_NOT_TEST, Verdict.USAGE_ERROR) and s.get("cause") and not s.get("failed"):
+        detail = s["cause"]
+    elif verdict is Verdict.USAGE_ERROR:
+        detail = "the run stopped on a usage error (the ERROR line says which); nothing was judged"
+    elif verdict is Verdict.INTERRUPTED:
+        detail = f"the run was interrupted before it finished; nothing is concluded ({counts_line(s)})"
+    elif verdict is Verdict.NOTHING_TESTED:
+        detail = (f"no check was judged ({counts_line(s)}); a -k or -m that selects nothing, or a target that "
+                  f"refused every feature, tests nothing")
+    else:
+        v = s.get("violations", {})
+        model = f", {v['model_behaviour']} model behaviour" if v.get("model_behaviour") else ""
+        detail = (f"{v.get('must', 0)} MUST and {v.get('should', 0)} SHOULD violations{model}; "
+                  f"{counts_line(s)}")
+    return results_mod.final_line(verdict, f"{detail} (profile {profile}){where}")
 
 
 def summary_lines(session: "ConformanceSession") -> list[str]:
@@ -215,15 +287,27 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     by_status: dict[str, list[str]] = {}
     for name, entry in features.items():
         by_status.setdefault(entry["status"], []).append(name)
+    target = data.get("target") or {}
     lines = [
-        f"target: {session.target.label if session.target else '-'}   model: {data['target']['model']}   "
-        f"profile: {data['target']['profile']}",
-        "features: " + "; ".join(f"{status} {', '.join(names)}" for status, names in sorted(by_status.items())),
-        f"scenarios: {summary['scenarios']} ({summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['errored']} errored, {summary['skipped']} skipped"
-        + (f", {summary['not_selected']} not selected" if summary.get("not_selected") else "") + ")   "
-        f"violations: {summary['violations']['must']} MUST, {summary['violations']['should']} SHOULD",
+        f"target: {session.target.label if session.target else session.target_url or '-'}   "
+        f"model: {target.get('model')}   profile: {session.profile}",
     ]
+    cause = summary.get("cause")
+    found = data.get("preflight") or {}
+    if found and not found.get("ok"):
+        lines.append(f"could not test: {cause}")
+    else:
+        lines.append("features: " + "; ".join(f"{status} {', '.join(names)}"
+                                              for status, names in sorted(by_status.items())))
+        lines.append(f"{counts_line(summary)}   violations: {summary['violations']['must']} MUST, "
+                     f"{summary['violations']['should']} SHOULD")
+        lines += _grouped_reasons(data["scenarios"])
+        model = [(s["id"], v) for s in data["scenarios"] for v in s["violations"] if v.get("model_behaviour")]
+        if model:
+            lines.append(f"model behaviour ({len(model)}; the model's answers, not the protocol: never a verdict):")
+            lines += [f"  {sid}: {v['check']}: {v['message']}" for sid, v in model[:SHOWN_PER_ITEM]]
+            if len(model) > SHOWN_PER_ITEM:
+                lines.append(f"  ... and {len(model) - SHOWN_PER_ITEM} more (results.json)")
     if not session.limits.verify_tls:
         lines.append("WARNING: --insecure: the target's TLS certificate was NOT verified")
     html_path = getattr(session.config.option, "htmlpath", None)
@@ -236,6 +320,23 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     if session.baseline is not None:
         lines.append(f"baseline: {len(session.baseline_hits)} known failures accepted from {session.baseline.path.name}")
     lines.append(f"verdict: {summary['verdict'].upper()}")
+    return lines
+
+
+def _grouped_reasons(scenarios: list[dict[str, Any]]) -> list[str]:
+    """Scenarios without a verdict, one line per distinct reason (a target that stopped is one
+    cause, not one error per scenario)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for s in scenarios:
+        status = s["status"]
+        if status in (str(Status.COULD_NOT_TEST), str(Status.UNSUPPORTED), str(Status.NOT_APPLICABLE)):
+            reason = s.get("error") or s.get("reason") or "-"
+            groups.setdefault((status, reason), []).append(s["id"])
+    lines = []
+    for (status, reason), ids in sorted(groups.items(), key=lambda kv: (kv[0][0] != str(Status.COULD_NOT_TEST),
+                                                                          -len(kv[1]))):
+        shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+        lines.append(f"{status} ({len(ids)}: {shown}): {reason}")
     return lines
 
 
@@ -256,15 +357,15 @@ class HtmlHooks:
 
     def pytest_html_results_summary(self, prefix, summary, postfix) -> None:
         session = self.session
-        if not session.runner_started:
+        data = getattr(session, "last_results", None)
+        if data is None:
             return
-        data = getattr(session, "last_results", None) or build_results(session)
         if session.target is not None:
             data = {**data, "target": {**data["target"], "label": session.target.label}}
         if not session.limits.verify_tls:
             data = {**data, "notes": ["--insecure: the target's TLS certificate was NOT verified"]}
         block = html_report.summary_html(data, list(self.items.values()), live=True)
-        prefix.append(session.runner.redactor.text(block))
+        prefix.append(session.runner.redactor.text(block) if session.runner_started else block)
 
     @hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 
 class Status(str, enum.Enum):
@@ -97,6 +97,46 @@ def verdict(statuses: Iterable[Status | str], *, stale_baseline: int = 0, could_
     if not any(counts[s] for s in JUDGED):
         return Verdict.NOTHING_TESTED
     return Verdict.CONFORMANT
+
+
+def is_model_behaviour(check_id: str) -> bool:
+    """The registry's word on whether a check judges the model's choices (the answer's
+    content) rather than the protocol."""
+    from .engine import registry
+
+    probe = getattr(registry, "is_model_behaviour", None)
+    return bool(probe(check_id)) if probe is not None else False
+
+
+def counts(violation: Any, *, deterministic: bool) -> bool:
+    """Does this finding count against conformance? A MUST finding does, except a
+    model-behaviour one against a target whose model is not scripted (anything but the
+    embedded reference server or a proxy in front of it, --upstream-url)."""
+    if getattr(violation.severity, "value", violation.severity) != "must":
+        return False
+    return deterministic or not is_model_behaviour(violation.check)
+
+
+def scenario_status(outcome: Status, violations: Iterable[Any], *, deterministic: bool,
+                    known: Callable[[Any], bool] = lambda v: False) -> Status:
+    """One scenario's status. `outcome` is what the run itself says (passed, or could not
+    test, unsupported, not applicable); the findings decide the rest. A MUST finding that
+    counts and is not in the baseline fails the scenario whatever else happened: it was
+    shown by the bytes before the run stopped."""
+    findings = list(violations)
+    must = [v for v in findings if counts(v, deterministic=deterministic)]
+    if any(not known(v) for v in must):
+        return Status.FAILED
+    if outcome is not Status.PASSED:
+        return outcome
+    if must:
+        return Status.KNOWN
+    model = [v for v in findings if is_model_behaviour(v.check) and not deterministic]
+    if len(model) < len(findings):
+        return Status.WARNED
+    if model:
+        return Status.MODEL
+    return Status.PASSED
 
 
 @dataclass

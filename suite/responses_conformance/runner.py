@@ -6,6 +6,7 @@ every check item of the scenario to read.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from . import preflight as preflight_mod
 from . import ws
 from .engine import assertions, fidelity, profiles
 from .engine.assertions import StepView
@@ -26,6 +28,7 @@ from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
 from .http import Exchange, Limits, StopReading, _check_api_key, make_client, run_exchange
 from .redact import Redactor
+from .results import Status
 from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
 from .transcript import curl_command, safe_name, write_transcript
 
@@ -72,6 +75,23 @@ class Target:
     def label(self) -> str:
         return f"{self.base_url} (embedded reference server)" if self.embedded else self.base_url
 
+    @property
+    def deterministic(self) -> bool:
+        """The model's answers are scripted: the embedded reference server, or a proxy in front
+        of it (--upstream-url). Only then do model-behaviour findings count."""
+        return self.embedded or self.upstream_url is not None
+
+    def credentials(self, choice: str) -> tuple[str | None, dict[str, str]]:
+        """For a step's `auth` (valid, wrong, none): the key for an `Authorization: Bearer`
+        header, or None with the key in the target's own header and scheme; and the headers to
+        send. One place for HTTP, WebSocket and the preflight."""
+        key = {"valid": self.api_key, "wrong": WRONG_KEY, "none": None}[choice]
+        headers = dict(self.headers)
+        if key is not None and (self.auth_header.lower() != "authorization" or self.auth_scheme != "Bearer"):
+            headers[self.auth_header] = f"{self.auth_scheme} {key}".strip()
+            return None, headers
+        return key, headers
+
 
 @dataclass
 class StepResult:
@@ -102,6 +122,7 @@ class ScenarioResult:
     violations: list[Violation] = field(default_factory=list)  # of every step and assertion
     error: str | None = None  # the target could not be tested: a pytest error, not a failure
     unsupported: str | None = None  # a clean refusal of an optional feature: "HTTP 400: <message>"
+    not_applicable: str | None = None  # the scenario cannot say anything about this target: why
     events: int = 0
     final_response: dict | None = None  # the first step's
     transcript: dict[str, Path] = field(default_factory=dict)  # the first step's
@@ -112,17 +133,29 @@ class ScenarioResult:
         return [v for v in self.violations if v.check == check_id]
 
     @property
-    def status(self) -> str:
+    def reason(self) -> str | None:
+        """Why no verdict on the scenario's rules: could not test, unsupported, not applicable."""
         if self.error is not None:
-            return "errored"
-        if self.unsupported is not None and not any(v.severity is Severity.MUST for v in self.violations):
-            return "skipped"
-        if any(v.severity is Severity.MUST for v in self.violations):
-            return "failed"
-        return "passed"
+            return self.error
+        if self.unsupported is not None:
+            return f"unsupported ({self.unsupported})"
+        return self.not_applicable
+
+    def outcome(self) -> Status:
+        """Before the baseline and the model-behaviour tier are applied (results.scenario_status)."""
+        if self.error is not None:
+            return Status.COULD_NOT_TEST
+        if self.unsupported is not None:
+            return Status.UNSUPPORTED
+        if self.not_applicable is not None:
+            return Status.NOT_APPLICABLE
+        return Status.PASSED
 
 
 MAX_TRANSCRIPT_EVENTS = 10_000
+# A clean refusal of an optional feature: OpenAI's statuses for a request it will not serve.
+# 401/403 (the key), 408 (a timeout), 429 (rate limits) and 409 (a conflict of state) never are.
+REFUSAL_STATUSES = frozenset({400, 404, 405, 422, 501})
 
 
 def transcript_events(exchange: Exchange) -> list[Any]:
@@ -205,6 +238,17 @@ class _Sink:
             self.crash_trace = traceback.format_exc(limit=20)
 
 
+def _refuses_one_of(param: Any, features: set[str]) -> bool:
+    """Does a refusal's `param` concern one of these optional features (or name nothing)?"""
+    if not isinstance(param, str) or not param:
+        return True
+    root = param.split(".")[0].split("[")[0]
+    from .scenarios import FEATURE_PARAMETERS
+
+    return any(root in FEATURE_PARAMETERS.get(feature, ()) for feature in features) or all(
+        not FEATURE_PARAMETERS.get(feature) for feature in features)
+
+
 class Runner:
     def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any,
                  profile: str = "openai", concurrency: int = 8, required: frozenset[str] = frozenset()) -> None:
@@ -214,7 +258,12 @@ class Runner:
         self.reports_dir = reports_dir
         self.schemas = schemas
         self.required = required
-        self.redactor = Redactor([target.api_key, WRONG_KEY])
+        # The key and every --header value are secrets: none may appear in any output.
+        self.redactor = Redactor([target.api_key, WRONG_KEY, *(value for _, value in target.headers)])
+        self.preflight: preflight_mod.Preflight | None = None
+        # Set when a target that answered earlier stops answering: the rest is not sent.
+        self._down: str | None = None
+        self._last_answered: str | None = None
         self._client = None
         self._client_lock = threading.Lock()
         self._futures: dict[str, Future[ScenarioResult]] = {}
@@ -234,6 +283,16 @@ class Runner:
     @property
     def results(self) -> dict[str, ScenarioResult]:
         return {sid: f.result() for sid, f in list(self._futures.items()) if f.done()}
+
+    def run_preflight(self) -> preflight_mod.Preflight:
+        """One plain request before any scenario (preflight.py): a setup mistake ends the run
+        as "could not test" with one line, instead of failing every scenario."""
+        if self.preflight is None:
+            probe = preflight_mod.Probe(client=self._http(), base_url=self.target.base_url, model=self.target.model,
+                                        limits=self.limits, redactor=self.redactor, auth=self.target.credentials,
+                                        has_key=bool(self.target.api_key), wrong_key=WRONG_KEY)
+            self.preflight = probe.run()
+        return self.preflight
 
     def prefetch(self, scenarios: Iterable[Scenario]) -> None:
         """Start every scenario now; `result` then only waits for its own."""
@@ -312,6 +371,14 @@ class Runner:
 
     def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario=scenario)
+        if self._down is not None:
+            result.error = self._down
+            return result
+        checks_keys = any(step.auth != "valid" for step in scenario.steps)
+        if checks_keys and self.preflight is not None and self.preflight.auth_enforced is False:
+            result.not_applicable = ("not applicable: the target does not check API keys (it answered a request "
+                                     "without a valid key)")
+            return result
         context: dict[str, Any] = {"model": self.target.model, "steps": {}}
         checks = [c.id for c in scenario.checks(self.profile, upstream=self.target.upstream_url is not None)]
         several = len(scenario.steps) > 1
@@ -344,18 +411,84 @@ class Runner:
                                     "did not contain")
                 break
             result.steps.append(done)
+            blocked = self._blocked(step, done)
+            if blocked is not None:
+                result.error = blocked
+                break
             context["steps"][step.name] = {"status": done.exchange.status if done.exchange else None,
                                            "body": done.body_json, "response": done.final_response,
                                            "events": done.decoded_events, "request": done.request_json,
                                            **done.context}
             refusal = self._refusal(scenario, step, done)
             if refusal is not None:
-                result.unsupported = refusal
+                late = self._finished_before_cancel(step, context)
+                if late is not None:
+                    result.not_applicable = late
+                else:
+                    result.unsupported = refusal
+                break
+            ignored = self._trigger_ignored(step, done)
+            if ignored is not None:
+                result.not_applicable = ignored
                 break
             result.violations += done.violations
             if done.error is not None:
-                result.error = f"step {step.name}: {done.error}" if several else done.error
+                if self._down is not None:
+                    result.error = self._down
+                else:
+                    result.error = f"step {step.name}: {done.error}" if several else done.error
                 break
+
+    @staticmethod
+    def _trigger_ignored(step: Step, done: StepResult) -> str | None:
+        """A scripted trigger only the reference model understands, not honoured: the step's
+        response ended as an ordinary one, so the scenario cannot test what it is about."""
+        status = done.final_response.get("status") if isinstance(done.final_response, dict) else None
+        if step.trigger is None or status is None or status == step.trigger:
+            return None
+        return (f"not applicable: step {step.name} relies on a trigger of the reference model that this target "
+                f"does not honour (its response ended {status!r}, not {step.trigger!r})")
+
+    def _blocked(self, step: Step, done: StepResult) -> str | None:
+        """A status that names a setup problem or a passing state of the target, on a step that
+        did not ask for it: the step could not be tested; it says nothing of the protocol."""
+        exchange = done.exchange
+        status = exchange.status if exchange is not None else None
+        if status is None or status not in preflight_mod.SETUP_STATUSES:
+            return None
+        if step.expect.kind == "error" and status in step.expect.statuses:
+            return None
+        if status in (401, 403) and step.auth != "valid":
+            return None  # a key scenario: judged by its own checks
+        error = done.body_json.get("error") if isinstance(done.body_json, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        said = f"HTTP {status}" + (f": {' '.join(str(message).split())[:160]}" if message else "")
+        what = {"key": "the target refused the key for this request, though it accepted it for the preflight "
+                       "request (a key without access to this feature or model?)",
+                "rate": "the target is rate limiting: lower --concurrency, or try again later",
+                "timeout": "the target gave up on the request (request timeout)"}[
+            preflight_mod.SETUP_STATUSES[status]]
+        return self.redactor.text(f"{what} ({said})")
+
+    def _finished_before_cancel(self, step: Step, context: dict) -> str | None:
+        """A cancel refused because the response had already finished lost a race; it says
+        nothing about whether the target can cancel."""
+        path = render(step.path, context).split("?")[0].rstrip("/")
+        if step.method != "POST" or not path.endswith("/cancel"):
+            return None
+        api_key, headers = self.target.credentials(step.auth)
+        exchange = run_exchange(self._http(), method="GET", url=self.target.base_url.rstrip("/") + path[:-len("/cancel")],
+                                api_key=api_key, extra_headers=headers or None, limits=self.limits,
+                                redactor=self.redactor)
+        try:
+            body = json.loads(exchange.body) if exchange.status == 200 else None
+        except ValueError:
+            body = None
+        status = body.get("status") if isinstance(body, dict) else None
+        if status in ("completed", "incomplete", "failed"):
+            return (f"not tested: the response was already {status} when the cancel arrived (a race the target "
+                    "won; a slower model or a longer task would let the cancel be judged)")
+        return None
 
     def _assertions(self, scenario: Scenario, result: ScenarioResult) -> list[Violation]:
         chosen = profiles.get(self.profile)
@@ -387,7 +520,7 @@ class Runner:
         declared = step.features or (scenario.features if step is scenario.steps[0] else ())
         optional = set(declared) - CORE_FEATURES
         status = done.exchange.status if done.exchange is not None else None
-        if not optional or step.expect.kind == "error" or status is None or not 400 <= status < 500:
+        if not optional or step.expect.kind == "error" or status not in REFUSAL_STATUSES:
             return None
         if optional & self.required:
             return None
@@ -395,6 +528,8 @@ class Runner:
         message = error.get("message") if isinstance(error, dict) else None
         if not isinstance(message, str) or not message:
             return None
+        if not _refuses_one_of(error.get("param"), optional):
+            return None  # the refusal names a core part of the request: broken, not a missing feature
         short = " ".join(message.split())[:160]
         return self.redactor.text(f"HTTP {status}: {short}")
 
@@ -414,7 +549,6 @@ class Runner:
             time.sleep(step.poll.interval)
 
     def _exchange(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
-        key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[step.auth]
         path = render(step.path, context)
         if step.raw_body is not None:
             json_body, raw_body = None, render(step.raw_body, context).encode()
@@ -426,15 +560,13 @@ class Runner:
             prefix = [e for e in original
                       if isinstance(e.get("sequence_number"), int) and e["sequence_number"] <= step.expect.starting_after]
         checker = ExchangeChecker(step.expect, schemas=self.schemas, profile=self.profile, checks=checks, prefix=prefix)
-        api_key, headers = key, dict(self.target.headers)
-        if key is not None and (self.target.auth_header.lower() != "authorization" or self.target.auth_scheme != "Bearer"):
-            api_key = None
-            headers[self.target.auth_header] = f"{self.target.auth_scheme} {key}".strip()
+        api_key, headers = self.target.credentials(step.auth)
         sink = _Sink(checker, self.limits.max_events)
         journal = self._journal("DELETE")
         exchange = run_exchange(self._http(), method=step.method, url=self.target.base_url.rstrip("/") + path,
                                 api_key=api_key, json_body=json_body, raw_body=raw_body, extra_headers=headers or None,
                                 limits=self.limits, redactor=self.redactor, sink=sink)
+        self._note_answer(scenario, exchange)
         done = StepResult(step=step, exchange=exchange, request_json=json_body)
         if exchange.completed:
             violations = sink.close()
@@ -480,15 +612,22 @@ class Runner:
     def _ws_headers(self, step: Step) -> dict[str, str]:
         """The upgrade's headers: the key as for HTTP (Authorization: Bearer, or the target's own
         header and scheme) and the target's extra headers."""
-        key = {"valid": self.target.api_key, "wrong": WRONG_KEY, "none": None}[step.auth]
+        key, headers = self.target.credentials(step.auth)
         _check_api_key(key)
-        headers = dict(self.target.headers)
         if key is not None:
-            if self.target.auth_header.lower() != "authorization" or self.target.auth_scheme != "Bearer":
-                headers[self.target.auth_header] = f"{self.target.auth_scheme} {key}".strip()
-            else:
-                headers["Authorization"] = f"Bearer {key}"
+            headers["Authorization"] = f"Bearer {key}"
         return headers
+
+    def _note_answer(self, scenario: Scenario, exchange: Any) -> None:
+        """Which scenario the target last answered; and, when a target that passed the
+        preflight can no longer be reached, that it stopped: said once, for all that follows."""
+        if exchange.status is not None:
+            self._last_answered = scenario.id
+        elif exchange.end == "connect_error" and self.preflight is not None and self.preflight.ok:
+            with self._lock:
+                if self._down is None:
+                    last = f"; the last answer came in scenario {self._last_answered}" if self._last_answered else ""
+                    self._down = self.redactor.text(f"the target stopped answering ({exchange.error}){last}")
 
     def _ws_refusal(self, scenario: Scenario, outcome: ws.WsOutcome, judge: ws.StepJudge, step: Step) -> str | None:
         """A target without WebSocket mode refuses the upgrade with a 4xx: unsupported, unless
@@ -519,6 +658,7 @@ class Runner:
         outcome = sockets.run(connection=step.connection, reconnect=step.reconnect, path=render(step.path, context),
                               sends=sends, judge=judge, headers=headers)
         exchange = outcome.exchange
+        self._note_answer(scenario, exchange)
         done = StepResult(step=step, exchange=exchange,
                           request_json=outcome.sent[0] if len(outcome.sent) == 1 else outcome.sent)
         if exchange.completed:

@@ -81,6 +81,26 @@ FEATURES = {
 # Features every Responses server must offer: refusing them is broken, never "unsupported".
 CORE_FEATURES = frozenset({"text", "errors", "instructions", "input-array"})
 
+# The request parameters through which an optional feature is asked for. A refusal whose error
+# names a parameter (`param`) is "unsupported" only when that parameter belongs to one of the
+# step's optional features: `input[0].type` refused on a streamed request is a core input shape
+# refused (broken), not streaming unsupported. A refusal that names no parameter is taken at
+# the feature's word. Features asked for by the path (compact, resume, cancel) have none.
+FEATURE_PARAMETERS = {
+    "streaming": ("stream", "stream_options"),
+    "tools": ("tools", "tool_choice"),
+    "parallel-tools": ("parallel_tool_calls", "tools", "tool_choice"),
+    "reasoning": ("reasoning",),
+    "structured-output": ("text",),
+    "state": ("previous_response_id", "store", "conversation"),
+    "resume": ("starting_after", "stream"),
+    "background": ("background",),
+    "include": ("include",),
+    "max-output-tokens": ("max_output_tokens",),
+    "websocket": (),
+    "compact": (),
+}
+
 
 @assertion("schema.compaction")
 def compaction_shape(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
@@ -162,6 +182,10 @@ class Step:
     connection: str = "default"
     reconnect: bool = False
     error_code: str | None = None  # the `error.code` an expected error frame carries
+    # The response status a scripted trigger of the reference model produces (e.g. "failed" for
+    # FAIL_MIDSTREAM). A target whose response ends otherwise did not honour the trigger: the
+    # scenario is then "not applicable" to it, never a pass that tested nothing.
+    trigger: str | None = None
 
     @property
     def websocket(self) -> bool:
@@ -303,7 +327,7 @@ def _ws_step(data: dict, where: str, default_name: str) -> Step:
     return Step(name=data.get("name", default_name), method="GET", path=request.get("path", "/responses"),
                 auth=auth, expect=_expectation(expect, where), transport="websocket", send=tuple(send),
                 connection=connection, reconnect=data.get("reconnect", False), error_code=error_code,
-                features=_features(data.get("features", ()), where))
+                features=_features(data.get("features", ()), where), trigger=_trigger(data, where))
 
 
 def _step(data: dict, where: str, default_name: str) -> Step:
@@ -329,7 +353,16 @@ def _step(data: dict, where: str, default_name: str) -> Step:
         expect=_expectation(data.get("expect") or {}, where),
         poll=Poll(tuple(poll["until"]), poll.get("interval", 0.2), poll.get("timeout", 20.0)) if poll else None,
         features=_features(data.get("features", ()), where),
+        trigger=_trigger(data, where),
     )
+
+
+def _trigger(data: dict, where: str) -> str | None:
+    trigger = data.get("trigger")
+    if trigger is not None and trigger not in ("failed", "incomplete", "completed", "cancelled"):
+        raise ScenarioError(f"{where}: `trigger` is the response status the step's scripted trigger produces "
+                            f"(failed, incomplete, completed, cancelled), got {trigger!r}")
+    return trigger
 
 
 def _features(names: Any, where: str) -> tuple[str, ...]:
