@@ -25,6 +25,32 @@ def _config(app: Any, **extra: Any) -> uvicorn.Config:
     )
 
 
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on host:port (0: a free port), non-blocking, for uvicorn.
+
+    Raises OSError when the address cannot be had (in use, not ours, not a host name) and
+    OverflowError/ValueError for a port outside 0..65535: the caller says so in one line.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
+    # and without it every response stalls ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def url_of(host: str, port: int) -> str:
+    """http://host:port, with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -36,13 +62,23 @@ def serve(
     background_step: float = DEFAULT_BACKGROUND_STEP,
     request_delay: float = 0.0,
     event_delay: float = 0.0,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run the reference server in the foreground until interrupted (Ctrl-C)."""
+    """Run the reference server in the foreground until interrupted (Ctrl-C).
+
+    `sock`: a socket from `bind()` to serve on (then host and port are not used); the caller
+    binds first so that it can announce the real port, and report a port in use in one line.
+    """
     app = create_app(api_key=api_key, faults=frozenset(faults), store_limit=store_limit,
                      flavour=flavour, disabled=frozenset(disabled),
                      background_step=background_step, request_delay=request_delay,
                      event_delay=event_delay)
-    uvicorn.Server(_config(app, host=host, port=port)).run()
+    if sock is None:
+        sock = bind(host, port)
+    try:
+        uvicorn.Server(_config(app)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class ReferenceServer:
@@ -90,8 +126,7 @@ class ReferenceServer:
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("ReferenceServer is not running")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return url_of(self.host, self.port)
 
     @property
     def base_url(self) -> str:
@@ -104,18 +139,7 @@ class ReferenceServer:
     def start(self) -> ReferenceServer:
         if self._thread is not None:
             raise RuntimeError("ReferenceServer already started")
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they
-        # are TCP, and without it every response stalls ~40 ms on Nagle + delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-            sock.listen(128)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
+        sock = bind(self.host, self._requested_port)
         self.port = sock.getsockname()[1]
         server = uvicorn.Server(_config(self.app, log_config=None))
         self._server = server
