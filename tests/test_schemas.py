@@ -1264,3 +1264,50 @@ def test_fast_path_agrees_with_jsonschema_under_each_profile(profile: str):
         for mutated in [event, *_mutations(event)]:
             expected = next(slow.iter_errors(mutated), None) is None
             assert fast(mutated) is expected, (profile, json.dumps(mutated)[:500])
+
+
+# ---- lenient `added`, strict `done` ----------------------------------------------------------
+
+def _in_progress_added(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "response.output_item.added", "sequence_number": 2, "output_index": 0, "item": item}
+
+
+# OBS (issue class 5): OpenAI opens hosted-tool items with only {id, type, status}.
+PARTIAL_HOSTED_ITEMS = [
+    {"id": "ig_1", "type": "image_generation_call", "status": "in_progress"},
+    {"id": "ws_1", "type": "web_search_call", "status": "in_progress"},
+    {"id": "fs_1", "type": "file_search_call", "status": "in_progress"},
+    {"id": "ci_1", "type": "code_interpreter_call", "status": "in_progress"},
+    {"id": "mcp_1", "type": "mcp_call", "status": "in_progress"},
+    {"id": "mcpl_1", "type": "mcp_list_tools", "status": "in_progress"},
+]
+
+
+@pytest.mark.parametrize("item", PARTIAL_HOSTED_ITEMS, ids=lambda i: i["type"])
+def test_a_partial_item_is_accepted_at_added(schemas: SchemaSet, item: dict[str, Any]):
+    assert schemas.validate_event(_in_progress_added(item)) == []
+
+
+@pytest.mark.parametrize("item", PARTIAL_HOSTED_ITEMS[:1] + PARTIAL_HOSTED_ITEMS[2:], ids=lambda i: i["type"])
+def test_the_same_partial_item_fails_at_done(schemas: SchemaSet, item: dict[str, Any]):
+    done = dict(_in_progress_added(item), type="response.output_item.done")
+    assert schemas.validate_event(done), "a finished item must carry its kind's required fields"
+
+
+def test_fields_carried_at_added_keep_their_types(schemas: SchemaSet):
+    bad = _in_progress_added({"id": "ig_1", "type": "image_generation_call", "status": "in_progress", "result": 7})
+    assert [e.path for e in schemas.validate_event(bad)] == ["$.item.result"]
+
+
+def test_what_clients_append_to_is_required_at_added(schemas: SchemaSet):
+    # SDK accumulators append deltas to these fields of the added item (spec-notes section 8).
+    for item, field in (({"id": "fc_1", "type": "function_call", "status": "in_progress", "call_id": "c", "name": "f"},
+                         "arguments"),
+                        ({"id": "rs_1", "type": "reasoning"}, "summary")):
+        errors = schemas.validate_event(_in_progress_added(item))
+        assert errors and f"'{field}' is a required property" in errors[0].message
+
+
+def test_openai_strict_wants_the_full_item_at_added():
+    strict = SchemaSet.load(profile="openai-strict")
+    assert strict.validate_event(_in_progress_added(PARTIAL_HOSTED_ITEMS[0]))

@@ -141,6 +141,11 @@ for _item, _steps in PROGRESS_STEPS.items():
         FAMILIES[f"response.{_item}.{_step}"] = _f("item", (_item,), "status")
 
 
+def last_progress_rank(item_type: str) -> int:
+    """The rank of an item's final progress step (completed, failed)."""
+    return max(PROGRESS_STEPS[item_type].values())
+
+
 def progress_rank(event_type: str, item_type: str) -> int | None:
     """The rank of a progress event (or of a streamed value) within its item's sequence."""
     steps = PROGRESS_STEPS.get(item_type)

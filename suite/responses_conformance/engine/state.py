@@ -94,6 +94,7 @@ class ItemState:
     channel_deltas: dict[str, list[str]] = field(default_factory=dict)
     channel_done: dict[str, Any] = field(default_factory=dict)
     progress_rank: int = -1  # the furthest hosted-tool progress step seen (grammar.PROGRESS_STEPS)
+    progress_seen: set[int] = field(default_factory=set)  # the ranks of every progress step seen
     # The added item's `id` and `type`, read once: the checks look them up on nearly every event.
     id: Any = field(init=False, repr=False, compare=False)
     type: Any = field(init=False, repr=False, compare=False)
@@ -240,6 +241,7 @@ class StreamState:
                 rank = g.progress_rank(event.type or "", item_type)
                 if rank is not None:
                     item_state.progress_rank = max(item_state.progress_rank, rank)
+                    item_state.progress_seen.add(rank)
         scope = family.scope
         if scope == "part":
             target = self._part(event, "parts", "content_index", item_state)

@@ -158,7 +158,10 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
     found = []
     # progress_rank is None for item types without progress steps (messages, function calls, ...)
     rank = g.progress_rank(etype, item.type) if item.type in g.PROGRESS_STEPS else None
-    if rank is not None and rank < item.progress_rank:
+    # OBS: OpenAI repeats `mcp_call.in_progress` after argument deltas: a step already seen may
+    # come again until the item's last step (completed or failed) has been sent.
+    if rank is not None and rank < item.progress_rank and not (
+            rank in item.progress_seen and item.progress_rank < g.last_progress_rank(item.type)):
         found.append(Finding("grammar.tool_progress_order",
                              f"{etype} after a later step of the same {item.type}", "$.type"))
     if family.scope == "part":

@@ -62,12 +62,24 @@ def on_response(response: dict, path: str = "$", status: str | None = None) -> I
     if reasoning > out:
         yield Finding("usage.details_within_totals", f"reasoning_tokens {reasoning} > output_tokens {out}",
                       f"{upath}.output_tokens_details.reasoning_tokens")
+    output = response.get("output")
+    if inp == 0 and out == 0 and _tool_only(output):
+        return  # OBS: OpenAI reports all-zero usage for a turn of hosted-tool items only (no model text)
     if inp == 0:
         yield Finding("usage.nonzero", "input_tokens is 0", f"{upath}.input_tokens")
-    output = response.get("output")
     if out == 0 and isinstance(output, list) and output:
         yield Finding("usage.nonzero", f"output_tokens is 0 although the response has {len(output)} output items",
                       f"{upath}.output_tokens")
+
+
+# Items the model writes (text, reasoning, calls it chooses); any other kind is a hosted tool's.
+SAMPLED_OUTPUT = frozenset({"message", "reasoning", "function_call", "custom_tool_call"})
+
+
+def _tool_only(output: Any) -> bool:
+    """The output holds items, none of them written by the model: only hosted-tool items."""
+    return isinstance(output, list) and bool(output) and all(
+        isinstance(item, dict) and item.get("type") not in SAMPLED_OUTPUT for item in output)
 
 
 def _count(value: Any) -> bool:
