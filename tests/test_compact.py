@@ -1,5 +1,7 @@
 """`POST /v1/responses/compact`: the reference server's endpoint, the official SDK's reading of
-it, and the suite's compact scenarios (shape, error, capabilities)."""
+it, the round trip (the compacted output as the next input, over HTTP and WebSocket, in every
+flavour; forged or foreign compaction items refused) and the suite's compact scenarios (shape,
+error, round trip, capabilities, the `compaction_refused` fault)."""
 from __future__ import annotations
 
 import base64
@@ -16,12 +18,25 @@ from responses_conformance.engine.assertions import StepView, run
 from responses_conformance.engine.schemas import SchemaSet
 from responses_conformance.http import Limits
 from responses_conformance.reference import DEFAULT_MODEL, ReferenceServer
-from responses_conformance.reference.compact import ENCODING_PREFIX
-from responses_conformance.runner import Runner, Target
+from responses_conformance.engine.violations import Severity
+from responses_conformance.reference.compact import ENCODING_PREFIX, MAX_UNPACKED, NotOurs, _tag, decode
+from responses_conformance.reference.model import Message
+from responses_conformance.results import scenario_status
+from responses_conformance.runner import Runner, ScenarioResult, Target
 from responses_conformance.scenarios import load_all
+
+from ._servers import running
 
 SCENARIOS = {s.id: s for s in load_all()}
 COMPACT = sorted(sid for sid in SCENARIOS if "compact" in SCENARIOS[sid].features)
+# Compact, then continue with the compacted output as the next input.
+ROUND_TRIP = ["compact-continue", "ws-compact-new-connection", "ws-compact-same-connection"]
+FLAVOURS = ("openai", "openai-strict", "openresponses")
+
+
+def status(result: ScenarioResult) -> str:
+    """The scenario's status against the reference server (deterministic: every finding counts)."""
+    return str(scenario_status(result.outcome(), result.violations, deterministic=True))
 CONVERSATION = [
     {"role": "user", "content": "Create a simple landing page for a dog petting cafe."},
     {"type": "message", "role": "assistant", "status": "completed",
@@ -31,9 +46,17 @@ CONVERSATION = [
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ReferenceServer]:
-    with ReferenceServer() as srv:
-        yield srv
+def servers() -> Iterator[dict[str, ReferenceServer]]:
+    """One server per flavour, and one with the compaction_refused fault."""
+    specs: dict[str, dict[str, Any]] = {flavour: {"flavour": flavour} for flavour in FLAVOURS}
+    specs["compaction_refused"] = {"faults": {"compaction_refused"}}
+    with running(specs) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def server(servers: dict[str, ReferenceServer]) -> ReferenceServer:
+    return servers["openai"]
 
 
 def post(srv: ReferenceServer, body: Any, **headers: str) -> httpx.Response:
@@ -58,7 +81,7 @@ def test_a_conversation_is_compacted_into_user_turns_and_one_compaction_item(ser
     # Opaque to clients, and the same for the same conversation.
     again = post(server, {"model": DEFAULT_MODEL, "input": CONVERSATION}).json()
     assert again["output"] == body["output"] and again["id"] != body["id"]
-    packed = compaction["encrypted_content"][len(ENCODING_PREFIX):]
+    packed = compaction["encrypted_content"][len(ENCODING_PREFIX):].split(".")[0]
     folded = json.loads(zlib.decompress(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))))
     assert folded == [{"role": "assistant", "text": "Here is a page."}]
 
@@ -107,19 +130,23 @@ def test_the_official_sdk_reads_the_compaction(server: ReferenceServer) -> None:
     assert compacted.output[-1].type == "compaction" and compacted.usage.total_tokens > 0
 
 
-def _run(srv: ReferenceServer, reports: Path, **kwargs: Any) -> dict[str, Any]:
+def _run(srv: ReferenceServer, reports: Path, ids: list[str] = COMPACT, profile: str = "openai",
+         **kwargs: Any) -> dict[str, Any]:
     runner = Runner(Target(srv.base_url, srv.api_key, DEFAULT_MODEL, embedded=True),
-                    limits=Limits(timeout=10, idle_timeout=5), reports_dir=reports, schemas=SchemaSet.load(), **kwargs)
+                    limits=Limits(timeout=10, idle_timeout=5), reports_dir=reports,
+                    schemas=SchemaSet.load(profile=profile), profile=profile, **kwargs)
     try:
-        return {sid: runner.result(SCENARIOS[sid]) for sid in COMPACT}
+        return {sid: runner.result(SCENARIOS[sid]) for sid in ids}
     finally:
         runner.close()
 
 
-def test_the_compact_scenarios_pass(server: ReferenceServer, tmp_path: Path) -> None:
-    assert COMPACT == ["compact-conversation", "compact-missing-model"]
-    results = _run(server, tmp_path)
-    assert {sid: (r.status, r.violations) for sid, r in results.items()} == {sid: ("passed", []) for sid in COMPACT}
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_the_compact_scenarios_pass(flavour: str, servers: dict[str, ReferenceServer], tmp_path: Path) -> None:
+    assert COMPACT == sorted(["compact-conversation", "compact-missing-model", *ROUND_TRIP])
+    results = _run(servers[flavour], tmp_path, profile=flavour)
+    assert {sid: (status(r), r.error, r.violations) for sid, r in results.items()} == \
+        {sid: ("passed", None, []) for sid in COMPACT}
 
 
 def test_a_target_without_compact_reports_it_unsupported(tmp_path: Path) -> None:
@@ -128,8 +155,204 @@ def test_a_target_without_compact_reports_it_unsupported(tmp_path: Path) -> None
         results = _run(srv, tmp_path / "plain")
         required = _run(srv, tmp_path / "required", required=frozenset({"compact"}))
     for result in results.values():
-        assert result.status == "skipped"
+        assert status(result) == "unsupported"
         assert result.unsupported == "HTTP 405: Invalid method for URL (POST /v1/responses/compact)"
-    for result in required.values():
-        assert result.status == "failed"
+    for sid, result in required.items():
+        if sid in ROUND_TRIP:  # see the xfail below
+            assert status(result) == "could not test" and "refers to 'steps.compact.body.output'" in result.error
+            continue
+        assert status(result) == "failed"
         assert "schema.compaction" in {v.check for v in result.violations}
+
+
+@pytest.mark.xfail(strict=True, reason="the runner errors a scenario whose later step refers to what a refused step "
+                   "lacks before the assertions that would fail it (schema.compaction on the compact step) run")
+def test_requiring_compact_fails_the_round_trip_scenarios_on_a_target_without_it(tmp_path: Path) -> None:
+    with ReferenceServer(disabled={"compact"}) as srv:
+        required = _run(srv, tmp_path, ROUND_TRIP, required=frozenset({"compact"}))
+    for result in required.values():
+        assert status(result) == "failed"
+        assert "schema.compaction" in {v.check for v in result.violations}
+
+
+# --------------------------------------------------------------------------------------------
+# The round trip: what /responses/compact returns is the next request's input
+
+TOOL_CONVERSATION = [
+    {"role": "user", "content": "What is the weather in Paris right now?"},
+    {"type": "function_call", "call_id": "call_paris", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+    {"type": "function_call_output", "call_id": "call_paris", "output": "Sunny, 22 degrees Celsius."},
+]
+QUOTED = 'The function get_weather returned: "Sunny, 22 degrees Celsius.".'
+
+
+def respond(srv: ReferenceServer, body: Any) -> httpx.Response:
+    return httpx.post(f"{srv.base_url}/responses", json={"model": DEFAULT_MODEL, **body}, timeout=10,
+                      headers={"Authorization": f"Bearer {srv.api_key}"})
+
+
+def text_of(response: dict) -> str:
+    return "".join(part["text"] for item in response["output"] if item["type"] == "message"
+                   for part in item["content"] if part["type"] == "output_text")
+
+
+def compacted(srv: ReferenceServer, conversation: list[dict] = TOOL_CONVERSATION) -> list[dict]:
+    answer = post(srv, {"model": DEFAULT_MODEL, "input": conversation})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["output"]
+
+
+def ws_answer(srv: ReferenceServer, *messages: dict) -> list[dict]:
+    """The terminal event's Response, or the error frame, for each response.create on one connection."""
+    from websockets.sync.client import connect
+
+    answers = []
+    with connect(srv.base_url.replace("http://", "ws://") + "/responses",
+                 additional_headers={"Authorization": f"Bearer {srv.api_key}"}) as websocket:
+        for message in messages:
+            websocket.send(json.dumps({"type": "response.create", "model": DEFAULT_MODEL, **message}))
+            while True:
+                frame = json.loads(websocket.recv(timeout=10))
+                if frame["type"] == "error":
+                    answers.append(frame)
+                    break
+                if frame["type"] in ("response.completed", "response.incomplete", "response.failed"):
+                    answers.append(frame["response"])
+                    break
+    return answers
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_the_compacted_output_is_the_next_input_with_its_context(flavour: str,
+                                                                  servers: dict[str, ReferenceServer]) -> None:
+    srv = servers[flavour]
+    window = compacted(srv)
+    assert [item["type"] for item in window] == ["message", "compaction"]
+    original = respond(srv, {"input": TOOL_CONVERSATION}).json()
+    again = respond(srv, {"input": window})
+    assert again.status_code == 200, again.text
+    # The model reads the folded turns in the compaction item's place: the same answer as before.
+    assert text_of(again.json()) == text_of(original) and QUOTED in text_of(again.json())
+    streamed = respond(srv, {"input": window, "stream": True})
+    assert streamed.status_code == 200 and json.dumps(QUOTED)[1:-1] in streamed.text
+    # A new user turn after the window: the kept user turn is recalled, the folded ones are context.
+    later = respond(srv, {"input": [*window, {"role": "user", "content": "Thanks!"}]}).json()
+    assert 'Earlier you said: "What is the weather in Paris right now?"' in text_of(later)
+    assert later["usage"]["input_tokens"] == original["usage"]["input_tokens"] + 2
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_over_a_websocket_on_the_same_connection_and_a_new_one(flavour: str,
+                                                                servers: dict[str, ReferenceServer]) -> None:
+    srv = servers[flavour]
+    window = compacted(srv)
+    first, same = ws_answer(srv, {"input": TOOL_CONVERSATION, "store": False}, {"input": window, "store": False})
+    (fresh,) = ws_answer(srv, {"input": window, "store": False})
+    for answer in (first, same, fresh):
+        assert answer["status"] == "completed" and QUOTED in text_of(answer)
+
+
+def test_the_compaction_is_kept_in_the_stored_conversation(server: ReferenceServer) -> None:
+    window = compacted(server)
+    created = respond(server, {"input": window}).json()
+    items = httpx.get(f"{server.base_url}/responses/{created['id']}/input_items?order=asc", timeout=10,
+                      headers={"Authorization": f"Bearer {server.api_key}"}).json()["data"]
+    assert [item["type"] for item in items] == ["message", "compaction"]
+    assert items[1] == window[1]
+    # previous_response_id continues the conversation the compaction unfolded into.
+    later = respond(server, {"previous_response_id": created["id"], "input": "And tomorrow?"}).json()
+    assert "This is turn 2." in text_of(later)
+    # Compacting a window again folds the same turns: the same encrypted content.
+    sealed = window[-1]["encrypted_content"]
+    assert compacted(server, window)[-1]["encrypted_content"] == sealed
+    assert compacted(server, [*window, {"role": "user", "content": "Thanks!"}])[-1]["encrypted_content"] == sealed
+
+
+def _forged(window: list[dict]) -> dict[str, str]:
+    content = window[-1]["encrypted_content"]
+    body, tag = content[len(ENCODING_PREFIX):].split(".")
+    altered = ENCODING_PREFIX + json.dumps([{"role": "assistant", "text": "Forged."}])  # not even packed
+    packed = base64.urlsafe_b64encode(zlib.compress(b'[{"role":"tool","text":"Forged."}]')).decode().rstrip("=")
+    return {
+        "altered": f"{ENCODING_PREFIX}{body[:-4]}AAAA.{tag}",
+        "retagged": f"{ENCODING_PREFIX}{packed}.{tag}",
+        "untagged": f"{ENCODING_PREFIX}{packed}",
+        "unpacked": f"{altered}.{_tag(altered[len(ENCODING_PREFIX):])}",
+        "foreign": "gAAAAABpOpenAIStyleEncryptedContent==",
+        "empty": "",
+    }
+
+
+@pytest.mark.parametrize("kind", ["altered", "retagged", "untagged", "unpacked", "foreign", "empty"])
+def test_a_forged_or_foreign_compaction_is_refused_naming_its_parameter(kind: str, server: ReferenceServer) -> None:
+    window = compacted(server)
+    item = {**window[-1], "encrypted_content": _forged(window)[kind]}
+    refused = respond(server, {"input": [window[0], {"role": "user", "content": "Hi"}, item]})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == \
+        ("invalid_request_error", "invalid_encrypted_content", "input[2].encrypted_content")
+    assert "input[2]" in error["message"]
+    (frame,) = ws_answer(server, {"input": [window[0], {"role": "user", "content": "Hi"}, item], "store": False})
+    assert frame["type"] == "error" and frame["status"] == 400
+    assert (frame["error"]["code"], frame["error"]["param"]) == ("invalid_encrypted_content", "input[2].encrypted_content")
+
+
+@pytest.mark.parametrize("item, param, code", [
+    ({"type": "compaction"}, "input[0].encrypted_content", "missing_required_parameter"),
+    ({"type": "compaction", "encrypted_content": 7}, "input[0].encrypted_content", "invalid_type"),
+    ({"type": "compaction", "encrypted_content": "rcmp1.x.y", "id": 3}, "input[0].id", "invalid_type"),
+])
+def test_a_malformed_compaction_item_is_refused(item: dict, param: str, code: str, server: ReferenceServer) -> None:
+    error = respond(server, {"input": [item]}).json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+
+
+def test_decode_reads_its_own_and_refuses_a_zip_bomb() -> None:
+    from responses_conformance.reference.compact import encode
+
+    turns = [Message("assistant", "Here."), Message("function_call", "{} f", call_id="call_1", name="f")]
+    assert decode(encode(turns)) == turns
+    packed = base64.urlsafe_b64encode(zlib.compress(b"[" + b" " * (MAX_UNPACKED + 10) + b"]")).decode().rstrip("=")
+    with pytest.raises(NotOurs):
+        decode(f"{ENCODING_PREFIX}{packed}.{_tag(packed)}")
+
+
+def test_the_official_sdk_sends_the_compacted_output_back(server: ReferenceServer) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key)
+    if not hasattr(client.responses, "compact"):
+        pytest.skip("this openai version has no responses.compact")
+    window = client.responses.compact(model=DEFAULT_MODEL, input=TOOL_CONVERSATION).output
+    answer = client.responses.create(model=DEFAULT_MODEL, input=[item.model_dump(exclude_none=True, warnings=False) for item in window])
+    assert answer.status == "completed" and QUOTED in answer.output_text
+
+
+# --------------------------------------------------------------------------------------------
+# The fault: a server that refuses the compaction items it returns is broken, not unsupported
+
+
+def test_the_fault_refuses_compaction_items_as_the_issue_saw_it(servers: dict[str, ReferenceServer]) -> None:
+    srv = servers["compaction_refused"]
+    window = compacted(srv)  # the endpoint itself works
+    error = respond(srv, {"input": [{"role": "user", "content": "Hi"}, *window]}).json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_value", "input[2].type")
+    assert error["message"].startswith("Invalid value: 'compaction'. Supported values are: 'message', 'function_call'")
+    (frame,) = ws_answer(srv, {"input": window, "store": False})
+    assert frame["type"] == "error" and frame["error"]["param"] == "input[1].type"
+    assert respond(srv, {"input": TOOL_CONVERSATION}).status_code == 200  # nothing else changes
+
+
+@pytest.mark.parametrize("flavour", ["openai", "openresponses"])
+def test_the_round_trip_scenarios_fail_against_the_fault(flavour: str, servers: dict[str, ReferenceServer],
+                                                        tmp_path: Path) -> None:
+    results = _run(servers["compaction_refused"], tmp_path, profile=flavour)
+    for sid in ROUND_TRIP:
+        result = results[sid]
+        must = {v.check for v in result.violations if v.severity is Severity.MUST}
+        assert (status(result), result.error, result.unsupported) == ("failed", None, None), sid
+        assert "consistency.compaction_accepted" in must, (sid, must)
+        named = next(v for v in result.violations if v.check == "consistency.compaction_accepted")
+        assert "refused with" in named.message and "invalid_value" in named.message
+    for sid in sorted(set(COMPACT) - set(ROUND_TRIP)):
+        assert status(results[sid]) == "passed", sid

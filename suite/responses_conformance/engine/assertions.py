@@ -472,20 +472,25 @@ def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Findi
     if not carried:
         return  # the compaction returned no compaction item: schema.compaction reports it
     what = f"the request carrying the compaction item ({', '.join(carried)})"
-    body = view.body
-    frame = isinstance(body, dict) and body.get("type") == "error"  # a WebSocket error frame
-    error = body.get("error") if isinstance(body, dict) else None
-    if view.response is None and isinstance(error, dict):
-        status = body.get("status") if frame else view.status
+    frame = view.body if isinstance(view.body, dict) and view.body.get("type") == "error" else None  # WebSocket
+    refused = frame is not None and view.response is None
+    if refused or (frame is None and isinstance(view.status, int) and view.status >= 400):
+        envelope = frame or next((b for b in (view.body, view.response) if isinstance(b, dict)), {})
+        error = envelope.get("error") if isinstance(envelope.get("error"), dict) else None
+        status = f"an error frame, status {frame.get('status')}" if frame is not None else f"HTTP {view.status}"
+        if error is None:
+            yield Finding(name, f"{what} was answered {status} without an error envelope or a Response", "$")
+            return
         details = [f"{key} {error[key]!r}" for key in ("code", "param") if error.get(key)]
         said = " ".join(str(error.get("message") or "").split())
-        yield Finding(name, f"{what} was refused with {'an error frame, status' if frame else 'HTTP'} {status}"
-                            f"{' (' + ', '.join(details) + ')' if details else ''}: {_show(said, 160)}; a target "
-                            "that offers /responses/compact must accept the items it returns", "$.error")
+        yield Finding(name, f"{what} was refused with {status}{' (' + ', '.join(details) + ')' if details else ''}: "
+                            f"{_show(said, 160)}; a target that offers /responses/compact must accept the items it "
+                            "returns", "$.error")
         return
     response = view.response
     if not isinstance(response, dict):
-        yield Finding(name, f"{what} was answered HTTP {view.status} without a Response", "$")
+        yield Finding(name, f"{what} was answered {f'HTTP {view.status}' if view.status else 'with nothing'} "
+                            "without a Response", "$")
         return
     status = response.get("status")
     if status not in ("completed", "incomplete"):

@@ -102,6 +102,7 @@ from .validation import (
     check_include,
     not_offered,
     parse_request,
+    refuse_compaction_items,
 )
 
 DEFAULT_API_KEY = "sk-reference-local"
@@ -165,6 +166,9 @@ WS_FAULT_DESCRIPTIONS: dict[str, str] = {
     "through the first response on it",
 }
 WS_FAULTS = frozenset(WS_FAULT_DESCRIPTIONS)
+#: Faults of the compaction round trip (`compact.py`); they leave other requests untouched.
+COMPACT_FAULT_DESCRIPTIONS = compact_module.FAULT_DESCRIPTIONS
+COMPACT_FAULTS = frozenset(COMPACT_FAULT_DESCRIPTIONS)
 
 #: Endpoints a server may not offer at all (`disabled` takes their routes away).
 ENDPOINT_FEATURES = {
@@ -270,7 +274,7 @@ def create_app(
     """Build the reference server.
 
     api_key: the only accepted bearer token; None disables authentication.
-    faults: names from `FAULTS` and `WS_FAULTS`; unknown names raise ValueError.
+    faults: names from `FAULTS`, `WS_FAULTS` and `COMPACT_FAULTS`; unknown names raise ValueError.
     store_limit: how many stored responses the in-memory LRU keeps.
     event_delay: seconds between stream events (0 = just yield to the event loop); lets a
         test make the stream's incremental delivery measurable.
@@ -287,10 +291,10 @@ def create_app(
             raise ValueError(  # noqa: TRY004 - a value error to the caller, as before
                 f"{name} must be a collection of names, not a string")
     faults = frozenset(faults)
-    unknown = sorted(faults - FAULTS - WS_FAULTS)
+    unknown = sorted(faults - FAULTS - WS_FAULTS - COMPACT_FAULTS)
     if unknown:
         raise ValueError(f"unknown fault name(s): {', '.join(unknown)}; known: "
-                         f"{sorted(FAULTS | WS_FAULTS)}")
+                         f"{sorted(FAULTS | WS_FAULTS | COMPACT_FAULTS)}")
     disabled = frozenset(disabled)
     unknown = sorted(disabled - set(FEATURES) - set(ENDPOINT_FEATURES))
     if unknown:
@@ -792,13 +796,18 @@ def create_app(
             return raw.decode("utf-8", errors="replace"), raw
 
     # ----------------------------------------------------------------- endpoints
+    def parse(body: Any, features_off: frozenset[str]) -> ResponseRequest:
+        if "compaction_refused" in faults:
+            refuse_compaction_items(body)
+        return parse_request(body, features_off)
+
     async def create_response(request: Request) -> Response:
         logged: Any = None
         try:
             logged, raw = await read_body(request)
             authenticate(request)
             body = _decode(raw)
-            req = parse_request(body, body_disabled)
+            req = parse(body, body_disabled)
             if "state" in disabled:
                 req.store = False  # nothing is kept: say so
             run = start_run(req)
@@ -1024,7 +1033,7 @@ def create_app(
         """A `response.create` over a WebSocket: validated and computed like a streamed POST
         (its own `stream` flag aside), stored when `store` is true."""
         try:
-            req = parse_request({**body, "stream": True}, body_disabled - {"streaming"})
+            req = parse({**body, "stream": True}, body_disabled - {"streaming"})
             if "state" in disabled:
                 req.store = False
             run = start_run(req, cached, forget)

@@ -9,6 +9,11 @@ structure of `input`. Unknown top-level fields are rejected like OpenAI does
 Whether a `function_call_output` answers a known call is checked later, by the app, once
 the stored conversation of `previous_response_id` is known.
 
+A `compaction` item (what `POST /v1/responses/compact` returns) needs a string
+`encrypted_content` that this server sealed (`compact.decode`); the turns it folded take its
+place in the conversation the model reads. Anything else there is 400
+`invalid_encrypted_content` naming `input[i].encrypted_content`.
+
 Features switched off on the server (`create_app(disabled=...)`, names in `FEATURES`) are
 refused right after the unknown-field check, as a server that does not offer them would:
 400 `unsupported_parameter` naming the parameter that asks for the feature.
@@ -43,6 +48,7 @@ OTHER_ITEM_TYPES = [
     "custom_tool_call_output",
     "reasoning",
     "item_reference",
+    "compaction",
 ]
 #: Tool types of SPEC `Tool` (function tools are the ones the model calls; the others are
 #: accepted and echoed, never used).
@@ -377,13 +383,12 @@ def parse_request(body: Any, disabled: frozenset[str] = frozenset()) -> Response
     reasoning = _check_reasoning(values.get("reasoning", {}), model)
     include = check_include(values.get("include", []))
 
-    if isinstance(input_value, list):
-        _check_items(input_value)
+    compactions = _check_items(input_value) if isinstance(input_value, list) else {}
 
     request = ResponseRequest(
         model=model,
         input=input_value,
-        messages=messages_from_input(input_value),
+        messages=_messages(input_value, compactions),
         metadata=dict(metadata),
         tool_choice=tool_choice,
         text=text,
@@ -407,7 +412,45 @@ def parse_request(body: Any, disabled: frozenset[str] = frozenset()) -> Response
     return request
 
 
-def _check_items(items: list[Any]) -> None:
+def _messages(input_value: str | list[Any], compactions: dict[int, list[Message]]) -> list[Message]:
+    """The conversation of `input`, each compaction item replaced by the turns it folded."""
+    if not compactions:
+        return messages_from_input(input_value)
+    messages: list[Message] = []
+    for index, item in enumerate(input_value):
+        messages += compactions[index] if index in compactions else messages_from_input([item])
+    return messages
+
+
+def _decode_compaction(item: dict[str, Any], where: str) -> list[Message]:
+    """The turns of a compaction input item, or 400 naming its `encrypted_content`."""
+    from .compact import NotOurs, decode  # compact.py reads requests with parse_request
+
+    _require_string(item, "encrypted_content", where)
+    if item.get("id") is not None and not isinstance(item["id"], str):
+        raise errors.invalid_type(f"{where}.id", "a string", item["id"])
+    try:
+        return decode(item["encrypted_content"])
+    except NotOurs as exc:
+        raise errors.ApiError(
+            400, f"The encrypted content of {where} could not be verified: {exc}. Send the "
+            "`compaction` item exactly as POST /v1/responses/compact of this server returned it.",
+            param=f"{where}.encrypted_content", code="invalid_encrypted_content",
+        ) from None
+
+
+def refuse_compaction_items(body: Any) -> None:
+    """Fault `compaction_refused`: a `compaction` input item is an unknown item type."""
+    items = body.get("input") if isinstance(body, dict) else None
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get("type") == "compaction":
+            supported = ["message", *(t for t in OTHER_ITEM_TYPES if t != "compaction")]
+            raise errors.invalid_value(f"input[{index}].type", "compaction", supported)
+
+
+def _check_items(items: list[Any]) -> dict[int, list[Message]]:
+    """Check the input items; the turns of every compaction item, by index."""
+    compactions: dict[int, list[Message]] = {}
     for i, item in enumerate(items):
         where = f"input[{i}]"
         if not isinstance(item, dict):
@@ -430,11 +473,15 @@ def _check_items(items: list[Any]) -> None:
                     f"{where}.output", "one of a string or array of content parts", item["output"]
                 )
             continue
+        if item_type == "compaction":
+            compactions[i] = _decode_compaction(item, where)
+            continue
         if item_type in OTHER_ITEM_TYPES:
             continue
         if item_type != "message":
             raise errors.invalid_value(f"{where}.type", item_type, ["message", *OTHER_ITEM_TYPES])
         _check_message(item, where)
+    return compactions
 
 
 def _check_message(item: dict[str, Any], where: str) -> None:
