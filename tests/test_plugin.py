@@ -80,15 +80,17 @@ def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
     assert data["summary"]["verdict"] == "not conformant"
 
 
-def test_a_target_that_is_down_is_an_error_not_a_failure(tmp_path: Path) -> None:
+def test_a_target_that_is_down_is_could_not_test_said_once(tmp_path: Path) -> None:
     code, output, elapsed = run_pytest(tmp_path, f"--target-url={_targets.closed_port_url()}")
     assert code == EXIT_COULD_NOT_TEST
     assert "Traceback" not in output and "INTERNALERROR" not in output
-    assert "could not test scenario" in output and "could not be reached" in output
-    pytest_line = next(line for line in reversed(output.splitlines()) if " in " in line and "error" in line)
-    assert " failed" not in pytest_line and "errors" in pytest_line  # errors only, no failures
-    assert {s["status"] for s in results(tmp_path)["scenarios"]} == {"errored"}
-    assert results(tmp_path)["summary"]["verdict"] == "could not test"
+    # The preflight request names the cause once, with its fix; no scenario is sent.
+    assert output.count("cannot reach 127.0.0.1:") == 2  # the summary and the last line
+    assert "is the server running" in output
+    assert " failed" not in output.splitlines()[-2]
+    data = results(tmp_path)
+    assert {s["status"] for s in data["scenarios"]} == {"could not test"}
+    assert data["summary"]["verdict"] == "could not test" and data["preflight"]["kind"] == "unreachable"
     assert elapsed < 60
 
 
@@ -98,22 +100,21 @@ def test_a_hanging_target_ends_within_the_timeout(tmp_path: Path) -> None:
                                            "--timeout=1.5", "--idle-timeout=0.5")
     assert code == EXIT_COULD_NOT_TEST
     assert "Traceback" not in output and "INTERNALERROR" not in output
-    assert "the target stopped sending" in output
-    # Two scenarios, each bounded by its 0.5 s idle limit, plus interpreter start-up.
+    assert "got no answer" in output and "--timeout" in output
+    # One preflight request, bounded by its 0.5 s idle limit, plus interpreter start-up.
     assert elapsed < 20
 
 
-def test_a_target_answering_garbage_fails_with_named_checks(tmp_path: Path) -> None:
+def test_a_target_answering_an_html_page_is_not_an_api(tmp_path: Path) -> None:
     page = b"<html><body>502 Bad Gateway</body></html>"
     with _targets.target(_targets.respond("200 OK", "text/html", page)) as url:
         code, output, _ = run_pytest(tmp_path, f"--target-url={url}")
-    assert code == 1
+    assert code == EXIT_COULD_NOT_TEST, output
     assert "Traceback" not in output and "INTERNALERROR" not in output
+    assert "HTML page: not a Responses API endpoint" in output.splitlines()[-1]
     data = results(tmp_path)
-    checks = {v["check"] for s in data["scenarios"] for v in s["violations"]}
-    assert {"framing.content_type_event_stream", "framing.content_type_json", "error.status_fits",
-            "error.envelope_shape"} <= checks
-    assert {s["status"] for s in data["scenarios"]} == {"failed"}
+    assert not any(s["violations"] for s in data["scenarios"])
+    assert data["preflight"]["kind"] == "not_an_api"
 
 
 def test_the_api_key_is_written_nowhere(tmp_path: Path) -> None:

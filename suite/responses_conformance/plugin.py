@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except pytest.UsageError as exc:
         # No older results.json may stay behind looking current: this run's says "usage error".
         report.write_usage_error(_results_path(config), str(exc))
+        print(results_mod.final_line(Verdict.USAGE_ERROR, str(exc)), file=sys.stderr)
         raise
     if config.pluginmanager.hasplugin("html"):
         if not getattr(config.option, "htmlpath", None):

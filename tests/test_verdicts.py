@@ -1,0 +1,202 @@
+"""One verdict, every ending: the exit code, the last line, results.json, the HTML top and JUnit
+agree, and setup mistakes are "could not test" (exit 6) with one cause line and its fix.
+
+Each ending is a real `pytest --target-url=...` process (the exit code and the last line are
+what CI sees), against the reference server or a small stub target. Runs that get past the
+preflight select a few scenarios with -k, so each takes a couple of seconds.
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from responses_conformance import results as results_mod
+from responses_conformance.reference import ReferenceServer
+from responses_conformance.results import Status, Verdict
+
+from . import _targets
+from .test_plugin import run_pytest
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ReferenceServer() as running:
+        yield running
+
+
+def agreed_verdict(cwd: Path, code: int, output: str) -> Verdict:
+    """The verdict every output states; fails unless they all state the same one."""
+    data = json.loads((cwd / "reports" / "results.json").read_text())
+    verdict = Verdict.from_label(data["summary"]["verdict"])
+    assert data["summary"]["exit_code"] == verdict.exit_code == code, output[-2000:]
+    last = output.strip().splitlines()[-1]
+    if verdict is not Verdict.USAGE_ERROR:  # pytest prints its own ERROR line after ours
+        assert last.startswith(f"responses-conformance: {verdict.label.upper()} - "), last
+    else:
+        assert f"responses-conformance: {verdict.label.upper()} - " in output
+    html = cwd / "reports" / "report.html"
+    if verdict is not Verdict.USAGE_ERROR:
+        top = re.search(r"Verdict: ([a-z ]+)<", html.read_text())
+        assert top is not None and top.group(1) == verdict.label
+        junit = (cwd / "reports" / "junit.xml").read_text()
+        assert f'name="conformance_verdict" value="{verdict.label}"' in junit
+    return verdict
+
+
+def could_not_test(cwd: Path, code: int, output: str, *, kind: str, says: str) -> dict:
+    assert agreed_verdict(cwd, code, output) is Verdict.COULD_NOT_TEST
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    data = json.loads((cwd / "reports" / "results.json").read_text())
+    assert data["preflight"]["kind"] == kind
+    assert says in data["summary"]["cause"]
+    assert output.count(data["summary"]["cause"]) <= 2  # the summary line and the last line
+    statuses = {s["status"] for s in data["scenarios"]}
+    assert "could not test" in statuses and statuses <= {"could not test", "not selected"}
+    assert not any(s["violations"] for s in data["scenarios"])
+    return data
+
+
+def test_no_key_is_could_not_test_with_its_fix(tmp_path: Path, server) -> None:
+    code, output, elapsed = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1")
+    could_not_test(tmp_path, code, output, kind="no_key", says="set OPENAI_API_KEY or pass --api-key")
+    assert elapsed < 20
+
+
+def test_no_model_names_the_models_the_target_offers(tmp_path: Path, server) -> None:
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", env={"OPENAI_API_KEY": server.api_key})
+    data = could_not_test(tmp_path, code, output, kind="unknown_model", says="pass --model=NAME")
+    assert "ref-model-1" in data["summary"]["cause"]
+
+
+def test_a_wrong_key_on_a_filtered_run_is_not_green(tmp_path: Path, server) -> None:
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1", "-k", "tools",
+                                 env={"OPENAI_API_KEY": "sk-not-the-right-key-123"})
+    could_not_test(tmp_path, code, output, kind="key_refused", says="check OPENAI_API_KEY")
+
+
+@pytest.mark.parametrize("suffix, says", [("", "did you mean --target-url="), ("/responses", "did you mean --target-url=")])
+def test_a_wrong_base_path_suggests_the_right_one(tmp_path: Path, server, suffix: str, says: str) -> None:
+    base = server.base_url[: -len("/v1")] if not suffix else server.base_url + suffix
+    code, output, _ = run_pytest(tmp_path, f"--target-url={base}", "--model=ref-model-1",
+                                 env={"OPENAI_API_KEY": server.api_key})
+    data = could_not_test(tmp_path, code, output, kind="wrong_path", says=says)
+    assert data["summary"]["cause"].endswith(f"--target-url={server.base_url}?")
+
+
+def test_a_rate_limiting_target_is_could_not_test(tmp_path: Path) -> None:
+    body = b'{"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}'
+    with _targets.target(_targets.respond("429 Too Many Requests", "application/json", body,
+                                          "Retry-After: 120\r\n")) as url:
+        code, output, elapsed = run_pytest(tmp_path, f"--target-url={url}", env={"OPENAI_API_KEY": "sk-abcdefgh1234"})
+    could_not_test(tmp_path, code, output, kind="rate_limited", says="lower --concurrency")
+    assert elapsed < 20  # a Retry-After beyond 30 s is not waited for
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://example.com/v1", "http://host:99999/v1"])
+def test_a_bad_url_is_a_usage_error_before_any_request(tmp_path: Path, url: str) -> None:
+    code, output, elapsed = run_pytest(tmp_path, f"--target-url={url}")
+    assert agreed_verdict(tmp_path, code, output) is Verdict.USAGE_ERROR
+    assert "--target-url" in output and "Traceback" not in output
+    assert len(output.splitlines()) < 10 and elapsed < 20
+
+
+def test_a_selection_that_judges_nothing_is_exit_5(tmp_path: Path, server) -> None:
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                 "-k", "no-such-scenario", env={"OPENAI_API_KEY": server.api_key})
+    assert agreed_verdict(tmp_path, code, output) is Verdict.NOTHING_TESTED
+
+
+def test_a_stale_baseline_entry_is_not_conformant_everywhere(tmp_path: Path, server) -> None:
+    (tmp_path / "baseline.txt").write_text("usage.total_is_sum  # once broken, now fixed\n")
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                 "-k", "text-stream", "--baseline=baseline.txt", env={"OPENAI_API_KEY": server.api_key})
+    assert agreed_verdict(tmp_path, code, output) is Verdict.NOT_CONFORMANT
+    assert "stale baseline entry" in output
+
+
+def test_a_usage_error_leaves_no_older_results_looking_current(tmp_path: Path, server) -> None:
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "results.json").write_text('{"summary": {"verdict": "conformant", "exit_code": 0}}')
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--header=X-Gateway-Token-no-colon")
+    assert agreed_verdict(tmp_path, code, output) is Verdict.USAGE_ERROR
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1", "-k", "foo and",
+                                 env={"OPENAI_API_KEY": server.api_key})
+    assert agreed_verdict(tmp_path, code, output) is Verdict.USAGE_ERROR
+
+
+def test_a_header_value_is_a_secret_and_an_authorization_header_is_the_key(tmp_path: Path, server) -> None:
+    canary = "gw-canary-7d1f0c2b9e"
+    code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                 "-k", "text-stream or error-no-key", f"--header=X-Gateway-Token: {canary}",
+                                 f"--header=Authorization: Bearer {server.api_key}")
+    # The key came through --header: it is sent as the key, and left out of the no-key scenario.
+    assert agreed_verdict(tmp_path, code, output) is Verdict.CONFORMANT, output[-3000:]
+    assert canary not in output and server.api_key not in output
+    for path in (tmp_path / "reports").rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path
+            assert server.api_key.encode() not in path.read_bytes(), path
+
+
+def test_an_interrupted_run_is_never_conformant(tmp_path: Path) -> None:
+    import os
+
+    with ReferenceServer(request_delay=3.0) as slow:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "OPENAI_"))}
+        env["OPENAI_API_KEY"] = slow.api_key
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                 f"--target-url={slow.base_url}", "--model=ref-model-1", "-k", "text-stream",
+                                 "--timeout=10"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        time.sleep(2.5)  # collected, preflight in flight
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == Verdict.INTERRUPTED.exit_code, output[-2000:]
+    data = json.loads((tmp_path / "reports" / "results.json").read_text())
+    assert data["summary"]["verdict"] == "interrupted"
+    assert "INTERRUPTED" in output
+
+
+# -- the verdict function itself, as data -------------------------------------------------
+@pytest.mark.parametrize("statuses, kwargs, expected", [
+    (["passed", "warned"], {}, Verdict.CONFORMANT),
+    (["passed", "failed"], {}, Verdict.NOT_CONFORMANT),
+    (["passed", "known"], {}, Verdict.CONFORMANT),
+    (["passed"], {"stale_baseline": 1}, Verdict.NOT_CONFORMANT),
+    (["passed", "could not test"], {}, Verdict.COULD_NOT_TEST),
+    (["failed", "could not test"], {}, Verdict.NOT_CONFORMANT),
+    (["unsupported", "not applicable", "not selected"], {}, Verdict.NOTHING_TESTED),
+    ([], {}, Verdict.NOTHING_TESTED),
+    (["not selected"], {"could_not_test": True}, Verdict.COULD_NOT_TEST),
+    (["model behaviour"], {}, Verdict.CONFORMANT),
+    (["failed"], {"interrupted": True}, Verdict.INTERRUPTED),
+])
+def test_the_verdict_function(statuses, kwargs, expected) -> None:
+    assert results_mod.verdict(statuses, **kwargs) is expected
+
+
+def test_several_targets_take_the_worst_in_the_order_1_6_5_0() -> None:
+    order = [Verdict.NOT_CONFORMANT, Verdict.COULD_NOT_TEST, Verdict.NOTHING_TESTED, Verdict.CONFORMANT]
+    for i, verdict in enumerate(order):
+        assert results_mod.worst(order[i:]) is verdict
+        assert results_mod.worst(reversed(order[i:])) is verdict
+
+
+def test_model_behaviour_never_fails_an_unscripted_target() -> None:
+    from responses_conformance.engine import registry
+    from responses_conformance.engine.violations import Severity, Violation
+
+    model_checks = [c.id for c in registry.CHECKS if registry.is_model_behaviour(c.id)]
+    assert model_checks, "the registry marks no model-behaviour check"
+    finding = Violation(model_checks[0], Severity.MUST, "the model did not call the tool")
+    assert results_mod.scenario_status(Status.PASSED, [finding], deterministic=False) is Status.MODEL
+    assert results_mod.scenario_status(Status.PASSED, [finding], deterministic=True) is Status.FAILED
+    protocol = Violation("sequence.increasing", Severity.MUST, "sequence_number went back")
+    assert results_mod.scenario_status(Status.PASSED, [finding, protocol], deterministic=False) is Status.FAILED
