@@ -200,3 +200,23 @@ def test_model_behaviour_never_fails_an_unscripted_target() -> None:
     assert results_mod.scenario_status(Status.PASSED, [finding], deterministic=True) is Status.FAILED
     protocol = Violation("sequence.increasing", Severity.MUST, "sequence_number went back")
     assert results_mod.scenario_status(Status.PASSED, [finding, protocol], deterministic=False) is Status.FAILED
+
+
+def test_run_help_shows_our_options_first(capsys: pytest.CaptureFixture[str]) -> None:
+    from responses_conformance import cli
+
+    assert cli.main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("usage: responses-conformance run")
+    assert out.index("--target-url") < out.index("pytest --help")
+    assert "5 nothing tested" in out and "6 could not test" in out
+    assert len(out.splitlines()) < 120
+
+
+def test_run_takes_the_current_folder_as_its_root(tmp_path: Path, server) -> None:
+    proc = subprocess.run([sys.executable, "-m", "responses_conformance.cli", "run", f"--target-url={server.base_url}",
+                           "--model=ref-model-1", "-k", "no-such-scenario"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "OPENAI_API_KEY": server.api_key})
+    assert proc.returncode == Verdict.NOTHING_TESTED.exit_code, proc.stdout + proc.stderr
+    assert f"rootdir: {tmp_path}" in proc.stdout
+    assert (tmp_path / "reports" / "results.json").is_file()

@@ -5,9 +5,10 @@
     responses-conformance checks [--markdown]                       the catalogue of checks
     responses-conformance replay FILE... [--json] [--profile P]     check captured traffic offline
 
-Exit codes follow pytest for `run` (0 conformant, 1 a MUST rule broken or a target that could
-not be tested, 4 usage error); 2 for a wrong call of the other commands. `replay`: 0 no MUST
-rule broken, 1 one is, 2 an input that cannot be read or a wrong call.
+Exit codes of `run` (results.Verdict, one computation for every output): 0 conformant, 1 not
+conformant (a MUST rule broken, or a stale baseline entry), 2 interrupted, 4 usage error,
+5 nothing tested, 6 could not test. 2 for a wrong call of the other commands. `replay`: see
+`replay --help`.
 """
 from __future__ import annotations
 
@@ -54,14 +55,53 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(pytest_args: list[str]) -> int:
+    import os
+
     import pytest
 
     from .plugin import SUITE_MODULE
 
+    if any(arg in ("-h", "--help") for arg in pytest_args):
+        print(run_help(), end="")
+        return 0
     # This command has imported the package already, so pytest cannot rewrite its asserts
     # (it has none that need it) and would say so on every run.
     quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
-    return int(pytest.main([str(SUITE_MODULE), *quiet, *pytest_args]))
+    # The suite module lives in the install; without this pytest would take the install folder
+    # as its root and write its cache there. The user's folder is the root of their run.
+    rootdir = [] if any(arg.startswith("--rootdir") for arg in pytest_args) else [f"--rootdir={os.getcwd()}"]
+    return int(pytest.main([str(SUITE_MODULE), *quiet, *rootdir, *pytest_args]))
+
+
+def run_help() -> str:
+    """`run --help`: our options first (from the plugin itself, so they cannot drift), then a
+    pointer to pytest's own."""
+    import pytest
+    from _pytest.config.argparsing import Parser
+
+    from . import plugin
+
+    import warnings
+
+    with warnings.catch_warnings():  # pytest's Parser is public in use, private in name
+        warnings.simplefilter("ignore")
+        parser = Parser()
+    plugin.pytest_addoption(parser)
+    lines = ["usage: responses-conformance run [--target-url=URL] [options] [pytest options]", "",
+             "Runs the conformance suite (pytest underneath) against --target-url, or against the embedded",
+             "reference server when none is given. Give values as --option=value.", "",
+             "responses-conformance options:"]
+    for group in parser._groups:
+        for option in group.options:
+            names = ", ".join(option.names())
+            text = " ".join(str(option.attrs().get("help", "")).split())
+            lines.append(f"  {names}")
+            lines.append(f"      {text}")
+    lines += ["", "exit codes: 0 conformant, 1 not conformant, 2 interrupted, 4 usage error, 5 nothing tested,",
+              "            6 could not test", "",
+              "Every pytest option works too (-k, -m, -x, --html=..., ...): see `pytest --help`.", ""]
+    del pytest
+    return "\n".join(lines)
 
 
 def _profile_names() -> list[str]:
