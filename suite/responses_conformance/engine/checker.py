@@ -21,7 +21,7 @@ from .checks import STREAM_MODULES, consistency, ids, schema, usage
 from .checks import framing as framing_checks
 from .sse import SseDecoder, SseEvent, WireNote
 from .state import NO_SSE, Event, StreamState
-from .violations import Finding, Violation, excerpt
+from .violations import Finding, Severity, Violation, excerpt
 
 
 def _reject_constant(name: str) -> Any:
@@ -84,22 +84,28 @@ def _too_deep(text: str | bytes, value: Any) -> bool:
     return False
 
 
-# Violations kept per check and checker. A hostile stream of a million events can break a rule
-# on every one of them; past this many, the rest are only counted (`_Stamper.dropped`), so
-# memory and reports stay bounded whatever the stream does.
+# One cause, one failure: a stream that breaks a rule on every event (no sequence_number, an
+# item never opened) has one defect, not hundreds. Per stream, findings of one check at one
+# JSON path are listed up to MAX_SHOWN_PER_CAUSE times; the rest are counted and summarised in
+# one violation at the end ("and 15 more like it"). MAX_KEPT_PER_CHECK bounds what is kept of a
+# check whatever its paths, so memory and reports stay bounded whatever the stream does.
+MAX_SHOWN_PER_CAUSE = 3
 MAX_KEPT_PER_CHECK = 100
 
 
 class _Stamper:
     """Turns findings into violations: severity from the profile, dropping checks it switches off
-    and, when `enabled` is given, checks outside that set. Keeps at most MAX_KEPT_PER_CHECK
-    violations per check, then one note saying that more were not kept."""
+    and, when `enabled` is given, checks outside that set. Lists at most MAX_SHOWN_PER_CAUSE
+    violations per (check, path) and MAX_KEPT_PER_CHECK per check; `summaries()` says how many
+    more there were."""
 
     def __init__(self, enabled: Iterable[str] | None, profile: profiles.Profile) -> None:
         self._enabled = frozenset(enabled) if enabled is not None else None
         self._profile = profile
         self._kept: dict[str, int] = {}
-        self.dropped: dict[str, int] = {}  # check id -> violations counted but not kept
+        self._shown: dict[tuple[str, str], int] = {}
+        self._folded: dict[tuple[str, str], tuple[Severity, int]] = {}  # (check, path) -> severity, count
+        self.dropped: dict[str, int] = {}  # check id -> violations counted but not listed
 
     def stamp(self, findings: Iterable[Finding], event: Event | None = None) -> list[Violation]:
         out = []
@@ -109,19 +115,14 @@ class _Stamper:
             severity = self._profile.severity(finding.check)
             if severity is None:
                 continue
+            cause = (finding.check, finding.path)
+            shown = self._shown.get(cause, 0)
             kept = self._kept.get(finding.check, 0)
-            if kept >= MAX_KEPT_PER_CHECK:
-                if finding.check not in self.dropped:
-                    out.append(Violation(
-                        check=finding.check, severity=severity, path=finding.path,
-                        message=f"more than {MAX_KEPT_PER_CHECK} violations of this check: the first "
-                                f"{MAX_KEPT_PER_CHECK} are kept, the rest only counted",
-                        event_index=event.index if event is not None else None,
-                        event_type=event.type if event is not None else None,
-                        sequence_number=event.seq if event is not None else None,
-                    ))
+            if shown >= MAX_SHOWN_PER_CAUSE or kept >= MAX_KEPT_PER_CHECK:
+                self._folded[cause] = (severity, self._folded.get(cause, (severity, 0))[1] + 1)
                 self.dropped[finding.check] = self.dropped.get(finding.check, 0) + 1
                 continue
+            self._shown[cause] = shown + 1
             self._kept[finding.check] = kept + 1
             out.append(Violation(
                 check=finding.check,
@@ -133,6 +134,15 @@ class _Stamper:
                 sequence_number=event.seq if event is not None else None,
                 excerpt=excerpt(event.data) if event is not None else None,
             ))
+        return out
+
+    def summaries(self) -> list[Violation]:
+        """One violation per folded cause: how many more findings like the listed ones there were."""
+        out = [Violation(check=check, severity=severity, path=path,
+                         message=f"and {count} more like it ({check} at {path}; the first "
+                                 f"{min(self._shown.get((check, path), 0), MAX_SHOWN_PER_CAUSE)} are listed)")
+               for (check, path), (severity, count) in self._folded.items()]
+        self._folded.clear()
         return out
 
 
@@ -157,7 +167,7 @@ class StreamChecker:
 
     @property
     def dropped(self) -> dict[str, int]:
-        """Violations counted but not kept (past MAX_KEPT_PER_CHECK), per check id."""
+        """Violations counted but not listed (folded into an "and N more like it"), per check id."""
         return dict(self._stamper.dropped)
 
     @property
@@ -199,7 +209,7 @@ class StreamChecker:
             on_close = getattr(module, "on_close", None)
             if on_close is not None:
                 findings.extend(on_close(self.state))
-        closing = self._stamper.stamp(findings)
+        closing = self._stamper.stamp(findings) + self._stamper.summaries()
         self.violations.extend(closing)
         return out + closing
 
@@ -264,4 +274,4 @@ def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[
         *consistency.on_response(response),
         *usage.on_response(response),
     ])
-    return stamper.stamp(findings)
+    return stamper.stamp(findings) + stamper.summaries()

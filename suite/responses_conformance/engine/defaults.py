@@ -31,14 +31,14 @@ RESPONSE_DEFAULTS: dict[str, Any] = {
     "text": {"format": {"type": "text"}},
 }
 
-_ABSENT = object()
+ABSENT = object()
 
 
 def effective(response: dict, key: str) -> Any:
-    """The value a client reads for `key`: the field's value, its default when absent or null, else _ABSENT."""
+    """The value a client reads for `key`: the field's value, its default when absent or null, else ABSENT."""
     value = response.get(key)
     if value is None:
-        return RESPONSE_DEFAULTS.get(key, _ABSENT)
+        return RESPONSE_DEFAULTS.get(key, ABSENT)
     return value
 
 

@@ -117,6 +117,13 @@ FAMILIES: dict[str, Family] = {
     "response.shell_call_output_content.done": _f("command", ("shell_call_output",), "status"),
 }
 
+# The `.done` event that closes an item-scoped streamed value: (item type, channel) -> event type.
+DONE_EVENT_OF_CHANNEL: dict[tuple[str, str], str] = {
+    (item, family.channel): event_type
+    for event_type, family in FAMILIES.items() if family.scope == "item" and family.role == "done" and family.channel
+    for item in family.items
+}
+
 # Open Responses names the raw reasoning events response.reasoning.* (OpenAI: reasoning_text.*).
 # The grammar treats them alike; only the openresponses profile knows these names.
 OPENRESPONSES_ALIASES = frozenset({"response.reasoning.delta", "response.reasoning.done"})

@@ -128,6 +128,14 @@ class StreamState:
     next_output_index: int = 0
     item_ids: dict[str, int] = field(default_factory=dict)
     call_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Events about items no output_item.added opened: the first item_id seen per output_index,
+    # and the first output_index seen per item_id (ids.item_id_matches compares them).
+    unopened_ids: dict[int, str] = field(default_factory=dict)
+    unopened_indexes: dict[str, int] = field(default_factory=dict)
+    # output_item.done events that named no open item (no usable output_index nor item id).
+    unplaced_done: int = 0
+    # The echoed request parameters of the first lifecycle response (ids.response_params_stable).
+    params: dict[str, Any] | None = None
     # A terminal event or `data: [DONE]` was seen. Kept up to date by apply() (every check asks,
     # on every event): terminal is not None or done_sentinel.
     ended: bool = field(init=False, repr=False, compare=False)
@@ -143,7 +151,18 @@ class StreamState:
 
     def item_for(self, event: Event) -> ItemState | None:
         index = event.output_index
-        return None if index is None else self.items.get(index)
+        if index is not None:
+            return self.items.get(index)
+        # No output_index (schema.event reports it): the item is still known by its id, so the
+        # rest of the stream is judged as a client that tracks items by id would read it.
+        if not event.is_object or not self.item_ids:
+            return None
+        item_id = event.payload.get("item_id")
+        if item_id is None:
+            item = event.payload.get("item")
+            item_id = item.get("id") if isinstance(item, dict) else None
+        found = self.item_ids.get(item_id) if isinstance(item_id, str) else None
+        return None if found is None else self.items.get(found)
 
     # -- updating ----------------------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -169,6 +188,7 @@ class StreamState:
             response = event.get("response")
             if isinstance(response, dict) and self.identity is None:
                 self.identity = {k: response.get(k) for k in ("id", "created_at", "model")}
+                self.params = response
             if etype in g.TERMINAL and self.terminal is None:
                 self.terminal = etype
                 self.ended = True
@@ -178,6 +198,11 @@ class StreamState:
             self.error_pending = event.index
         elif etype == g.FAILED:
             self.error_pending = None
+        if event.output_index is not None and "item_id" in event.payload and event.output_index not in self.items:
+            item_id = event.payload["item_id"]
+            if isinstance(item_id, str):
+                self.unopened_ids.setdefault(event.output_index, item_id)
+                self.unopened_indexes.setdefault(item_id, event.output_index)
         handler = _APPLY.get(etype)
         if handler is not None:
             handler(self, event)
@@ -205,7 +230,9 @@ class StreamState:
     def _apply_item_done(self, event: Event) -> None:
         state = self.item_for(event)
         item = event.get("item")
-        if state is not None and state.done is None and isinstance(item, dict):
+        if state is None:
+            self.unplaced_done += 1
+        elif state.done is None and isinstance(item, dict):
             state.done = item
 
     def _apply_part_opened(self, event: Event, table: str, key: str, counter: str) -> None:

@@ -142,7 +142,27 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
             yield Finding("consistency.item_matches_parts",
                           f"item.{family_field} differs from the streamed {channel} "
                           f"{describe_difference(value, done[family_field])}", f"$.item.{family_field}")
+    yield from _accumulated(item, done)
     yield from annotation_spans(done, "$.item")
+
+
+def _accumulated(item: ItemState, done: dict) -> Iterator[Finding]:
+    """consistency.arguments_accumulate: what a client holds after appending the deltas to the
+    added item's value (SDK-PY, SDK-JS) is the final value."""
+    for channel, deltas in item.channel_deltas.items():
+        field = _item_field_for(item, channel)
+        start = item.added.get(field) if field else None
+        if not isinstance(start, str) or not start:
+            continue  # added empty (or without the field): the deltas are the whole value
+        final = item.channel_done.get(channel, done.get(field))
+        if not isinstance(final, str):
+            continue
+        held = start + "".join(deltas)
+        if held != final:
+            yield Finding("consistency.arguments_accumulate",
+                          f"the item was added with {field} {_show(start)} and its deltas add "
+                          f"{_show(''.join(deltas))}: a client that appends them holds {_show(held)}, "
+                          f"not the final {_show(final)}", f"$.item.{field}")
 
 
 def _item_field_for(item: ItemState, channel: str) -> str | None:
@@ -178,18 +198,40 @@ def _final_output(state: StreamState, response: dict) -> Iterator[Finding]:
     output = response.get("output")
     if not isinstance(output, list):
         return  # schema.event reports a missing or null output
+    if state.unplaced_done:
+        # Some output_item.done named no item (its output_index is missing: schema.event, or it
+        # closes an item never added: grammar.item_open); the streamed items cannot be lined up.
+        return
     done = state.done_items()
     if len(output) != len(done):
         yield Finding("consistency.final_output_matches_items",
                       f"response.output has {len(output)} items, but {len(done)} were streamed and done",
                       "$.response.output")
+    streamed_ids = [item.done.get("id") if isinstance(item.done, dict) else None for item in done]
+    final_ids = [final.get("id") if isinstance(final, dict) else None for final in output]
+    if streamed_ids != final_ids and sorted(map(str, streamed_ids)) == sorted(map(str, final_ids)) \
+            and len(set(map(str, streamed_ids))) == len(streamed_ids):
+        yield Finding("consistency.final_output_order",
+                      f"response.output lists the items in the order {_kinds(output)}, but they were streamed as "
+                      f"{_kinds([item.done for item in done])}", "$.response.output")
+        return  # the same items in another order: comparing them by position says nothing more
     for position, (final, item) in enumerate(zip(output, done)):
+        if isinstance(final, dict) and isinstance(item.done, dict) and final.get("type") != item.done.get("type"):
+            yield Finding("consistency.final_output_matches_items",
+                          f"output[{position}] is a {final.get('type')} item, but the item streamed at output_index "
+                          f"{item.index} is a {item.done.get('type')}", f"$.response.output[{position}].type")
+            continue
         difference = first_difference(item.done, final)
         if difference is not None:
             where, seen, expected = difference
             yield Finding("consistency.final_output_matches_items",
                           f"output[{position}]{where} is {_show(expected)} but output_item.done had {_show(seen)}",
                           f"$.response.output[{position}]{where}")
+
+
+def _kinds(items: list) -> str:
+    """'[reasoning rs_1, message msg_2]': what a list of items is, in order."""
+    return "[" + ", ".join(f"{i.get('type')} {i.get('id')}" if isinstance(i, dict) else repr(i) for i in items) + "]"
 
 
 def annotation_spans(item: dict, path: str) -> Iterator[Finding]:
@@ -222,7 +264,7 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
     problems: list[str] = []
     for key in sorted(defaults.RESPONSE_DEFAULTS):
         x, y = defaults.effective(streamed, key), defaults.effective(plain, key)
-        if x is defaults._ABSENT or y is defaults._ABSENT:
+        if x is defaults.ABSENT or y is defaults.ABSENT:
             continue
         difference = first_difference(x, y, lenient=True)
         if difference is not None:
@@ -261,7 +303,7 @@ def representation_difference(seen: dict, expected: dict) -> tuple[str, Any, Any
             continue
         if key in defaults.RESPONSE_DEFAULTS:
             x, y = defaults.effective(seen, key), defaults.effective(expected, key)
-            if x is defaults._ABSENT or y is defaults._ABSENT:
+            if x is defaults.ABSENT or y is defaults.ABSENT:
                 continue
             found = first_difference(x, y, f".{key}", lenient=True)
         elif seen.get(key) is None or expected.get(key) is None:

@@ -94,14 +94,21 @@ def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
 
 def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
     item = _open_item(state, event)
-    if isinstance(item, Finding):
-        yield item
+    if not isinstance(item, ItemState):
+        if item is not None:
+            yield item
         return
     for table, label in ((item.parts, "content part"), (item.summaries, "summary part")):
         for part in table.values():
             if not part.is_closed:
                 yield Finding("grammar.part_closed",
                               f"item {item.index} done while its {label} {part.index} is still open", "$.item")
+    for channel, deltas in item.channel_deltas.items():
+        closer = g.DONE_EVENT_OF_CHANNEL.get((item.type, channel))
+        if closer is not None and channel not in item.channel_done:  # deltas of a foreign family: event_matches_item_type
+            yield Finding("grammar.arguments_done_sent",
+                          f"item {item.index} ({item.type}) is done after {len(deltas)} {channel} deltas without "
+                          f"{closer}", "$.type")
     done = event.get("item")
     if isinstance(done, dict) and done.get("type") in g.SAMPLED_ITEMS and "status" in done:
         if done.get("status") not in g.FINAL_ITEM_STATUSES:
@@ -111,8 +118,9 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
 
 def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
     item = _open_item(state, event)
-    if isinstance(item, Finding):
-        yield item
+    if not isinstance(item, ItemState):
+        if item is not None:
+            yield item
         return
     part = event.get("part")
     ptype = part.get("type") if isinstance(part, dict) else None
@@ -125,8 +133,9 @@ def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
 def _part_closed(state: StreamState, event: Event, table: str, key: str, opener: str) -> Iterator[Finding]:
     """content_part.done or reasoning_summary_part.done: its item and part are open."""
     item = _open_item(state, event)
-    if isinstance(item, Finding):
-        yield item
+    if not isinstance(item, ItemState):
+        if item is not None:
+            yield item
         return
     found = _open_part(state, event, table, key, opener)
     if isinstance(found, Finding):
@@ -140,8 +149,9 @@ def _part_closed(state: StreamState, event: Event, table: str, key: str, opener:
 
 def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
     item = _open_item(state, event)
-    if isinstance(item, Finding):
-        yield item
+    if not isinstance(item, ItemState):
+        if item is not None:
+            yield item
         return
     if item.type != "reasoning":
         yield Finding("grammar.event_matches_item_type",
@@ -151,8 +161,8 @@ def _summary_added(state: StreamState, event: Event) -> Iterator[Finding]:
 def _family_event(state: StreamState, event: Event, etype: str, family: g.Family) -> list[Finding]:
     # A list, not a generator like the other rules here: it runs on nearly every event (deltas).
     item = _open_item(state, event)
-    if isinstance(item, Finding):
-        return [item]
+    if not isinstance(item, ItemState):
+        return [item] if item is not None else []
     if item.type not in family.items:
         return [Finding("grammar.event_matches_item_type", f"{etype} on a {item.type} item", "$.type")]
     found = []
@@ -183,8 +193,12 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
     return found
 
 
-def _open_item(state: StreamState, event: Event) -> ItemState | Finding:
+def _open_item(state: StreamState, event: Event) -> ItemState | Finding | None:
+    """The event's open item; a finding when there is none; None when the event names no
+    output_index and no known item id (schema.event reports the missing field: one cause)."""
     item = state.item_for(event)
+    if item is None and event.get("output_index") is None:
+        return None
     if item is None:
         return Finding("grammar.item_open",
                        f"{event.type} for output_index {event.get('output_index')!r}, which no output_item.added "

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from .. import defaults
 from .. import grammar as g
 from ..state import Event, StreamState
+from .consistency import first_difference
 from ..violations import Finding
 
 IDENTITY_FIELDS = ("id", "created_at", "model")
+# Request parameters a Response echoes: one request, so one value in every lifecycle event.
+# (service_tier is left out: OpenAI reports "auto" while in progress and the tier used at the end.)
+ECHOED_PARAMETERS = tuple(sorted({*defaults.RESPONSE_DEFAULTS, "instructions", "max_output_tokens", "max_tool_calls",
+                                  "previous_response_id", "reasoning"}))
 
 
 def on_event(state: StreamState, event: Event) -> list[Finding]:
@@ -19,13 +25,31 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
     if "item_id" in event.payload:
         # ids.item_id_matches, inline: this runs on nearly every event of a stream
         item = state.item_for(event)
+        item_id: Any = event.payload["item_id"]
         if item is not None and isinstance(item.id, str):
-            item_id: Any = event.payload["item_id"]
             if item_id != item.id:
                 found.append(Finding("ids.item_id_matches",
                                      f"item_id {item_id!r} but output_index {item.index} is item {item.id!r}",
                                      "$.item_id"))
+        elif item is None and event.output_index is not None and isinstance(item_id, str):
+            found.extend(_unopened_item_id(state, event.output_index, item_id))
     return found
+
+
+def _unopened_item_id(state: StreamState, index: int, item_id: str) -> Iterator[Finding]:
+    """An item no output_item.added opened (grammar.item_open reports that) is still one item:
+    its events agree with each other on its item_id and output_index."""
+    earlier_id = state.unopened_ids.get(index)
+    if earlier_id is not None and earlier_id != item_id:
+        yield Finding("ids.item_id_matches",
+                      f"item_id {item_id!r} at output_index {index}, where earlier events (of an item never added) "
+                      f"carried item_id {earlier_id!r}", "$.item_id")
+        return
+    earlier_index = state.unopened_indexes.get(item_id)
+    if earlier_index is not None and earlier_index != index:
+        yield Finding("ids.item_id_matches",
+                      f"item_id {item_id!r} at output_index {index}, where earlier events (of an item never added) "
+                      f"put it at output_index {earlier_index}", "$.output_index")
 
 
 def on_response(response: dict, path: str = "$") -> Iterator[Finding]:
@@ -57,6 +81,26 @@ def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
         if before is not None and now != before:
             yield Finding("ids.response_id_stable", f"response.{key} changed from {before!r} to {now!r}",
                           f"$.response.{key}")
+    first = state.params
+    if not isinstance(first, dict):
+        return
+    for key in ECHOED_PARAMETERS:
+        # Absent means the default; a parameter one event leaves out altogether is not a change.
+        before, now = defaults.effective(first, key), defaults.effective(response, key)
+        if before is defaults.ABSENT or now is defaults.ABSENT:
+            continue
+        difference = first_difference(before, now, lenient=True)
+        if difference is not None:
+            where, was, became = difference
+            yield Finding("ids.response_params_stable",
+                          f"response.{key}{where} is {_show(became)} here but was {_show(was)} in "
+                          f"{state.first_type or 'the first lifecycle event'}", f"$.response.{key}{where}")
+            break  # one changed parameter per event is enough to act on
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
