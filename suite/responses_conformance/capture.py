@@ -51,9 +51,10 @@ from .engine.checker import StreamChecker, parse_json
 from .engine.exchange import MAX_JSON_BODY, Expectation, ExchangeChecker
 from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
+from .results import Status
 
-__all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "ExchangeReplay", "Transcript", "HEAD_CHECKS",
-           "checks_for"]
+__all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "EmptyCapture", "ExchangeReplay", "ForeignTraffic",
+           "Transcript", "HEAD_CHECKS", "checks_for", "foreign"]
 
 CHUNK_SIZE = 64 * 1024
 MAX_LINE = 16 * 1024 * 1024  # one JSON-lines payload (as large as the SSE decoder allows an event)
@@ -83,6 +84,16 @@ class CaptureError(Exception):
     """The input cannot be read as captured traffic; the message is one line for a human."""
 
 
+class EmptyCapture(CaptureError):
+    """The input holds nothing to check (empty, white space, an empty gzip or HAR file): not an
+    error of the input, but nothing was judged."""
+
+
+class ForeignTraffic(CaptureError):
+    """The input is API traffic, but not the Responses API's (Chat Completions chunks, Anthropic
+    events, other JSON): the message names what it looks like."""
+
+
 def checks_for(kind: str, profile: str | profiles.Profile | None, *, head: bool) -> list[str]:
     """The check ids that apply to one kind of exchange, as the live suite chooses them."""
     chosen = profiles.get(profile)
@@ -103,12 +114,25 @@ class Transcript:
     notes: list[str] = field(default_factory=list)
     record: Any = None  # a live-suite transcript: the path of its .json record
     curl: str | None = None  # ... and the command that repeats its request
+    # Why it could not be checked (to its end): a limit of ours, a capture cut before anything
+    # could be checked. Never the server's fault: no violation is reported for it.
+    could_not_check: str | None = None
+
+    @property
+    def status(self) -> Status:
+        """Its status in the results model: failed (a MUST rule broken), could not test (a limit
+        of ours or a cut capture kept it from being checked), warned, passed."""
+        if any(v.severity is Severity.MUST for v in self.violations):
+            return Status.FAILED
+        if self.could_not_check is not None:
+            return Status.COULD_NOT_TEST
+        return Status.WARNED if self.violations else Status.PASSED
 
     @property
     def verdict(self) -> str:
-        if any(v.severity is Severity.MUST for v in self.violations):
-            return "fail"
-        return "warn" if self.violations else "pass"
+        """pass, warn, fail, or "could not check"."""
+        return {Status.FAILED: "fail", Status.COULD_NOT_TEST: "could not check", Status.WARNED: "warn"}.get(
+            self.status, "pass")
 
     @property
     def label(self) -> str:
@@ -121,6 +145,8 @@ class Transcript:
             "kind": self.kind,
             "response_id": self.response_id,
             "verdict": self.verdict,
+            "status": str(self.status),
+            "could_not_check": self.could_not_check,
             "events": self.events,
             "notes": list(self.notes),
             "violations": [{"check": v.check, "category": v.category, "severity": v.severity.value,
@@ -276,11 +302,64 @@ def _classify(value: Any) -> str:
         if isinstance(etype, str) and (etype.startswith("response.") or etype in ("error", "keepalive")
                                        or "sequence_number" in value):
             return "event"
-        if "choices" in value:  # a Chat Completions chunk: a (foreign) frame of a stream
-            return "event"
         if "error" in value or ("message" in value and "object" not in value):
             return "error"
     return "response"
+
+
+_ANTHROPIC_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "content_block_start",
+                               "content_block_delta", "content_block_stop", "ping"})
+
+
+def foreign(value: Any) -> str | None:
+    """What a JSON value of another API looks like ("Chat Completions stream chunks
+    (chat.completion.chunk)"), or None when it could be Responses API traffic."""
+    if not isinstance(value, dict):
+        return None
+    obj, kind = value.get("object"), value.get("type")
+    if obj == "chat.completion.chunk":
+        return "Chat Completions stream chunks (chat.completion.chunk)"
+    if obj == "chat.completion":
+        return "a Chat Completions response (chat.completion)"
+    if obj == "text_completion":
+        return "a legacy Completions response (text_completion)"
+    if "choices" in value and obj != "response":
+        return "Chat Completions traffic (a `choices` member)"
+    if isinstance(kind, str) and kind in _ANTHROPIC_EVENTS:
+        return f"Anthropic Messages stream events ({kind})"
+    if kind == "message" and "content" in value and "role" in value:
+        return "an Anthropic Messages response (type message)"
+    if "candidates" in value and obj != "response":
+        return "a Gemini generateContent answer (`candidates`)"
+    if "done" in value and "model" in value and ("message" in value or "response" in value) and obj != "response":
+        return "Ollama chat or generate traffic (`done`, `model`)"
+    if obj in ("list", "model", "embedding", "file", "batch", "assistant", "thread", "thread.run"):
+        return f"an OpenAI `{obj}` object, not a response"
+    return None
+
+
+def _responses_like(value: Any) -> bool:
+    """A top-level JSON value that can be a (broken) Response or error body of the Responses API."""
+    if not isinstance(value, dict):
+        return False
+    if value.get("object") == "response" or "output" in value or "error" in value:
+        return True
+    ident = value.get("id")
+    if isinstance(ident, str) and ident.startswith("resp"):
+        return True
+    return ("status" in value and "model" in value) or ("message" in value and "object" not in value)
+
+
+def _describe_json(value: Any) -> str:
+    """A few words about a JSON value for a one-line message."""
+    if isinstance(value, dict):
+        keys = ", ".join(str(k)[:30] for k in list(value)[:5])
+        more = ", ..." if len(value) > 5 else ""
+        kind = value.get("type")
+        return f"an object with type {kind!r}" if isinstance(kind, str) else f"an object with members {keys}{more}"
+    if isinstance(value, list):
+        return "a JSON array"
+    return f"a JSON {type(value).__name__}"
 
 
 # -- the reader --------------------------------------------------------------------------------
@@ -320,6 +399,10 @@ class CaptureReader:
         self._line = bytearray()  # JSON lines: the unfinished line
         self._line_overflow = False
         self._segment_bytes = 0  # non-blank bytes of the current SSE part before its first event
+        self._limit: str | None = None  # a limit of ours stopped the check of the current stream
+        self._kept = 0  # ... and how many of its violations came before that
+        self._content = False  # anything but white space was seen
+        self._har_paths: dict[str, int] = {}  # URL paths of skipped HAR entries (for a foreign HAR)
         self._entry_from = 0
         self._closed = False
 
@@ -365,29 +448,91 @@ class CaptureReader:
         if mode == "json":
             self._end_json_at_eof(out)
         elif mode == "sse":
-            assert self._decoder is not None
-            self._sse_items(self._decoder.close(), out)
-            if self._stream is None and self._segment_bytes:
-                self.notes.append(f"{self._segment_bytes} bytes at the end hold no event; ignored")
-            self._finish_stream(out)
+            self._close_sse(out)
         elif mode == "jsonl":
-            if self._line or self._line_overflow:
-                self._jsonl_line(bytes(self._line), out)
-                self._line = bytearray()
-            self._finish_stream(out)
+            self._close_jsonl(out)
         if self._har_skipped:
             self.notes.append(f"{self._har_skipped} HAR entr{'y' if self._har_skipped == 1 else 'ies'} skipped "
                               "(not a /responses exchange with a recorded response body)")
         if self._index == 0:
             if self._seen_bytes == 0 and self._gunzip is not None:
-                raise CaptureError("the gzip data holds nothing" + ("" if self._gunzip.eof else " (it ends early)"))
+                if self._gunzip.eof:
+                    raise EmptyCapture("the gzip data holds nothing")
+                raise CaptureError("the gzip data holds nothing (it ends early)")
             if self._seen_bytes == 0:
-                raise CaptureError("the input is empty")
+                raise EmptyCapture("the input is empty")
+            if not self._content:
+                raise EmptyCapture("the input holds only white space (no Responses API traffic)")
             if "har" in self.kinds:
-                raise CaptureError("the HAR file holds no /responses exchange with a recorded response body")
-            raise CaptureError("no Responses API traffic found (neither server-sent events, JSON lines, "
-                               "a JSON body nor a HAR file)")
+                if not self._har_entries:
+                    raise EmptyCapture("the HAR file holds no /responses exchange (it has no entries)")
+                paths = ", ".join(sorted(self._har_paths, key=lambda p: -self._har_paths[p])[:3])
+                raise ForeignTraffic("the HAR file holds no /responses exchange with a recorded response body"
+                                     + (f" (its entries are for {paths})" if paths else ""))
+            raise ForeignTraffic("no Responses API traffic found (neither server-sent events, JSON lines, "
+                                 "a JSON body nor a HAR file)")
         return out
+
+    def _close_sse(self, out: list[Transcript]) -> None:
+        """The end of an SSE capture. Ending inside an event (no blank line after it) says the
+        capture may be truncated: that is a note, not the server's fault, and the end-of-stream
+        rules do not run; the cut event is checked only if its data is whole JSON."""
+        assert self._decoder is not None
+        items = self._decoder.close()
+        cut = any(isinstance(item, WireNote) and item.kind == "unterminated_event" for item in items)
+        if not cut:
+            self._sse_items(items, out)
+            if self._stream is None and self._segment_bytes:
+                self.notes.append(f"{self._segment_bytes} bytes at the end hold no event; ignored")
+            self._finish_stream(out)
+            return
+        kept = []
+        for item in items:
+            if isinstance(item, WireNote) and item.kind == "unterminated_event":
+                continue
+            if type(item) is SseEvent and not parse_json(item.data)[0]:
+                continue  # the cut event: its data stops short
+            kept.append(item)
+        self._sse_items(kept, out)
+        cut = ("the capture ends inside an event (no blank line after it): the capture may be truncated, so the "
+               "end-of-stream rules were not checked")
+        if self._stream is not None and not self._stream.state.ended:
+            self._finish_stream(out, cut=cut)
+            return
+        self._finish_stream(out)  # a stream that ended before the cut: whole
+        if self._index == 0:  # the cut event is all there is
+            self._stream = self._new_stream()
+            self._finish_stream(out, cut=cut)
+        else:
+            self.notes.append("the capture ends inside an event after its last whole stream: the capture may be "
+                              "truncated; that event was not checked")
+
+    def _close_jsonl(self, out: list[Transcript]) -> None:
+        """The end of JSON lines: a last line that is not whole JSON was cut (the capture may be
+        truncated), a note like for SSE, not a violation."""
+        if self._line_overflow:
+            self._jsonl_line(bytes(self._line), out)
+            self._line = bytearray()
+        elif self._line:
+            line = bytes(self._line).strip()
+            self._line = bytearray()
+            if line and not parse_json(line)[0]:
+                cut = ("the capture ends inside a JSON line: the capture may be truncated, so that line and the "
+                       "end-of-stream rules were not checked")
+                if self._stream is not None and not self._stream.state.ended:
+                    self._finish_stream(out, cut=cut)
+                    return
+                self._finish_stream(out)
+                if self._index == 0:
+                    self._stream = self._new_stream()
+                    self._finish_stream(out, cut=cut)
+                else:
+                    self.notes.append("the capture ends inside a JSON line after its last whole stream: the capture "
+                                      "may be truncated; that line was not checked")
+                return
+            if line:
+                self._jsonl_line(line, out)
+        self._finish_stream(out)
 
     # -- detection -------------------------------------------------------------------------
     def _start(self, data: bytes) -> bytes:
@@ -429,6 +574,7 @@ class CaptureReader:
         stripped = data.lstrip(_WHITESPACE)
         if not stripped:
             return b""
+        self._content = True
         if stripped[:1] in (b"{", b"["):
             self._mode = "json"
             self.kinds.append("json")
@@ -509,12 +655,18 @@ class CaptureReader:
         self._mode = "between"
         body = bytes(self._body)
         self._body = bytearray()
-        if self._body_overflow:
-            self._body_transcript("response", body, out, notes=[
-                f"a JSON body larger than {self.max_body} bytes: only its start was kept, so it is not checked"])
+        if self._body_overflow:  # our limit, not the server's fault
+            self._unchecked("response", f"limit: a JSON body larger than {self.max_body} bytes, the most replay "
+                                        "holds of one body", out)
             return
         ok, value = parse_json(body)
+        what = foreign(value) if ok else None
+        if what is not None:
+            raise ForeignTraffic(f"not Responses API traffic: this looks like {what}")
         kind = _classify(value) if ok else "response"
+        if ok and kind != "event" and not _responses_like(value):
+            raise ForeignTraffic(f"not Responses API traffic: the JSON is {_describe_json(value)}, neither a "
+                                 "Response, an error envelope nor an event of a stream")
         if ok and kind == "event":  # the first line of JSON lines
             self._mode = "jsonl"
             self.kinds[-1] = "jsonl"
@@ -558,14 +710,23 @@ class CaptureReader:
             return
         body = bytes(self._body)
         self._body = bytearray()
-        kind = _classify(_guess(body))
+        guess = _guess(body)
+        what = foreign(guess)
+        if what is not None:
+            raise ForeignTraffic(f"not Responses API traffic: this looks like {what}")
+        kind = _classify(guess)
         if kind == "event":  # one event payload cut short: JSON lines of one line
             self.kinds[-1] = "jsonl"
             self._mode = "jsonl"
-            self._jsonl_line(body, out)
-            self._finish_stream(out)
-            return
-        self._body_transcript(kind, body, out, notes=["the input ends inside this JSON body (truncated)"])
+            kind = "stream"
+        # A capture cut short, not the server's fault: noted, not checked.
+        self._unchecked(kind, "the capture ends inside this JSON value: the capture may be truncated", out)
+
+    def _unchecked(self, kind: str, why: str, out: list[Transcript]) -> None:
+        """A transcript that could not be checked (a limit of ours, a cut capture): no violations."""
+        out.append(Transcript(self.source, self._index, kind, [], notes=[f"could not check: {why}"],
+                              could_not_check=why))
+        self._index += 1
 
     def _mode_after_eof(self, rest: bytes, out: list[Transcript]) -> None:
         """End of input right after held-back bytes were read: finish whatever they started."""
@@ -642,8 +803,9 @@ class CaptureReader:
     def _har_entry(self, raw: bytes, overflow: bool, out: list[Transcript]) -> None:
         number = self._har_entries
         self._har_entries += 1
-        if overflow:
-            self.notes.append(f"HAR entry {number} is larger than {MAX_HAR_ENTRY} bytes; not checked")
+        if overflow:  # our limit, not the server's fault
+            self._unchecked("exchange", f"limit: HAR entry {number} is larger than {MAX_HAR_ENTRY} bytes, the most "
+                                        "replay holds of one entry", out)
             return
         ok, entry = parse_json(raw)
         if not ok or not isinstance(entry, dict):
@@ -652,6 +814,11 @@ class CaptureReader:
         plan = _har_plan(entry)
         if plan is None:
             self._har_skipped += 1
+            request = entry.get("request")
+            url = request.get("url") if isinstance(request, dict) else None
+            if isinstance(url, str) and len(self._har_paths) < 100:
+                path = urlsplit(url).path or "/"
+                self._har_paths[path] = self._har_paths.get(path, 0) + 1
             return
         expectation, status, headers, body, what = plan
         replay = ExchangeReplay(self.source, self._index, expectation, status, headers, schemas=self.schemas,
@@ -665,22 +832,55 @@ class CaptureReader:
     def _new_stream(self) -> StreamChecker:
         return StreamChecker(schemas=self.schemas, checks=self._stream_checks, profile=self.profile)
 
-    def _finish_stream(self, out: list[Transcript]) -> None:
+    def _finish_stream(self, out: list[Transcript], *, cut: str | None = None) -> None:
+        """The current stream is done. `cut`: the capture ends inside it (a note; the end-of-stream
+        rules do not run). After a limit of ours, only what came before it counts."""
         stream = self._stream
         if stream is None:
             return
+        limit, self._limit = self._limit, None
         if self._held:
-            for note in self._held:
-                stream.feed(note)
+            if limit is None and cut is None:
+                for note in self._held:
+                    stream.feed(note)
             self._held = []
-        stream.close()
+        notes: list[str] = []
+        could_not_check = None
+        if limit is not None:
+            violations = stream.violations[:self._kept]
+            could_not_check = f"limit: {limit}"
+            notes.append(f"could not check: {could_not_check}; what came before it was checked, nothing after it")
+        elif cut is not None:
+            violations = stream.violations
+            notes.append(cut)
+            if not stream.event_count:
+                could_not_check = "the capture ends inside the first event: nothing to check"
+        else:
+            stream.close()
+            violations = stream.violations
         identity = stream.state.identity
         response_id = identity.get("id") if identity else None
         self._stream = None
-        out.append(Transcript(self.source, self._index, "stream", stream.violations,
+        out.append(Transcript(self.source, self._index, "stream", violations,
                               response_id=response_id if isinstance(response_id, str) else None,
-                              events=stream.event_count))
+                              events=stream.event_count, notes=notes, could_not_check=could_not_check))
         self._index += 1
+
+    def _hit_limit(self, what: str, out: list[Transcript]) -> None:
+        """A limit of ours stops the check of the current stream (or of the next one, between two)."""
+        if self._stream is not None and self._stream.state.ended:
+            self._finish_stream(out)
+        if self._stream is None:
+            self._stream = self._new_stream()
+        if self._limit is None:
+            self._limit = what
+            self._kept = len(self._stream.violations)
+
+    def _check_foreign(self, data: str) -> None:
+        ok, value = parse_json(data)
+        what = foreign(value) if ok else None
+        if what is not None:
+            raise ForeignTraffic(f"not Responses API traffic: this looks like {what}")
 
     def _sse_items(self, items: list[SseEvent | WireNote], out: list[Transcript]) -> None:
         stream = self._stream
@@ -691,12 +891,17 @@ class CaptureReader:
                         self._finish_stream(out)
                         stream = None
                     if stream is None:
+                        self._check_foreign(item.data)
                         stream = self._stream = self._new_stream()
                     if self._held:
                         for note in self._held:
                             stream.feed(note)
                         self._held = []
                 stream.feed(item)
+            elif item.kind == "event_too_large":  # our limit, not the server's fault
+                self._hit_limit(f"an event at byte {item.offset} is larger than {MAX_LINE} bytes, the most "
+                                "replay holds of one event", out)
+                stream = self._stream
             elif stream is not None and not stream.state.ended:
                 stream.feed(item)
             elif len(self._held) < MAX_HELD_NOTES:
@@ -724,9 +929,10 @@ class CaptureReader:
         self._line += data
 
     def _jsonl_line(self, line: bytes, out: list[Transcript]) -> None:
-        if self._line_overflow:
+        if self._line_overflow:  # our limit, not the server's fault
             self._line_overflow = False
-            text = line.decode("utf-8", "replace") + "… (a line longer than the limit, cut)"
+            self._hit_limit(f"a JSON line is larger than {MAX_LINE} bytes, the most replay holds of one line", out)
+            return
         else:
             line = line.strip()
             if not line:
@@ -742,6 +948,9 @@ class CaptureReader:
                 self._finish_stream(out)
                 stream = None
             if stream is None:
+                what = foreign(value) if ok else None
+                if what is not None:
+                    raise ForeignTraffic(f"not Responses API traffic: this looks like {what}")
                 stream = self._stream = self._new_stream()
         stream.feed_payload(text)
 

@@ -10,8 +10,27 @@ A transcript the live suite wrote (`reports/transcripts/<scenario>.sse` or `.bod
 HTTP status, the headers and the scenario's expectation, so status, content-type and envelope
 checks run as they did live. Naming either file of the pair, or the folder, is enough.
 
-Exit status: 0 when no MUST rule is broken, 1 when one is, 2 when an input cannot be read or
-the call is wrong (one line on stderr, never a traceback).
+Traffic of another API (Chat Completions chunks, Anthropic Messages events, JSON that is
+neither a Response, an error envelope nor a stream event) is not judged: replay names what it
+looks like and exits 2. A limit of replay's own (one event or JSON line larger than 16 MiB, a
+JSON body larger than 8 MiB, a live exchange the suite stopped at its size or event limit) is
+"could not check: limit", never a violation of the server; a capture that ends inside an event
+gets the note "the capture may be truncated", and the end-of-stream rules are not run on it.
+
+`--html PATH` never writes over one of the inputs, nor over an existing file that is not a
+report of responses-conformance (it checks the file's first bytes); it writes the page to a
+temporary file next to PATH and then renames it.
+
+The verdict is the suite's (results.verdict(), one status per transcript), and so is the last
+line (`responses-conformance: VERDICT - ...`). Exit status:
+
+    0  conformant: something was checked and no MUST rule is broken
+    1  not conformant: a MUST rule is broken
+    2  an input cannot be read or is not Responses API traffic, the call is wrong (one line on
+       stderr each, never a traceback), --html would overwrite something, or Ctrl-C
+    5  nothing was checked (every input empty)
+    6  could not check: a transcript hit a limit of replay's, or a capture cut before its first
+       event, and no MUST rule is broken
 """
 from __future__ import annotations
 
@@ -24,13 +43,19 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any, Iterable, Iterator
 
-from .capture import CHUNK_SIZE, CaptureError, CaptureReader, ExchangeReplay, Transcript
+from .capture import CHUNK_SIZE, CaptureError, CaptureReader, EmptyCapture, ExchangeReplay, Transcript
 from .engine import profiles, registry
 from .engine.exchange import Expectation
 from .engine.violations import Severity
+from .results import Status, Verdict, final_line, verdict
 
 PROG = "responses-conformance replay"
 MAX_RECORD = 256 * 1024 * 1024  # a transcript record (.json) is read whole; the live suite bounds it
+INPUT_ERROR = 2  # an input that cannot be read or is not Responses API traffic, a wrong call
+HTML_MARK = '<meta name="generator" content="responses-conformance">'
+# What the live run's own limits end an exchange with (http.END_REASONS): not the server's fault.
+_OUR_LIMITS = {"too_large": "the live run stopped reading at its size limit (--max-bytes)",
+               "too_many_events": "the live run stopped reading at its event limit (--max-events)"}
 _RECORD_START = re.compile(rb'\A\s*\{\s*"name"\s*:')
 
 
@@ -38,22 +63,60 @@ class ReplayError(Exception):
     """An input that cannot be read; the message is one line."""
 
 
+class EmptyInput(ReplayError):
+    """An input that holds nothing to check: noted, not an error (nothing was judged)."""
+
+
 @dataclass
 class Outcome:
     transcripts: int = 0
-    verdicts: dict[str, int] = field(default_factory=lambda: {"pass": 0, "warn": 0, "fail": 0})
+    verdicts: dict[str, int] = field(default_factory=lambda: {"pass": 0, "warn": 0, "fail": 0,
+                                                              "could not check": 0})
+    statuses: list[Status] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
 
     def add(self, transcript: Transcript) -> None:
         self.transcripts += 1
         self.verdicts[transcript.verdict] += 1
+        self.statuses.append(transcript.status)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The suite's verdict of what was checked (results.verdict)."""
+        return verdict(self.statuses, interrupted=self.interrupted)
 
     @property
     def exit_code(self) -> int:
+        if self.errors and not self.interrupted:
+            return INPUT_ERROR
+        return self.verdict.exit_code
+
+    @property
+    def label(self) -> str:
+        """The verdict as the last line and the HTML say it."""
+        if self.errors and not self.interrupted:
+            return "input not readable"
+        return self.verdict.label
+
+    def counts(self) -> str:
+        v = self.verdicts
+        text = (f"{self.transcripts} transcript{'s' if self.transcripts != 1 else ''}: {v['pass']} pass, "
+                f"{v['warn']} warn, {v['fail']} fail")
+        if v["could not check"]:
+            text += f", {v['could not check']} could not be checked"
+        return text
+
+    def last_line(self) -> str:
+        detail = self.counts()
         if self.errors:
-            return 2
-        return 1 if self.verdicts["fail"] else 0
+            detail += f"; {len(self.errors)} input(s) could not be read or are not Responses API traffic"
+        if self.errors and not self.interrupted:
+            return f"responses-conformance: {self.label.upper()} - {detail}"
+        if not self.transcripts and not self.interrupted:
+            detail = "nothing to check in the input" + ("s" if len(self.notes) > 1 else "")
+        return final_line(self.verdict, detail)
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -85,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.html:
+        problem = html_target_problem(args.html, args.files)
+        if problem is not None:
+            print(f"{PROG}: --html {args.html}: {problem}", file=sys.stderr)
+            return INPUT_ERROR
     try:
         schemas = load_schemas(args.profile)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
@@ -105,33 +173,142 @@ def main(argv: list[str] | None = None) -> int:
                         printer.transcript(transcript)
                         if args.html:
                             kept.append(transcript)
+                except EmptyInput as exc:
+                    outcome.notes.append((each, f"{exc}: nothing to check"))
                 except ReplayError as exc:
                     outcome.errors.append((each, str(exc)))
                     print(f"{PROG}: {each}: {exc}", file=sys.stderr)
         printer.finish(outcome)
         sys.stdout.flush()
-        if args.html and not _write_html(args.html, kept, args.profile, outcome):
-            return 2
+        if args.html and not _write_html(args.html, args.files, kept, args.profile, outcome):
+            return INPUT_ERROR
     except BrokenPipeError:  # `replay ... | head`: the reader went away, which is not an error of the input
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except KeyboardInterrupt:
+        outcome.interrupted = True
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        print(outcome.last_line(), file=sys.stderr)
+        return Verdict.INTERRUPTED.exit_code
     return outcome.exit_code
 
 
-def _write_html(path: str, kept: list[Any], profile: str, outcome: Outcome) -> bool:
+def _write_html(path: str, inputs: list[str], kept: list[Any], profile: str, outcome: Outcome) -> bool:
     from .html_report import render_standalone, replay_inputs
 
+    problem = html_target_problem(path, inputs)  # again: it may have appeared while replay read
+    if problem is not None:
+        print(f"{PROG}: --html {path}: {problem}", file=sys.stderr)
+        return False
     results, findings = replay_inputs(kept, profile=profile, notes=outcome.notes, errors=outcome.errors)
+    # One verdict: the page says what the exit status and the last line say.
+    results["summary"]["verdict"] = outcome.label
+    for row, transcript in zip(results.get("scenarios", []), kept):
+        if transcript.status is Status.COULD_NOT_TEST:
+            row["status"] = "errored"
+    page = render_standalone(results, findings)
+    page = page.replace("<head>", "<head>\n" + HTML_MARK, 1) if HTML_MARK not in page else page
     try:
-        Path(path).write_text(render_standalone(results, findings), encoding="utf-8")
+        _write_over(Path(path), page)
     except OSError as exc:
         print(f"{PROG}: cannot write the HTML report {path}: {exc.strerror or exc}", file=sys.stderr)
         return False
     return True
+
+
+def _write_over(target: Path, text: str) -> None:
+    """Write `text` to `target`: through a temporary file next to it and a rename, so that a
+    failure leaves whatever was there; straight into a device or a pipe."""
+    import os
+    import stat
+    import tempfile
+
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    directory = target.parent if str(target.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        if mode is not None:
+            os.chmod(temporary, stat.S_IMODE(mode))
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def is_our_report(path: Path) -> bool:
+    """The file is an HTML report of responses-conformance (replay's or the live run's): its
+    first bytes carry our generator mark, or our page's head and title."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if HTML_MARK.encode() in head:
+        return True
+    return head.lstrip().startswith(b"<!DOCTYPE html>") and b"<title>Responses API conformance report" in head
+
+
+def html_target_problem(html: str, inputs: list[str]) -> str | None:
+    """Why `--html html` must not be written, or None: it is one of the inputs (or a file in an
+    input folder), a folder, or an existing file that is not a report of ours."""
+    import os
+    import stat
+
+    target = Path(html)
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        return None  # a new file: nothing to lose (a dangling link creates its target)
+    except OSError as exc:
+        return f"cannot be checked ({exc.strerror or exc})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder; name the file to write"
+    same = (info.st_dev, info.st_ino)
+    for name in inputs:
+        if name == "-":
+            try:
+                stdin = os.fstat(sys.stdin.fileno())
+            except (OSError, ValueError, AttributeError):
+                continue
+            if (stdin.st_dev, stdin.st_ino) == same:
+                return "is the standard input being replayed; replay never writes over its input"
+            continue
+        source = Path(name)
+        candidates = [source]
+        if source.is_dir():
+            candidates = [p for p in source.iterdir()]
+        else:  # the other file of a live-suite transcript pair
+            candidates += [source.with_suffix(".json"), source.with_suffix(".sse"), source.with_suffix(".body")]
+        for candidate in candidates:
+            try:
+                other = candidate.stat()
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == same:
+                return f"is one of the inputs ({candidate}); replay never writes over its input"
+    if not stat.S_ISREG(info.st_mode):
+        return None  # a device or a pipe (/dev/null, /dev/stdout): nothing is overwritten
+    if not is_our_report(target):
+        return ("exists and is not a report written by responses-conformance; replay does not write over "
+                "it (remove it or choose another path)")
+    return None
 
 
 def _expand(path: str, outcome: Outcome) -> list[str]:
@@ -176,6 +353,8 @@ def replay_input(path: str, *, schemas: Any, profile: str, notes: list[tuple[str
             yield from replay_stream(handle, path, schemas=schemas, profile=profile, notes=notes)
     except ReplayError:
         raise
+    except EmptyCapture as exc:
+        raise EmptyInput(str(exc)) from None
     except CaptureError as exc:
         raise ReplayError(str(exc)) from None
     except OSError as exc:
@@ -266,6 +445,8 @@ def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str 
                 break
             replay.body(chunk)
     transcript = replay.close()
+    if end in _OUR_LIMITS:  # the live run's limit, not the server's fault
+        transcript.could_not_check = f"limit: {_OUR_LIMITS[end]}"
     transcript.record = record_path
     request = record.get("request")
     transcript.curl = request.get("curl") if isinstance(request, dict) else None
@@ -368,11 +549,10 @@ class TextPrinter:
     def finish(self, outcome: Outcome) -> None:
         for source, note in outcome.notes:
             self.out.write(f"note: {source}: {note}\n")
-        v = outcome.verdicts
-        self.out.write(f"replayed {outcome.transcripts} transcript{'s' if outcome.transcripts != 1 else ''}: "
-                       f"{v['pass']} pass, {v['warn']} warn, {v['fail']} fail"
+        self.out.write(f"replayed {outcome.counts()}"
                        + (f"; {len(outcome.errors)} input(s) could not be read" if outcome.errors else "")
                        + f"   (profile {self.profile.name})\n")
+        self.out.write(outcome.last_line() + "\n")
 
 
 class JsonPrinter:
@@ -388,7 +568,9 @@ class JsonPrinter:
         self.count += 1
 
     def finish(self, outcome: Outcome) -> None:
-        summary = {"transcripts": outcome.transcripts, **outcome.verdicts}
+        summary = {"transcripts": outcome.transcripts, **{k: v for k, v in outcome.verdicts.items() if k != "could not check"},
+                   "could_not_check": outcome.verdicts["could not check"], "verdict": outcome.label,
+                   "exit_code": outcome.exit_code}
         notes = [{"source": s, "message": m} for s, m in outcome.notes]
         errors = [{"source": s, "message": m} for s, m in outcome.errors]
         self.out.write(("\n" if self.count else "") + '], "summary": ' + json.dumps(summary)
