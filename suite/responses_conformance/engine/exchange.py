@@ -61,7 +61,15 @@ class ExchangeChecker:
         if kind == "stream" and status == 200 and self.content_type != "text/event-stream":
             findings.append(Finding("framing.content_type_event_stream",
                                     f"Content-Type is {self.content_type or 'missing'}", "$"))
-        if kind in ("response", "error") and self.content_type != "application/json":
+        if kind == "response" and status == 200 and self.content_type == "text/event-stream":
+            # The request did not ask for a stream; the target streamed anyway. One failure, and
+            # the stream is still judged as a stream, so the scenario's assertions see its response.
+            findings.append(Finding("framing.content_type_json",
+                                    "the request did not ask for a stream (no `stream: true`), but the target "
+                                    "answered with an event stream", "$"))
+        elif kind == "error" and self._refusal_accepted():
+            pass  # a success answer to a request that must be refused: error.status_fits says it, once
+        elif kind in ("response", "error") and self.content_type != "application/json":
             findings.append(Finding("framing.content_type_json", f"Content-Type is {self.content_type or 'missing'}",
                                     "$"))
         self._add(findings)
@@ -117,6 +125,8 @@ class ExchangeChecker:
                                                                profile=self.profile))
                 else:
                     self._add([Finding("schema.response", f"the body is not JSON: {_show(self._buffer)}", "$")])
+        elif self._refusal_accepted():
+            self._add(self._accepted_refusal(ok, value))
         else:
             note = None
             if self._overflow:
@@ -170,10 +180,60 @@ class ExchangeChecker:
                 for v in violations]
 
     def _streaming_expected(self) -> bool:
-        return self.expectation.kind == "stream" and self.status == 200
+        if self.status != 200:
+            return False
+        return self.expectation.kind == "stream" or (
+            self.expectation.kind == "response" and self.content_type == "text/event-stream")
+
+    def _refusal_accepted(self) -> bool:
+        """A request that must be refused was answered with a success status."""
+        return self.status is not None and 200 <= self.status < 300 and self.status not in self.expectation.statuses
+
+    def _accepted_refusal(self, ok: bool, value: Any) -> list[Finding]:
+        """One cause, one failure: the success status is the finding (error.status_fits); what the
+        body was goes into its message as context, not into more failures. A body that is an
+        event stream is read: an `error` event there without `response.failed` is a defect of
+        its own (error.event_followed_by_failed)."""
+        expected = " or ".join(map(str, self.expectation.statuses))
+        body = bytes(self._buffer)
+        found: list[Finding] = []
+        if self.content_type == "text/event-stream" or (not ok and body.lstrip().startswith((b"event:", b"data:"))):
+            stream = StreamChecker(checks=["error.event_followed_by_failed"], profile=self.profile)
+            stream.feed_bytes(body)
+            stream.close()
+            said = _first_error_message(body)
+            what = f"an event stream ({stream.event_count} events" + (f"; error: {said}" if said else "") + ")"
+            found.append(Finding("error.status_fits",
+                                 f"HTTP {self.status}, expected {expected}: the request must be refused, and the "
+                                 f"target answered with {what}", "$"))
+            found += [Finding(v.check, v.message, v.path) for v in stream.violations]
+            return found
+        if ok and isinstance(value, dict) and value.get("object") == "response":
+            what = f"a Response object (status {value.get('status')!r})"
+        elif ok:
+            what = f"a JSON {type(value).__name__}" if not isinstance(value, dict) else "a JSON object without an error"
+        else:
+            what = f"Content-Type {self.content_type or 'missing'} and {_show(self._buffer)}"
+        found.append(Finding("error.status_fits",
+                             f"HTTP {self.status}, expected {expected}: the request must be refused, and the target "
+                             f"answered with {what}", "$"))
+        return found
 
     def _add(self, findings: Iterable[Finding]) -> None:
         self.violations.extend(self._stamper.stamp(findings))
+
+
+def _first_error_message(body: bytes) -> str | None:
+    """The message of the first `error` event of an event stream, for a finding's context."""
+    for line in body.decode("utf-8", errors="replace").splitlines():
+        if not line.startswith("data:"):
+            continue
+        ok, payload = parse_json(line[5:].strip())
+        if ok and isinstance(payload, dict) and payload.get("type") == "error":
+            error = payload.get("error") if isinstance(payload.get("error"), dict) else payload
+            message = error.get("message")
+            return repr(message[:120]) if isinstance(message, str) else None
+    return None
 
 
 def _show(data: bytes | bytearray, limit: int = 120) -> str:
