@@ -343,7 +343,7 @@ def test_cli_unreadable_inputs_exit_2_and_the_rest_is_still_checked(tmp_path: Pa
     assert "a folder without transcripts" in err and "no Responses API traffic found" in err
     assert "the input is empty: nothing to check" in out  # empty is not unreadable: a note
     assert "PASS  " in out and "; 4 input(s) could not be read" in out
-    assert out.splitlines()[-1].startswith("responses-conformance: INPUT NOT READABLE - 1 transcript: 1 pass")
+    assert out.splitlines()[-1].startswith("responses-conformance: INPUT ERROR - 1 transcript: 1 pass")
 
 
 def test_checks_and_serve_commands_still_work(capsys) -> None:

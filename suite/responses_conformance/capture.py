@@ -31,6 +31,18 @@ white space):
     is read as usual.
 * anything else: server-sent events, one stream after another.
 
+Traffic of another API is refused with `ForeignTraffic` (a `CaptureError`) naming what it looks
+like: Chat Completions chunks or bodies, Anthropic Messages events, Gemini or Ollama answers, and
+JSON that is neither a Response, an error envelope nor a stream event. An input with nothing in
+it (empty, white space, an empty gzip or HAR file) raises `EmptyCapture`: nothing to judge.
+
+Our own limits (an event or JSON line over MAX_LINE, a body over MAX_JSON_BODY, a HAR entry over
+MAX_HAR_ENTRY) are never the server's fault: the transcript is `could_not_check` ("limit: ..."),
+keeps only the violations found before the limit, and its status is "could not test" unless a
+MUST rule was broken before it. A capture that ends inside an event (or inside a JSON line or
+value) may simply have been cut: it gets a note saying so, the cut event is checked only if it
+is whole JSON, and the end-of-stream rules do not run.
+
 A stream ends where the next begins: at a `response.created` event that comes after the
 terminal event (or after `data: [DONE]`) of the stream before; the last one ends with the
 input. Memory holds one stream's state (bounded by that response) and one JSON body or HAR

@@ -26,8 +26,9 @@ line (`responses-conformance: VERDICT - ...`). Exit status:
 
     0  conformant: something was checked and no MUST rule is broken
     1  not conformant: a MUST rule is broken
-    2  an input cannot be read or is not Responses API traffic, the call is wrong (one line on
-       stderr each, never a traceback), --html would overwrite something, or Ctrl-C
+    2  an input cannot be read or is not Responses API traffic (last line: INPUT ERROR), the
+       call is wrong, --html would overwrite something (one line on stderr each, never a
+       traceback), or Ctrl-C (INTERRUPTED)
     5  nothing was checked (every input empty)
     6  could not check: a transcript hit a limit of replay's, or a capture cut before its first
        event, and no MUST rule is broken
@@ -97,7 +98,7 @@ class Outcome:
     def label(self) -> str:
         """The verdict as the last line and the HTML say it."""
         if self.errors and not self.interrupted:
-            return "input not readable"
+            return "input error"
         return self.verdict.label
 
     def counts(self) -> str:
@@ -136,12 +137,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which flavour of the protocol to hold the traffic to (default: openai)")
     parser.add_argument("--html", default=None, metavar="PATH",
                         help="also write the HTML conformance report of these transcripts to PATH (the same page "
-                             "as the live suite's, self-contained)")
+                             "as the live suite's, self-contained); never over an input, nor over an existing "
+                             "file that is not a report of responses-conformance")
+
+
+EPILOG = """exit status:
+  0  conformant: something was checked and no MUST rule is broken
+  1  not conformant: a MUST rule is broken
+  2  an input cannot be read or is not Responses API traffic (Chat Completions, Anthropic, other
+     JSON), a wrong call, --html naming an input or a file that is not one of our reports, Ctrl-C
+  5  nothing checked (every input empty)
+  6  could not check: a limit of replay's (an event or JSON line over 16 MiB, a body over 8 MiB)
+     or a capture cut before its first event, and no MUST rule broken
+A capture that ends inside an event gets the note "the capture may be truncated", not a violation."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Check captured Responses API traffic offline, with the same checks "
-                                            "as the live suite.")
+                                            "as the live suite.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     return parser
 
