@@ -36,13 +36,15 @@ their raw reasoning text as a `reasoning_text` content part streamed as
 error event is nested (`type, code, message, param`) in the other two flavours.
 
 `faults` switch on named, deliberate protocol breakages so the suite's checks can be shown
-to fire against a live server; each alters only what its description in `FAULTS` says.
+to fire against a live server; each alters only what its description in `FAULTS` (or
+`WS_FAULTS`, `COMPACT_FAULTS`) says.
 `disabled` switches features off (`validation.FEATURES`): requests that use them get a clean
 4xx, as from a server that honestly does not offer them; `websocket` and `compact`
 (`ENDPOINT_FEATURES`) take the WebSocket mode of `/v1/responses` (the upgrade is then refused
 with 405, as a GET) and `POST /v1/responses/compact` (then 405 or 404) away. `chat.py` adds the upstream
 mode (`/v1/chat/completions`, `/v1/models`) and the journal at `/_reference/journal`; `ws.py`
-the WebSocket mode of `/v1/responses`, `compact.py` the compact endpoint.
+the WebSocket mode of `/v1/responses`, `compact.py` the compact endpoint and the reading of
+the `compaction` input items it returns.
 """
 
 from __future__ import annotations

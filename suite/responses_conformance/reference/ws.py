@@ -20,6 +20,8 @@ an error frame:
   (400 `invalid_message`), of another `type` (400 `invalid_value`, param `type`) or a request
   `POST` would refuse (the same error, as a frame) gets an error frame; the connection stays
   open.
+* `input` may carry the `compaction` items `POST /v1/responses/compact` returned, read as over
+  HTTP (`compact.py`): a compacted window starts a new chain on a connection, fresh or not.
 * The connection keeps its most recent response (stored or not): `previous_response_id` may
   name it with `store: false` on this connection, and only on it (after a reconnect: 400
   `previous_response_not_found`). A continuation that fails forgets it (OpenAI evicts the
