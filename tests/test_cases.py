@@ -606,3 +606,30 @@ def test_capture_error_body_is_clean() -> None:
     checker.body((body + "\n}").encode())
     assert not checker.close(), _show_all(checker.violations)
     assert checker.body_json["error"]["code"] == "invalid_api_key"
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios that test nothing on a target say so (the runner reports "could not test")
+
+
+def test_a_cancel_that_arrives_after_completion_is_inconclusive() -> None:
+    queued = {"id": "resp_1", "object": "response", "status": "queued", "background": True, "output": []}
+    done = dict(queued, status="completed")
+    steps = {"c": StepView("c", status=200, body=queued), "x": StepView("x", status=200, body=done)}
+    args = {"create": "c", "poll": "x", "final": "cancelled"}
+    assert assertions.run("consistency.background_lifecycle", steps, args) == []
+    assert "completed before the cancel" in assertions.inconclusive("consistency.background_lifecycle", steps, args)
+    steps["x"] = StepView("x", status=200, body=dict(queued, status="cancelled"))
+    assert assertions.inconclusive("consistency.background_lifecycle", steps, args) is None
+
+
+def test_model_behaviour_tier_is_data_on_the_check() -> None:
+    assert registry.is_model_behaviour("consistency.context_kept")
+    assert registry.is_model_behaviour("consistency.truncation_reported")
+    assert not registry.is_model_behaviour("consistency.previous_response_echoed")
+    assert not registry.is_model_behaviour("consistency.output_limit_enforced")
+    assert not registry.is_model_behaviour("no.such_check")
+    for check in registry.CHECKS:
+        assert check.model_behaviour == (check.id in registry.MODEL_BEHAVIOUR_CHECKS)
+        if check.model_behaviour:
+            assert registry.MODEL_BEHAVIOUR_NOTE in check.basis, "CHECKS.md shows the tier through the basis"

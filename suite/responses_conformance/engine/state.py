@@ -214,6 +214,10 @@ class StreamState:
     def _apply_item_added(self, event: Event) -> None:
         index = event.get("output_index")
         item = event.get("item")
+        if index is None and isinstance(item, dict):
+            # No output_index (schema.event reports it): the item goes where a client appends it,
+            # next in line, and later events find it by its id.
+            index = self.next_output_index
         if not isinstance(index, int) or isinstance(index, bool) or not isinstance(item, dict):
             return
         if index in self.items:
