@@ -298,7 +298,7 @@ def run_suite(target: str, target_url: str, model: str, key: str, upstream: str 
         shutil.rmtree(reports)
     reports.mkdir(parents=True)
     cmd = [sys.executable, "-m", "pytest", f"--target-url={target_url}", f"--model={model}",
-           f"--reports-dir={reports}", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
+           f"--reports-dir={reports}", "--idle-timeout=60", "-p", "no:cacheprovider", "-q", "--no-header", "-rN"]
     if upstream:
         cmd.append(f"--upstream-url={upstream}")
     started = time.monotonic()
