@@ -219,3 +219,21 @@ def test_exit_status_last_line_json_and_html_agree(ending: str, tmp_path: Path, 
     assert code == expected_code
     found = re.search(r"Verdict: ([a-z ]+)<", page.read_text(encoding="utf-8"))
     assert found and found.group(1) == label
+
+
+def test_ctrl_c_is_interrupted_never_conformant(monkeypatch, capsys) -> None:
+    from responses_conformance import replay
+
+    real = replay.replay_input
+    calls = []
+
+    def interrupted(path, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        yield from real(path, **kwargs)
+
+    monkeypatch.setattr(replay, "replay_input", interrupted)
+    code, out, err = run([str(CLEAN), str(CLEAN)], capsys)
+    assert code == 2 and "interrupted" in err
+    assert out.splitlines()[-1].startswith("responses-conformance: INTERRUPTED - 1 transcript: 1 pass")

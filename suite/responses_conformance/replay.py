@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         outcome.interrupted = True
         print(f"{PROG}: interrupted", file=sys.stderr)
-        print(outcome.last_line(), file=sys.stderr)
+        # the last line, where CI logs are read (stderr with --json: stdout is the document)
+        print(outcome.last_line(), file=sys.stderr if args.json else sys.stdout)
         return Verdict.INTERRUPTED.exit_code
     return outcome.exit_code
 
