@@ -110,6 +110,8 @@ def test_header_secrets_of_credential_schemes() -> None:
     assert header_secrets("Authorization", "Basic dXNlcjpwYXNz") == ["Basic dXNlcjpwYXNz", "dXNlcjpwYXNz",
                                                                        "user:pass", "pass"]
     assert header_secrets("X-Empty", "") == []
+    # protocol vocabulary, not secrets: redacting them would blank out the reports' own words
+    assert header_secrets("Accept", "text/event-stream") == [] and header_secrets("OpenAI-Beta", "responses=v1") == []
     r = Redactor(header_secrets("Authorization", "Bearer sk-123"))
     assert r.text("Bearer sk-123") == REDACTED and r.text("key: sk-123") == f"key: {REDACTED}"
 

@@ -2,7 +2,8 @@
 
 The target is broken by assumption, and a broken target may echo the API key back: in a
 body, in a response header, in a JSON error message, URL-encoded in a Location header.
-`Redactor` takes any number of secrets (the API key, every `--header` value) and replaces
+`Redactor` takes any number of secrets (the API key, every `--header` value: `header_secrets`
+lists them, leaving out protocol vocabulary such as Accept or User-Agent) and replaces
 each secret, and each of its URL-encoded and JSON-escaped forms, with ``[REDACTED]``. Header
 values that carry credentials by design (Authorization, cookies, ...) are replaced whole,
 whatever they contain; header names always stay visible.
@@ -33,8 +34,8 @@ import re
 from typing import Any, Iterable
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_SUBSTRING", "MIN_TOKEN", "REDACTED", "SENSITIVE_HEADERS", "Redactor", "StreamRedactor",
-           "header_secrets"]
+__all__ = ["MIN_SUBSTRING", "MIN_TOKEN", "PUBLIC_HEADERS", "REDACTED", "SENSITIVE_HEADERS", "Redactor",
+           "StreamRedactor", "header_secrets"]
 
 REDACTED = "[REDACTED]"
 MIN_SUBSTRING = 16
@@ -85,11 +86,20 @@ def _forms(secret: str) -> set[str]:
     return {f for f in forms if f}
 
 
+# Request headers whose values are protocol vocabulary, never credentials: redacting them would
+# blank out the words the reports are made of ("text/event-stream", "application/json").
+PUBLIC_HEADERS = frozenset({"accept", "accept-encoding", "accept-language", "content-type", "user-agent",
+                            "openai-beta", "cache-control", "connection"})
+
+
 def header_secrets(name: str, value: str) -> list[str]:
     """The secrets one `--header NAME: VALUE` carries: the value itself and, for a credential
     scheme (`Bearer X`, `Basic X`, `Token X`), the credential X alone, and for Basic the
-    decoded `user:password` and the password. Pass them all to `Redactor`."""
+    decoded `user:password` and the password. Pass them all to `Redactor`. Nothing for the
+    headers of PUBLIC_HEADERS (Accept, Content-Type, User-Agent, OpenAI-Beta, ...)."""
     value = value.strip()
+    if name.strip().lower() in PUBLIC_HEADERS:
+        return []
     out = [value] if value else []
     scheme, _, credential = value.partition(" ")
     credential = credential.strip()
