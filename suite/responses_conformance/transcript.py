@@ -23,7 +23,7 @@ from typing import Any, Iterable
 from .http import Exchange
 from .redact import SENSITIVE_HEADERS, Redactor
 
-__all__ = ["curl_command", "safe_name", "write_transcript"]
+__all__ = ["curl_command", "header_env_name", "safe_name", "write_transcript"]
 
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
@@ -137,7 +137,7 @@ def write_transcript(
     return {"body": body_path, "json": json_path}
 
 
-def _env_name(header: str) -> str:
+def header_env_name(header: str) -> str:
     """The shell variable that stands for a header's secret value: `X-Gateway-Token` -> X_GATEWAY_TOKEN."""
     name = re.sub(r"[^A-Za-z0-9]+", "_", header).strip("_").upper() or "HEADER"
     return name if not name[0].isdigit() else "_" + name
@@ -200,7 +200,7 @@ def curl_command(
             continue  # cookies, proxy credentials: never in a command line
         elif redactor is not None and redactor.is_secret(value.strip()):
             # a secret `--header` value: the shell expands it from a variable named after the header
-            parts += ["-H", f'"{name}: ${_env_name(name)}"']
+            parts += ["-H", f'"{name}: ${header_env_name(name)}"']
         else:
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     if body is not None:
