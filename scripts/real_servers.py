@@ -518,8 +518,9 @@ def write_matrix(docs: Path, targets: list[dict], replacements: dict[str, str], 
              "that compiled library holds that string, in the installed version. Every MUST deviation was "
              "read in its transcript and that code before it was listed; SHOULD deviations are listed as found."), ""]
     out += sections
+    text = re.sub(r"(?:(?:https?|wss?)://)?127\.0\.0\.1:\d+", "<local>", "\n".join(out).rstrip() + "\n")
     docs.parent.mkdir(parents=True, exist_ok=True)
-    docs.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+    docs.write_text(text, encoding="utf-8")
     return found
 
 
