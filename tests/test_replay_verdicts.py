@@ -237,3 +237,27 @@ def test_ctrl_c_is_interrupted_never_conformant(monkeypatch, capsys) -> None:
     code, out, err = run([str(CLEAN), str(CLEAN)], capsys)
     assert code == 2 and "interrupted" in err
     assert out.splitlines()[-1].startswith("responses-conformance: INTERRUPTED - 1 transcript: 1 pass")
+
+
+def test_a_live_exchange_stopped_at_the_runs_size_limit_could_not_be_checked(tmp_path: Path, capsys) -> None:
+    from responses_conformance.engine.schemas import SchemaSet
+    from responses_conformance.http import Limits
+    from responses_conformance.reference import DEFAULT_MODEL, ReferenceServer
+    from responses_conformance.runner import Runner, Target
+    from responses_conformance.scenarios import load_all
+
+    scenario = next(s for s in load_all() if s.id == "text-stream")
+    with ReferenceServer() as server:
+        runner = Runner(Target(server.base_url, server.api_key, DEFAULT_MODEL, embedded=True),
+                        limits=Limits(timeout=10, idle_timeout=5, max_bytes=1500), reports_dir=tmp_path,
+                        schemas=SchemaSet.load())
+        try:
+            runner.result(scenario)
+        finally:
+            runner.close()
+    record = tmp_path / "transcripts" / "text-stream.json"
+    assert json.loads(record.read_text(encoding="utf-8"))["response"]["end"] == "too_large"
+    code, out, _ = run([str(record)], capsys)
+    assert code == 6, out
+    assert "could not check: limit: the live run stopped reading at its size limit" in out
+    assert "MUST" not in out

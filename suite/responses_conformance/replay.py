@@ -462,6 +462,7 @@ def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str 
     transcript = replay.close()
     if end in _OUR_LIMITS:  # the live run's limit, not the server's fault
         transcript.could_not_check = f"limit: {_OUR_LIMITS[end]}"
+        transcript.notes.append(f"could not check: {transcript.could_not_check}; what came before it was checked")
     transcript.record = record_path
     request = record.get("request")
     transcript.curl = request.get("curl") if isinstance(request, dict) else None
