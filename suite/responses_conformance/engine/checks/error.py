@@ -74,9 +74,16 @@ def check_error_response(status: int | None, body: Any, *, expected_statuses: tu
     if body_note is not None:
         yield Finding("error.envelope_shape", body_note, "$")
         return
-    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        top = sorted(body)[:6] if isinstance(body, dict) else type(body).__name__
-        yield Finding("error.envelope_shape", f"body has no `error` object (top level: {top})", "$.error")
+    if not isinstance(body, dict):
+        yield Finding("error.envelope_shape", f"the body is a JSON {_json_kind(body)}, not an object with `error`", "$")
+        return
+    if not isinstance(body.get("error"), dict):
+        if "error" in body:
+            yield Finding("error.envelope_shape", f"`error` is a JSON {_json_kind(body['error'])}, not an object: "
+                                                  f"{_short(body['error'])}", "$.error")
+        else:
+            yield Finding("error.envelope_shape", f"the body has no `error` field (top level: {sorted(body)[:6]})",
+                          "$.error")
         return
     error = body["error"]
     for key in ENVELOPE_KEYS:
@@ -94,3 +101,14 @@ def check_error_response(status: int | None, body: Any, *, expected_statuses: tu
     if expected_param is not None and error.get("param") != expected_param:
         yield Finding("error.param_named", f"error.param is {error.get('param')!r}, expected {expected_param!r}",
                       "$.error.param")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean"}.get(type(value), "number")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
