@@ -63,7 +63,7 @@ from .engine.checker import StreamChecker, parse_json
 from .engine.exchange import MAX_JSON_BODY, Expectation, ExchangeChecker
 from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
-from .results import Status
+from .results import Status, scenario_status
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "EmptyCapture", "ExchangeReplay", "ForeignTraffic",
            "Transcript", "HEAD_CHECKS", "checks_for", "foreign"]
@@ -132,19 +132,18 @@ class Transcript:
 
     @property
     def status(self) -> Status:
-        """Its status in the results model: failed (a MUST rule broken), could not test (a limit
-        of ours or a cut capture kept it from being checked), warned, passed."""
-        if any(v.severity is Severity.MUST for v in self.violations):
-            return Status.FAILED
-        if self.could_not_check is not None:
-            return Status.COULD_NOT_TEST
-        return Status.WARNED if self.violations else Status.PASSED
+        """Its status in the results model (results.scenario_status, as a live scenario's): failed
+        (a MUST rule broken), could not test (a limit of ours or a cut capture kept it from being
+        checked), warned, model behaviour, passed. A capture's model is not scripted, so a
+        model-behaviour finding never fails it."""
+        outcome = Status.COULD_NOT_TEST if self.could_not_check is not None else Status.PASSED
+        return scenario_status(outcome, self.violations, deterministic=False)
 
     @property
     def verdict(self) -> str:
         """pass, warn, fail, or "could not check"."""
-        return {Status.FAILED: "fail", Status.COULD_NOT_TEST: "could not check", Status.WARNED: "warn"}.get(
-            self.status, "pass")
+        return {Status.FAILED: "fail", Status.COULD_NOT_TEST: "could not check", Status.WARNED: "warn",
+                Status.MODEL: "warn"}.get(self.status, "pass")
 
     @property
     def label(self) -> str:
