@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from .http import Exchange, Limits, run_exchange
+from .http import Exchange, Limits, StopReading, run_exchange
 from .redact import Redactor
 
 # The simplest request the Responses API has: every scenario builds on it.
@@ -78,6 +78,7 @@ class Preflight:
     echoed_model: str | None = None
     elapsed: float = 0.0
     exchanges: int = 0
+    first: Exchange | None = None  # the probe request's exchange: the evidence for `cause`
 
     @property
     def ok(self) -> bool:
@@ -145,7 +146,8 @@ class Probe:
         body = {"model": self.model, "input": PROBE_INPUT} if method == "POST" else None
         self.result.exchanges += 1
         return run_exchange(self.client, method=method, url=self.base_url + path, api_key=api_key, json_body=body,
-                            extra_headers=headers or None, limits=self.limits, redactor=self.redactor)
+                            extra_headers=headers or None, limits=self.limits, redactor=self.redactor,
+                            sink=_EnoughSeen())
 
     def run(self) -> Preflight:
         start = time.monotonic()
@@ -155,6 +157,7 @@ class Probe:
             if exchange.status == 429 and retry is not None and retry <= MAX_RETRY_AFTER:
                 self.sleep(retry)
                 exchange = self._send("valid")
+            self.result.first = exchange
             self._judge(exchange)
             if self.result.ok:
                 self._learn_auth()
@@ -167,6 +170,9 @@ class Probe:
 
     def _judge(self, x: Exchange) -> None:
         where = f"POST {self.url}"
+        if x.end == "redirect":
+            self._fail("wrong_path", f"{where}: {x.error}; give the final URL as --target-url", x.status)
+            return
         if not x.completed and x.status is None:
             host = urlsplit(self.base_url).netloc
             if x.end == "connect_error":
@@ -196,9 +202,13 @@ class Probe:
                 self._fail("not_an_api", f"{where} answered {status} with an HTML page: not a Responses API "
                                          f"endpoint{self._did_you_mean()}", status)
                 return
-            if x.completed:
+            if x.is_event_stream:
                 self._learn_model(x)
-            if not x.is_event_stream and _json_body(x) is _NOT_JSON:
+                return
+            if not x.completed:
+                return  # an answer that began and broke off: the scenarios will show how
+            self._learn_model(x)
+            if _json_body(x) is _NOT_JSON:
                 ctype = x.header("content-type") or "no content type"
                 self._fail("not_an_api", f"{where} answered {status} with {ctype}, neither JSON nor server-sent "
                                          f"events: not a Responses API endpoint{self._did_you_mean()}", status)
@@ -276,6 +286,27 @@ class Probe:
         elif x.status is not None and 200 <= x.status < 300:
             self.result.auth_enforced = False
         # anything else (a timeout, a 400, a 500): not known; the key scenarios judge for themselves
+
+
+class _EnoughSeen:
+    """Stops reading a body once the probe has what it needs: a stream answered 200 is an
+    answer (the scenarios judge the stream itself, under their own limits: a flood must not
+    cost the preflight its whole time limit), and no JSON body worth reading is this large."""
+
+    MAX_JSON = 1 << 20
+
+    def __init__(self) -> None:
+        self.stream = False
+        self.seen = 0
+
+    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        ctype = next((v for k, v in headers if k.lower() == "content-type"), "")
+        self.stream = 200 <= status < 300 and ctype.split(";")[0].strip().lower() == "text/event-stream"
+
+    def body(self, chunk: bytes) -> None:
+        self.seen += len(chunk)
+        if (self.stream and b'"model"' in chunk) or self.seen > self.MAX_JSON:
+            raise StopReading("too_large", "the preflight had what it needed")
 
 
 def _retry_after(x: Exchange) -> float | None:

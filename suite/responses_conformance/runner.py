@@ -292,6 +292,12 @@ class Runner:
                                         limits=self.limits, redactor=self.redactor, auth=self.target.credentials,
                                         has_key=bool(self.target.api_key), wrong_key=WRONG_KEY)
             self.preflight = probe.run()
+            first = self.preflight.first
+            if first is not None and first.status is not None:
+                # The evidence for the cause, beside the scenarios' transcripts.
+                write_transcript(self.reports_dir / "transcripts", "preflight", first,
+                                 extra={"preflight": self.preflight.to_json(), "target": self.target.base_url,
+                                        "model": self.target.model}, redactor=self.redactor)
         return self.preflight
 
     def prefetch(self, scenarios: Iterable[Scenario]) -> None:

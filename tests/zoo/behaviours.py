@@ -86,6 +86,17 @@ def respond(status: str, content_type: str, body: bytes, extra: str = "") -> Han
     return handler
 
 
+def answers_plain_requests(handler: Handler) -> Handler:
+    """A WebSocket target still speaks plain HTTP: the suite's preflight (a POST) gets a
+    conformant Response; the upgrade (a GET) gets the handler's misbehaviour."""
+    final = next(e["response"] for e in reversed(events()) if e.get("type") == "response.completed")
+    plain = respond("200 OK", "application/json", dumps(final).encode())
+
+    def wrapper(peer: Peer) -> None:
+        (plain if peer.request.startswith(b"POST ") else handler)(peer)
+    return wrapper
+
+
 def stream(body: bytes) -> Handler:
     """200 text/event-stream with this body, then close."""
     def handler(peer: Peer) -> None:
@@ -377,6 +388,15 @@ def echo_key(other_host: str | None = None) -> Handler:
             # A redirect to another host carrying the key in the query string.
             peer.send(f"HTTP/1.1 302 Found\r\nLocation: http://{other_host}/v1/steal?key={quote(key)}\r\n"
                       f"{echo_headers}Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+            return
+        if b'"input": "Hello"}' in peer.request and not peer.wants_stream:
+            # The suite's preflight request: answered, with the key in the text, so that the
+            # whole suite runs against this target and meets every echo below.
+            final = next(e["response"] for e in reversed(events()) if e.get("type") == "response.completed")
+            final["output"][0]["content"][0]["text"] = f"your key is {key}"
+            body = dumps(final).encode()
+            peer.send(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{echo_headers}"
+                      f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
             return
         if peer.wants_stream:
             evs = events()

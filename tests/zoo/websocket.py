@@ -91,6 +91,7 @@ class WsPeer:
 
 def _serve(on_create: Callable[[WsPeer, dict[str, Any]], bool]) -> Handler:
     """Accept the upgrade, then call `on_create` for every client message until it returns False."""
+    @zoo.answers_plain_requests
     def handler(peer: Peer) -> None:
         ws = WsPeer(peer)
         if not ws.accept():
@@ -199,7 +200,7 @@ NOT_FOUND = json.dumps({"error": {"message": "Invalid URL (GET /v1/responses)", 
 
 def upgrade_refused() -> Handler:
     """A server without WebSocket mode: the upgrade is a GET, answered 405 with the error envelope."""
-    return zoo.respond("405 Method Not Allowed", "application/json", NOT_FOUND)
+    return zoo.answers_plain_requests(zoo.respond("405 Method Not Allowed", "application/json", NOT_FOUND))
 
 
 def echo_key() -> Handler:
