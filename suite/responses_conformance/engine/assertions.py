@@ -143,6 +143,8 @@ def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterat
         yield Finding("consistency.context_kept", f"{unfinished}: there is no answer to look for {contains!r} in",
                       "$")
         return
+    if not _has_answer(view):
+        return  # no answer at all: the step's own checks say why
     text = output_text(view.response)
     if contains.lower() not in text.lower():
         yield Finding("consistency.context_kept",
@@ -241,6 +243,8 @@ def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, 
     if unfinished is not None:
         yield Finding(name, f"{unfinished}: there is no output to look for a function_call in", "$")
         return
+    if not _has_answer(view):
+        return  # no answer at all: the step's own checks say why
     calls = function_calls(view.response)
     if tool is not None:
         calls = [c for c in calls if c.get("name") == tool]
@@ -289,6 +293,8 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
     if unfinished is not None:
         yield Finding(name, f"after the tool output, {unfinished}", "$")
         return
+    if not _has_answer(view):
+        return  # no answer at all: the step's own checks say why
     text = output_text(view.response)
     if view.response.get("status") != "completed" or not text:
         yield Finding(name, f"after the tool output the response is {view.response.get('status')!r} "
@@ -305,6 +311,8 @@ def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[F
     if unfinished is not None:
         yield Finding(name, f"{unfinished}: there is no output text to judge", "$")
         return
+    if not _has_answer(view):
+        return  # no answer at all: the step's own checks say why
     text = output_text(view.response)
     try:
         value = json.loads(text)
@@ -339,6 +347,8 @@ def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Findi
     if unfinished is not None:
         yield Finding("consistency.truncation_reported", f"{unfinished}: no answer ran into max_output_tokens", "$")
         return
+    if not _has_answer(view):
+        return  # no answer at all: the step's own checks say why
     response = view.response or {}
     if response.get("status") == "incomplete" and _reason(response) == "max_output_tokens":
         return
@@ -427,24 +437,23 @@ def _reason(response: dict) -> Any:
 
 
 def _no_answer(view: StepView) -> str | None:
-    """Why a step has no finished answer to judge the model by, in words; None when it has one.
+    """Why a step has no answer to judge the model by, when nothing else reports it; None when
+    it has an answer, or when the step's own checks already report why it has none.
 
-    A failed response or a stream that ended on an error is not the model's answer: the
-    assertion says what was seen instead of judging empty output.
+    A model-behaviour assertion judges what the model said. With no answer there is nothing to
+    judge: an HTTP error, a stream without a final response or a body that is no Response fail
+    the step's own checks (framing.http_status_ok, grammar.terminal_event_present,
+    schema.response), and a second failure here would repeat them. A response that *failed* is
+    reported by nothing else, so it is said, as what it is: never as empty output.
     """
     response = view.response
-    if isinstance(response, dict):
-        if response.get("status") == "failed":
-            return f"the response failed ({_error_words(response.get('error'))})"
-        return None
-    errors = [e for e in view.events if isinstance(e, dict) and e.get("type") == "error"]
-    if errors:
-        return f"the stream carried an error event ({_error_words(errors[0].get('error', errors[0]))}) and no final response"
-    if view.events:
-        return f"the stream ended after {len(view.events)} events without a final response"
-    if view.status is not None and view.status != 200:
-        return f"the request was answered HTTP {view.status}"
-    return "the step produced no Response"
+    if isinstance(response, dict) and response.get("status") == "failed":
+        return f"the response failed ({_error_words(response.get('error'))})"
+    return None
+
+
+def _has_answer(view: StepView) -> bool:
+    return isinstance(view.response, dict) and view.response.get("status") != "failed"
 
 
 def _error_words(error: Any) -> str:

@@ -244,6 +244,8 @@ class StreamState:
         state = self.item_for(event)
         index = event.get(key)
         parts = getattr(state, table) if state is not None else None
+        if index is None and parts is not None:
+            index = getattr(state, counter)  # no index (schema.event reports it): next in line, as a client appends
         if parts is None or not isinstance(index, int) or index in parts:
             return
         part = event.get("part")
@@ -256,11 +258,21 @@ class StreamState:
             part.is_closed = True
             part.closed = event.get("part")
 
+    def part_for(self, event: Event, table: str, key: str, item: Any = _LOOK_UP) -> PartState | None:
+        """The part an event is about (table "parts" or "summaries", key its index field)."""
+        return self._part(event, table, key, item)
+
     def _part(self, event: Event, table: str, key: str, item: Any = _LOOK_UP) -> PartState | None:
         """The part an event is about; `item`: its item when the caller already looked it up."""
         state = self.item_for(event) if item is _LOOK_UP else item
         index = event.get(key)
-        if state is None or not isinstance(index, int):
+        if state is None:
+            return None
+        if index is None:
+            # No index (schema.event reports it): the part a client would write to, the last opened.
+            parts = getattr(state, table)
+            return parts[max(parts)] if parts else None
+        if not isinstance(index, int):
             return None
         return getattr(state, table).get(index)
 

@@ -95,7 +95,7 @@ def _deltas_match_done(state: StreamState, event: Event, family: g.Family) -> It
     done_value = event.get(family.done_field) if family.done_field else None
     if family.scope in ("part", "summary"):
         table, key = ("parts", "content_index") if family.scope == "part" else ("summaries", "summary_index")
-        part = getattr(item, table).get(event.get(key))
+        part = state.part_for(event, table, key, item)
         if part is None or part.delta_count == 0 or part.done_events:
             return
         joined = "".join(part.deltas)
@@ -112,7 +112,7 @@ def _deltas_match_done(state: StreamState, event: Event, family: g.Family) -> It
 
 def _part_done(state: StreamState, event: Event, table: str, key: str) -> Iterator[Finding]:
     item = state.item_for(event)
-    part_state: PartState | None = getattr(item, table).get(event.get(key)) if item is not None else None
+    part_state: PartState | None = state.part_for(event, table, key, item) if item is not None else None
     closed = event.get("part")
     if part_state is None or part_state.is_closed or part_state.done_value is None or not isinstance(closed, dict):
         return

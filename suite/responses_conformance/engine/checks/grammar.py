@@ -138,8 +138,9 @@ def _part_closed(state: StreamState, event: Event, table: str, key: str, opener:
             yield item
         return
     found = _open_part(state, event, table, key, opener)
-    if isinstance(found, Finding):
-        yield found
+    if not isinstance(found, PartState):
+        if found is not None:
+            yield found
         return
     if found.type in ("output_text", "refusal") and found.done_events == 0:
         done_event = "response.output_text.done" if found.type == "output_text" else "response.refusal.done"
@@ -180,8 +181,9 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
         part = _open_part(state, event, "summaries", "summary_index", "reasoning_summary_part.added", item)
     else:
         return found
-    if isinstance(part, Finding):
-        found.append(part)
+    if not isinstance(part, PartState):
+        if part is not None:
+            found.append(part)
         return found
     if family.scope == "part" and part.type not in family.parts:
         found.append(Finding("grammar.event_matches_item_type", f"{etype} on a {part.type} part", "$.type"))
@@ -211,12 +213,18 @@ def _open_item(state: StreamState, event: Event) -> ItemState | Finding | None:
 
 
 def _open_part(state: StreamState, event: Event, table: str, key: str, opener: str,
-               item: ItemState | None = None) -> PartState | Finding:
+               item: ItemState | None = None) -> PartState | Finding | None:
     """`item`: the event's item when the caller already looked it up."""
     if item is None:
         item = state.item_for(event)
     index = event.get(key)
-    part = getattr(item, table).get(index) if item is not None and isinstance(index, int) else None
+    if index is None:
+        # No index (schema.event reports it): the last opened part, as a client writes to it.
+        part = state.part_for(event, table, key, item) if item is not None else None
+        if part is None or part.is_closed:
+            return None  # which part it meant cannot be known: schema.event's finding alone
+    else:
+        part = getattr(item, table).get(index) if item is not None and isinstance(index, int) else None
     if part is None:
         return Finding("grammar.part_open", f"{event.type} for {key} {index!r}, which no {opener} opened",
                        f"$.{key}")
