@@ -305,8 +305,30 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
 
 @assertion("consistency.structured_output_valid")
 def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
-    view = steps[step]
-    name = "consistency.structured_output_valid"
+    """The model-behaviour half: a schema the server was not asked to enforce."""
+    if not _strict_format(steps[step]):
+        yield from _structured_output(steps[step], "consistency.structured_output_valid")
+
+
+@assertion("consistency.structured_output_strict")
+def structured_output_strict(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """The protocol half: `strict: true` is the server's promise, whatever the model."""
+    if _strict_format(steps[step]):
+        yield from _structured_output(steps[step], "consistency.structured_output_strict")
+
+
+def _format(view: StepView) -> dict:
+    text = (view.request or {}).get("text") if isinstance(view.request, dict) else None
+    fmt = text.get("format") if isinstance(text, dict) else None
+    return fmt if isinstance(fmt, dict) else {}
+
+
+def _strict_format(view: StepView) -> bool:
+    fmt = _format(view)
+    return fmt.get("type") == "json_schema" and fmt.get("strict") is True
+
+
+def _structured_output(view: StepView, name: str) -> Iterator[Finding]:
     unfinished = _no_answer(view)
     if unfinished is not None:
         yield Finding(name, f"{unfinished}: there is no output text to judge", "$")
@@ -319,7 +341,7 @@ def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[F
     except ValueError:
         yield Finding(name, f"the output text is not JSON: {_show(text)}", "$.output")
         return
-    fmt = ((view.request or {}).get("text") or {}).get("format") or {}
+    fmt = _format(view)
     problem = _schema_problem(value, fmt.get("schema")) if fmt.get("type") == "json_schema" else None
     if problem:
         yield Finding(name, f"the output does not match the requested schema: {problem}", "$.output")

@@ -335,9 +335,16 @@ CHECKS: tuple[Check, ...] = (
        "SPEC function_call_output; agents loop on it (I-13, J-03). The protocol half, the request accepted with "
        "HTTP 200, is framing.http_status_ok; what the answer says is the model's.", model_behaviour=True),
     _c("consistency.structured_output_valid", MUST, SCENARIO,
-       "With `text.format` json_schema, the output text is JSON valid against the schema.",
-       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). The "
-       "protocol half, `text.format` echoed, is consistency.params_echoed.", model_behaviour=True),
+       "With `text.format` json_schema (not strict), the output text is JSON valid against the schema.",
+       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). Without "
+       "`strict: true` the JSON is the model's doing; with it, consistency.structured_output_strict judges; "
+       "`text.format` echoed is consistency.params_echoed.", model_behaviour=True),
+    _c("consistency.structured_output_strict", MUST, SCENARIO,
+       "With `text.format` json_schema and `strict: true`, the output text is JSON valid against the schema: the "
+       "server enforces the schema, or refuses the request.",
+       "SPEC ResponseFormatTextJSONSchemaConfig.strict: 'the model will always follow the exact schema'; a server "
+       "that accepts strict and drops it on the way (a bridge that does not pass text.format on) breaks "
+       "responses.parse (L-01, L-02)."),
     _c("consistency.params_echoed", MUST, SCENARIO,
        "The Response echoes the request's parameters (temperature, tools, text.format, instructions, ...).",
        "SPEC Response fields; a proxy that drops a parameter shows it here (L-02)."),
