@@ -67,7 +67,7 @@ def test_a_switched_off_feature_is_unsupported_not_broken(tmp_path: Path) -> Non
         runner.close()
     statuses = {sid: r.status for sid, r in runner.results.items()}
     tool_scenarios = {s.id for s in SCENARIOS if "tools" in s.features}
-    assert {statuses[sid] for sid in tool_scenarios - {"error-unknown-tool-type"}} == {"skipped"}
+    assert {statuses[sid] for sid in tool_scenarios - {"error-unknown-tool-type"}} == {"unsupported"}
     unsupported = runner.results["tools-required-stream"].unsupported
     assert unsupported.startswith("HTTP 400: ")
     assert {statuses[s.id] for s in SCENARIOS if "tools" not in s.features} == {"passed"}

@@ -276,7 +276,7 @@ def test_a_target_without_websocket_mode_reports_it_unsupported(tmp_path: Path) 
         required = run_scenarios(srv, ["ws-one-response"], tmp_path / "required",
                                  required=frozenset({"websocket"}))
     for result in results.values():
-        assert result.status == "skipped"
+        assert result.status == "unsupported"
         assert result.unsupported == ("WebSocket upgrade refused with HTTP 405: Invalid method for URL "
                                       "(GET /v1/responses)")
     result = required["ws-one-response"]
@@ -288,7 +288,7 @@ def test_a_later_step_refused_for_the_feature_it_declares_is_unsupported(tmp_pat
     with ReferenceServer(disabled={"state"}) as srv:
         results = run_scenarios(srv, ["ws-store-false-continuation", "ws-one-response"], tmp_path)
     result = results["ws-store-false-continuation"]
-    assert result.status == "skipped" and result.violations == []
+    assert result.status == "unsupported" and result.violations == []
     assert result.unsupported == ("error frame 400: Unsupported parameter: 'previous_response_id' is not "
                                   "supported by this server.")
     assert results["ws-one-response"].status == "passed"
@@ -297,7 +297,7 @@ def test_a_later_step_refused_for_the_feature_it_declares_is_unsupported(tmp_pat
 def test_requiring_another_feature_does_not_excuse_a_refused_upgrade(tmp_path: Path) -> None:
     with ReferenceServer(disabled={"websocket"}) as srv:
         results = run_scenarios(srv, ["ws-store-false-continuation"], tmp_path, required=frozenset({"state"}))
-    assert results["ws-store-false-continuation"].status == "skipped"  # only --require websocket fails it
+    assert results["ws-store-false-continuation"].status == "unsupported"  # only --require websocket fails it
 
 
 def test_websocket_transcripts_are_frames_tagged_by_direction(server: ReferenceServer, tmp_path: Path) -> None:

@@ -457,12 +457,13 @@ class ConformanceSession:
         return self._runner.preflight if self._runner is not None else None
 
     def stale_baseline_entries(self) -> list:
-        """Check-wide entries that matched no failure; scenario entries fail in their own item."""
+        """Entries that matched no failure on what ran: a check-wide entry once anything ran, a
+        scenario entry once its scenario ran (its own item also fails, naming it)."""
         if self.baseline is None:
             return []
         ran = {scenario_id for scenario_id, result in self.results.items() if result.error is None}
         return [e for e in self.baseline.entries
-                if e.scenario is None and e.key not in self.baseline_hits and ran]
+                if e.key not in self.baseline_hits and (e.scenario in ran if e.scenario is not None else ran)]
 
     def must_failures(self) -> list[tuple[str, str, str]]:
         deterministic = self.target is not None and self.target.deterministic

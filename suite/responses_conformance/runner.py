@@ -27,7 +27,7 @@ from .engine.exchange import ExchangeChecker
 from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Severity, Violation
 from .http import Exchange, Limits, StopReading, _check_api_key, make_client, run_exchange
-from .redact import Redactor
+from .redact import Redactor, header_secrets
 from .results import Status
 from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
 from .transcript import curl_command, safe_name, write_transcript
@@ -123,6 +123,7 @@ class ScenarioResult:
     error: str | None = None  # the target could not be tested: a pytest error, not a failure
     unsupported: str | None = None  # a clean refusal of an optional feature: "HTTP 400: <message>"
     not_applicable: str | None = None  # the scenario cannot say anything about this target: why
+    deterministic: bool = True  # the target's model is scripted: model-behaviour findings count
     events: int = 0
     final_response: dict | None = None  # the first step's
     transcript: dict[str, Path] = field(default_factory=dict)  # the first step's
@@ -140,6 +141,13 @@ class ScenarioResult:
         if self.unsupported is not None:
             return f"unsupported ({self.unsupported})"
         return self.not_applicable
+
+    @property
+    def status(self) -> str:
+        """The scenario's status in the results model, before any baseline."""
+        from .results import scenario_status
+
+        return str(scenario_status(self.outcome(), self.violations, deterministic=self.deterministic))
 
     def outcome(self) -> Status:
         """Before the baseline and the model-behaviour tier are applied (results.scenario_status)."""
@@ -259,7 +267,8 @@ class Runner:
         self.schemas = schemas
         self.required = required
         # The key and every --header value are secrets: none may appear in any output.
-        self.redactor = Redactor([target.api_key, WRONG_KEY, *(value for _, value in target.headers)])
+        self.redactor = Redactor([target.api_key, WRONG_KEY,
+                                  *(secret for name, value in target.headers for secret in header_secrets(name, value))])
         self.preflight: preflight_mod.Preflight | None = None
         # Set when a target that answered earlier stops answering: the rest is not sent.
         self._down: str | None = None
@@ -376,7 +385,7 @@ class Runner:
             return ScenarioResult(scenario=scenario, error=self.redactor.text(_internal_error(exc)))
 
     def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
-        result = ScenarioResult(scenario=scenario)
+        result = ScenarioResult(scenario=scenario, deterministic=self.target.deterministic)
         if self._down is not None:
             result.error = self._down
             return result

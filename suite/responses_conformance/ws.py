@@ -51,6 +51,7 @@ from .engine.state import Event
 from .engine.violations import Finding, Violation
 from .http import USER_AGENT, Exchange, Limits
 from .redact import Redactor
+from .transcript import header_env_name
 
 __all__ = ["Connections", "HTTP_ONLY_CHECKS", "StepJudge", "WsAnswer", "WsOutcome", "error_frame_problems",
            "replay_record", "write_transcript"]
@@ -746,6 +747,8 @@ def reproduce_command(url: str, headers: dict[str, str], sends: list[Any], api_k
             parts += ["-H", f'"Authorization: Bearer ${api_key_env}"']
         elif lname in ("api-key", "x-api-key"):
             parts += ["-H", f'"{name}: ${api_key_env}"']
+        elif redactor is not None and redactor.is_secret(value.strip()):
+            parts += ["-H", f'"{name}: ${header_env_name(name)}"']  # a secret header: read from the environment
         elif lname not in ("cookie", "proxy-authorization"):
             parts += ["-H", shlex.quote(f"{name}: {value}")]
     command = " ".join(parts)
