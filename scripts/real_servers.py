@@ -106,6 +106,7 @@ class Server:
     start_cmd: str
     start: Callable[["Server", Path, Path, dict], Started]
     ci: bool = False
+    notes: str = ""  # what a reader of the matrix should know about this server's run
     pip_args: list[str] = field(default_factory=list)
     code_root: str = ""  # what citations are relative to, for the docs
 
@@ -224,7 +225,14 @@ SERVERS: list[Server] = [
            start_cmd="python scripts/real_servers/tiny_gguf.py tiny.gguf && "
                      "python scripts/real_servers/serve_llamacpp.py tiny.gguf PORT KEY SECONDS "
                      "(xllamacpp.Server: jinja templates, temperature 0, top-k 1, 64 tokens at most)",
-           code_root="the xllamacpp wheel (llama.cpp compiled in; strings quoted from `xllamacpp/xllamacpp.abi3.so`)"),
+           code_root="the xllamacpp wheel (llama.cpp compiled in; strings quoted from `xllamacpp/xllamacpp.abi3.so`)",
+           notes="`tool_choice: \"required\"` makes llama.cpp build a tool-call grammar that its sampler cannot "
+                 "initialise for this tiny vocabulary (HTTP 400 'Failed to initialize samplers', which the suite "
+                 "counts as unsupported). After such failures the server now and then leaves the next queued request "
+                 "unanswered until another request arrives (its log shows that task cancelled only when the client "
+                 "gives up), so one of the named-tool scenarios may end \"could not test\" (no response within the "
+                 "time limit). `previous_response_id` is refused cleanly (400: llama.cpp does not support it): the "
+                 "state scenarios that need it are unsupported."),
     Server(key="fastresponses", title="fastresponses", package="fastresponses", version="0.1.0",
            requirements=["fastresponses==0.1.0"], ci=True, start=start_fastresponses,
            what="fastresponses' Open Responses server (FastAPI) with a deterministic agent "
@@ -406,6 +414,8 @@ def target_section(t: dict, replacements: dict[str, str]) -> tuple[list[str], li
               f"* start: `{server.start_cmd}`",
               f"* suite: `pytest --target-url=<{name}> --model={t['model']}"
               + (" --upstream-url=<reference server>" if t.get("upstream") else "") + "`", ""]
+    if server.notes:
+        lines += [f"Note: {server.notes}", ""]
     if t.get("probe"):
         probe = t["probe"]
         lines += [f"Probe (`POST /v1/responses`, plain text): HTTP {probe.get('status')}, upstream saw "

@@ -2,7 +2,8 @@
 
     python serve_llamacpp.py MODEL.gguf PORT API_KEY MAX_SECONDS
 
-Greedy decoding (temperature 0, top-k 1), one thread, one slot, at most 64 generated tokens:
+Greedy decoding (temperature 0, top-k 1), one compute thread, two slots, 16 HTTP threads, at most 64
+generated tokens:
 with the tiny model of tiny_gguf.py every answer is the same. The server runs in this process's
 threads; the process exits after MAX_SECONDS, or at once on SIGTERM.
 """
@@ -21,6 +22,9 @@ def main() -> None:
     params.n_ctx = 4096
     params.n_predict = 64
     params.n_parallel = 2
+    # HTTP worker threads: the default (hardware threads - 1) is one on a 2-core machine, and the suite's
+    # concurrent keep-alive connections would queue behind it past the idle limit.
+    params.n_threads_http = 16
     params.port = port
     params.hostnames = ["127.0.0.1"]
     params.api_keys = [key]
