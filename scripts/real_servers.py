@@ -74,6 +74,10 @@ def _load_real_proxy():
 
 rp = _load_real_proxy()
 SetupError = rp.SetupError
+
+
+class Skipped(Exception):
+    """The server cannot run on this machine (e.g. no CPU build of torch): listed, not a failure."""
 free_port, local_env, stop_process, wait_or_stop, cell, scrub = (
     rp.free_port, rp.local_env, rp.stop_process, rp.wait_or_stop, rp.cell, rp.scrub)
 
@@ -199,6 +203,37 @@ def start_open_responses_server(server: Server, venv: Path, work: Path, ctx: dic
     return Started(proc, f"http://127.0.0.1:{port}", "ref-model-1", reference.api_key, upstream_url=reference.base_url)
 
 
+def start_transformers(server: Server, venv: Path, work: Path, ctx: dict) -> Started:
+    model = ctx["cache"] / "tiny-transformers"
+    if model.exists():
+        shutil.rmtree(model)
+    rp.run_bounded([str(_venv_python(venv)), str(HERE / "tiny_transformers.py"), str(model)], 600,
+                   ctx["logs"] / "tiny-transformers.log", "writing the tiny transformers model")
+    ctx["replacements"][str(model)] = "<tiny model>"
+    port = free_port()
+    logfile = ctx["logs"] / "transformers-serve.log"
+    binary = venv / ("Scripts/transformers.exe" if os.name == "nt" else "bin/transformers")
+    proc = _popen(["timeout", str(SERVER_LIFETIME), str(binary), "serve", str(model), "--host", "127.0.0.1",
+                   "--port", str(port), "--device", "cpu", "--default-seed", "0", "--log-level", "warning"],
+                  logfile, env=local_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1",
+                                         OMP_NUM_THREADS="1"))
+    _wait_http(proc, f"http://127.0.0.1:{port}/health", logfile, ok=lambda s: s == 200)
+    # It checks no key; the model a request names must be the folder it serves.
+    return Started(proc, f"http://127.0.0.1:{port}/v1", str(model), "sk-real-servers-" + secrets.token_hex(12))
+
+
+def cpu_torch_only(venv: Path, requirements: list[str], logs: Path) -> None:
+    """Skip (not fail) where installing torch would pull the CUDA libraries (gigabytes)."""
+    report = logs / "transformers-dry-run.json"
+    rp.run_bounded([str(_venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+                    "--dry-run", "--report", str(report), *requirements], 600, logs / "transformers-dry-run.log",
+                   "resolving torch")
+    names = [item["metadata"]["name"] for item in json.loads(report.read_text(encoding="utf-8")).get("install", [])]
+    cuda = [n for n in names if n.lower().startswith(("nvidia-", "triton"))]
+    if cuda:
+        raise Skipped(f"no CPU build of torch here: installing it would bring {', '.join(sorted(cuda)[:4])}, ...")
+
+
 def start_litellm(server: Server, venv: Path, work: Path, ctx: dict) -> Started:
     reference = ctx["reference"]()
     master_key = "sk-real-proxy-" + secrets.token_hex(16)
@@ -255,6 +290,17 @@ SERVERS: list[Server] = [
            start_cmd="OPENAI_BASE_URL_INTERNAL=UPSTREAM OPENAI_API_KEY=UPSTREAM_KEY uvicorn "
                      "open_responses_server.server_entrypoint:app --host 127.0.0.1 --port PORT",
            code_root="site-packages"),
+    Server(key="transformers-serve", title="transformers serve", package="transformers", version="5.25.0",
+           requirements=["torch==2.13.0", "transformers[serving]==5.25.0"], start=start_transformers,
+           what="Hugging Face's `transformers serve` (FastAPI) on CPU, serving a tiny Llama chat model that the script "
+                "writes with transformers itself (`scripts/real_servers/tiny_transformers.py`: byte-level BPE tokenizer, "
+                "ChatML template, one-hot weights): greedy decoding answers every prompt \"Hello from tiny transformers.\"",
+           install="pip install torch==2.13.0 'transformers[serving]==5.25.0' (only where torch 2.13.0 is a CPU build: "
+                   "PyPI's Linux wheel pulls the CUDA libraries; the script skips the server otherwise; never in CI)",
+           start_cmd="python scripts/real_servers/tiny_transformers.py MODEL_DIR && transformers serve MODEL_DIR "
+                     "--host 127.0.0.1 --port PORT --device cpu --default-seed 0",
+           code_root="site-packages", notes="The model a request names must be the folder the server was started "
+                                           "with (`--model=<tiny model>`)."),
     Server(key="litellm", title="LiteLLM proxy", package="litellm", version=rp.VERSION, requirements=[rp.REQUIREMENT],
            start=start_litellm,
            what="LiteLLM's proxy in front of our reference server, one model route per way of forwarding "
@@ -290,6 +336,12 @@ def ensure_venv(server: Server, venv: Path, logs: Path) -> bool:
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     rp.run_bounded([sys.executable, "-m", "venv", str(venv)], 300, logs / f"{server.key}-venv.log", "making the virtualenv")
+    if any(r.startswith("torch==") for r in server.requirements):
+        try:
+            cpu_torch_only(venv, server.requirements, logs)
+        except Skipped:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise
     rp.run_bounded([str(_venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
                     *server.pip_args, *server.requirements], INSTALL_TIMEOUT, logs / f"{server.key}-pip-install.log",
                    f"installing {' '.join(server.requirements)}")
@@ -361,8 +413,9 @@ def verify_cite(cite: str, code_root: Path | None) -> str | None:
         name = match["function"].split(".")[-1]
         if not source.is_file():
             return f"`{match['path']}` is not installed"
-        if not re.search(rf"^\s*(async\s+)?(def|class)\s+{re.escape(name)}\b",
-                         source.read_text(encoding="utf-8", errors="replace"), re.MULTILINE):
+        text = source.read_text(encoding="utf-8", errors="replace")
+        if not (re.search(rf"^\s*(async\s+)?(def|class)\s+{re.escape(name)}\b", text, re.MULTILINE)
+                or re.search(rf"^{re.escape(name)}\s*(:[^=\n]*)?=", text, re.MULTILINE)):
             return f"`{match['path']}` defines no `{name}`"
         return None
     match = BIN_CITE.match(cite)
@@ -412,7 +465,7 @@ def target_section(t: dict, replacements: dict[str, str]) -> tuple[list[str], li
     lines += [f"{t['what']}.", "",
               f"* install: `{server.install}` (in its own virtualenv)",
               f"* start: `{server.start_cmd}`",
-              f"* suite: `pytest --target-url=<{name}> --model={t['model']}"
+              f"* suite: `pytest --target-url=<{name}> --model={scrub(t['model'], replacements)}"
               + (" --upstream-url=<reference server>" if t.get("upstream") else "") + "`", ""]
     if server.notes:
         lines += [f"Note: {server.notes}", ""]
@@ -420,6 +473,9 @@ def target_section(t: dict, replacements: dict[str, str]) -> tuple[list[str], li
         probe = t["probe"]
         lines += [f"Probe (`POST /v1/responses`, plain text): HTTP {probe.get('status')}, upstream saw "
                   + (", ".join(f"`{p}`" for p in probe.get("upstream", [])) or "nothing") + ".", ""]
+    if t.get("skipped"):
+        lines += [f"{head} · **not run on this machine**: {cell(t['skipped'], 300)}", ""]
+        return lines, []
     if t.get("setup_error"):
         lines += [f"{head} · verdict **could not be set up**: {cell(scrub(t['setup_error'], replacements), 400)}", ""]
         return lines, []
@@ -516,7 +572,8 @@ def write_matrix(docs: Path, targets: list[dict], replacements: dict[str, str], 
             out.append(f"| [{t['title']}](#{anchor}) | {t['server'].version} | {t['date']} | "
                        f"{results['summary']['verdict']} | " + " | ".join(cells[c] for c in CATEGORIES) + " |")
         else:
-            reason = "could not be set up" if t.get("setup_error") else "no results"
+            reason = ("not run here" if t.get("skipped") else
+                      "could not be set up" if t.get("setup_error") else "no results")
             out.append(f"| [{t['title']}](#{anchor}) | {t['server'].version} | {t['date']} | {reason} | "
                        + " | ".join("" for _ in CATEGORIES) + " |")
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
@@ -631,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
             timings[f"{key} install" + (" (reused)" if reused else "")] = time.monotonic() - t
             code_root = _site_packages(venv)
             t = time.monotonic()
-            running = server.start(server, venv, work, {"logs": logs, "reference": reference})
+            running = server.start(server, venv, work, {"logs": logs, "reference": reference, "cache": cache,
+                                                        "replacements": replacements})
             timings[f"{key} start"] = time.monotonic() - t
             replacements[running.key] = "<key>"
             replacements[running.target_url] = "<target>"
@@ -649,6 +707,10 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{run['name']}: pytest exit {suite['exit']} in {suite['seconds']:.0f} s: {suite['last_line']}")
                 targets.append({**base, **run, "suite": suite, "code_root": code_root,
                                 "upstream": running.upstream_url})
+        except Skipped as exc:
+            log(f"{key}: skipped: {exc}")
+            targets.append({**base, "name": key, "title": server.title, "model": "", "route": key,
+                            "skipped": str(exc)})
         except SetupError as exc:
             log(f"{key}: could not set up: {exc}")
             setup_failed = True
@@ -676,7 +738,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if setup_failed:
         status = 2
-    elif any(not (t.get("suite", {}).get("results") and Path(t["suite"]["results"]).is_file()) for t in targets):
+    elif any(not (t.get("suite", {}).get("results") and Path(t["suite"]["results"]).is_file())
+             for t in targets if not t.get("skipped")):
         status = 1
     seen = {t["name"]: observed(Path(t["suite"]["results"])) for t in targets
             if t.get("suite", {}).get("results") and Path(t["suite"]["results"]).is_file()}
@@ -705,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         args.summary_json.parent.mkdir(parents=True, exist_ok=True)
         args.summary_json.write_text(json.dumps({
             name: {"observed": seen.get(name), "deviations": devs,
+                   "skipped": next((t.get("skipped") for t in targets if t["name"] == name), None),
                    "code_root": str(next((t.get("code_root") for t in targets if t["name"] == name), ""))}
             for name, devs in found.items()}, indent=2, default=str), encoding="utf-8")
     log(f"done in {timings['total']:.0f} s, exit {status}")
