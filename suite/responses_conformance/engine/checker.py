@@ -93,6 +93,36 @@ MAX_SHOWN_PER_CAUSE = 3
 MAX_KEPT_PER_CHECK = 100
 
 
+# One cause, one failure: a schema finding is folded under the specific check that reports the
+# same field (the specific message says more). A schema finding is about the same field when it
+# has the same path, or is its parent object's "'<field>' is a required property".
+FOLDED_UNDER: dict[str, frozenset[str]] = {
+    "schema.event": frozenset({"usage.counters_valid"}),
+    "schema.response": frozenset({"usage.counters_valid"}),
+}
+
+
+def fold_derived(derived: list[Finding], primary: list[Finding]) -> list[Finding]:
+    """`derived` without the findings a `primary` finding already reports (FOLDED_UNDER)."""
+    covered: set[tuple[str, str]] = set()
+    for finding in primary:
+        for check, primaries in FOLDED_UNDER.items():
+            if finding.check in primaries:
+                covered.add((check, finding.path))
+    if not covered:
+        return derived
+    out = []
+    for finding in derived:
+        if (finding.check, finding.path) in covered:
+            continue
+        missing = finding.message.split("'", 2)[1] if finding.message.startswith("'") else None
+        if missing and " is a required property" in finding.message and \
+                (finding.check, f"{finding.path}.{missing}") in covered:
+            continue
+        out.append(finding)
+    return out
+
+
 class _Stamper:
     """Turns findings into violations: severity from the profile, dropping checks it switches off
     and, when `enabled` is given, checks outside that set. Lists at most MAX_SHOWN_PER_CAUSE
@@ -226,7 +256,8 @@ class StreamChecker:
         for on_event in _HOOKS.get(event.type, _HOOKS_ANY_TYPE):
             findings += on_event(state, event)
         if event.is_object and not state.ended:
-            findings += schema.on_event(state, event, self._schemas, self.profile)
+            schema_findings = schema.on_event(state, event, self._schemas, self.profile)
+            findings += fold_derived(schema_findings, findings) if findings and schema_findings else schema_findings
         state.apply(event)
         if not findings:
             return []
@@ -268,10 +299,6 @@ def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[
     if not isinstance(response, dict):
         return stamper.stamp([Finding("schema.response", f"the body is a JSON {type(response).__name__}, "
                                                "not a Response object")])
-    findings = iter([
-        *schema.on_response(response, schemas),
-        *ids.on_response(response),
-        *consistency.on_response(response),
-        *usage.on_response(response),
-    ])
+    specific = [*ids.on_response(response), *consistency.on_response(response), *usage.on_response(response)]
+    findings = [*fold_derived(list(schema.on_response(response, schemas)), specific), *specific]
     return stamper.stamp(findings) + stamper.summaries()
