@@ -206,17 +206,17 @@ def test_the_page_is_self_contained(failing_run: dict) -> None:
 
 
 # -- statuses other than failed --------------------------------------------------------------------
-def test_a_target_that_is_down_shows_errored_cells_linking_to_the_error_rows(tmp_path: Path) -> None:
+def test_a_target_that_is_down_shows_errored_cells_and_the_cause(tmp_path: Path) -> None:
     code, _, _ = run_pytest(tmp_path, f"--target-url={_targets.closed_port_url()}", "-k", "text-stream")
-    assert code != 0
+    assert code == 6
     page = (tmp_path / "reports" / "report.html").read_text()
     matrix = Page(page)
+    # The preflight request ended the run: no item ran, and the matrix still shows what could
+    # not be tested, under the one cause.
     assert {matrix.status("text-stream", c) for c in hr.registry.CATEGORIES} == {"errored"}
     assert "Verdict: could not test" in page
-    cell = matrix.cells[("text-stream", "ids")]
-    node = node_id(blob(page), cell["data-key"].rsplit("::test_check[", 1)[1][:-1])
-    assert cell["data-row"] == node + "::setup" and "data-block" not in cell  # pytest-html's row of the error
-    assert blob(page)["tests"][node][0]["testId"] == node + "::setup"
+    assert "Cause: cannot reach 127.0.0.1:" in page
+    assert ("text-nonstream", "ids") not in matrix.cells  # not selected: not in the matrix
 
 
 def test_a_baselined_failure_is_known_and_keeps_its_block(tmp_path: Path) -> None:

@@ -364,7 +364,13 @@ class HtmlHooks:
             data = {**data, "target": {**data["target"], "label": session.target.label}}
         if not session.limits.verify_tls:
             data = {**data, "notes": ["--insecure: the target's TLS certificate was NOT verified"]}
-        block = html_report.summary_html(data, list(self.items.values()), live=True)
+        items = list(self.items.values())
+        if not items:
+            # No item ran (the preflight ended the run): the matrix shows the scenarios that
+            # were meant to run, each with the status results.json gives it.
+            meant = {**data, "scenarios": [s for s in data.get("scenarios", []) if s["status"] != "not selected"]}
+            items = html_report.items_from_results(meant)
+        block = html_report.summary_html(data, items, live=True)
         prefix.append(session.runner.redactor.text(block) if session.runner_started else block)
 
     @hookimpl(hookwrapper=True)
