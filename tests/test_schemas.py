@@ -1311,3 +1311,11 @@ def test_what_clients_append_to_is_required_at_added(schemas: SchemaSet):
 def test_openai_strict_wants_the_full_item_at_added():
     strict = SchemaSet.load(profile="openai-strict")
     assert strict.validate_event(_in_progress_added(PARTIAL_HOSTED_ITEMS[0]))
+
+
+def test_an_optional_reasoning_content_sent_as_null_is_absent(schemas: SchemaSet):
+    # Seen from fastresponses: the SDK model dumped with its unset optional field as null.
+    done = {"type": "response.output_item.done", "sequence_number": 3, "output_index": 0,
+            "item": {"id": "rs_1", "type": "reasoning", "summary": [], "content": None}}
+    assert schemas.validate_event(done) == []
+    assert SchemaSet.load(profile="openai-strict").validate_event(done)
