@@ -158,15 +158,10 @@ def test_a_target_without_compact_reports_it_unsupported(tmp_path: Path) -> None
         assert status(result) == "unsupported"
         assert result.unsupported == "HTTP 405: Invalid method for URL (POST /v1/responses/compact)"
     for sid, result in required.items():
-        if sid in ROUND_TRIP:  # see the xfail below
-            assert status(result) == "could not test" and "refers to 'steps.compact.body.output'" in result.error
-            continue
         assert status(result) == "failed"
         assert "schema.compaction" in {v.check for v in result.violations}
 
 
-@pytest.mark.xfail(strict=True, reason="the runner errors a scenario whose later step refers to what a refused step "
-                   "lacks before the assertions that would fail it (schema.compaction on the compact step) run")
 def test_requiring_compact_fails_the_round_trip_scenarios_on_a_target_without_it(tmp_path: Path) -> None:
     with ReferenceServer(disabled={"compact"}) as srv:
         required = _run(srv, tmp_path, ROUND_TRIP, required=frozenset({"compact"}))

@@ -220,3 +220,71 @@ def test_run_takes_the_current_folder_as_its_root(tmp_path: Path, server) -> Non
     assert proc.returncode == Verdict.NOTHING_TESTED.exit_code, proc.stdout + proc.stderr
     assert f"rootdir: {tmp_path}" in proc.stdout
     assert (tmp_path / "reports" / "results.json").is_file()
+
+
+# -- in-process: the runner's own judgement of what is not the protocol ------------------------
+def _runner(server, tmp_path: Path):
+    from responses_conformance.engine.schemas import SchemaSet
+    from responses_conformance.http import Limits
+    from responses_conformance.runner import Runner, Target
+
+    target = Target(server.base_url, server.api_key, "ref-model-1")
+    return Runner(target, limits=Limits(timeout=10, idle_timeout=5, connect_timeout=2), reports_dir=tmp_path,
+                  schemas=SchemaSet.load())
+
+
+def _scenario(scenario_id: str):
+    from responses_conformance.scenarios import load_all
+
+    return next(s for s in load_all() if s.id == scenario_id)
+
+
+def test_a_target_that_stops_answering_is_said_once_with_the_last_scenario_answered(tmp_path: Path) -> None:
+    server = ReferenceServer()
+    server.__enter__()
+    runner = _runner(server, tmp_path)
+    try:
+        assert runner.run_preflight().ok
+        first = runner.result(_scenario("text-stream"))
+        server.__exit__(None, None, None)
+        later = [runner.result(_scenario(sid)) for sid in ("text-nonstream", "instructions-stream", "tools-auto-stream")]
+    finally:
+        runner.close()
+    assert first.status == "passed"
+    assert {r.status for r in later} == {"could not test"}
+    (cause,) = {r.error for r in later}  # one cause, the same words for every scenario after it
+    assert cause.startswith("the target stopped answering (cannot connect to 127.0.0.1:")
+    assert cause.endswith("the last answer came in scenario text-stream")
+
+
+def test_a_cancel_that_arrives_after_completion_is_not_applicable(tmp_path: Path) -> None:
+    # Every answer waits 0.6 s; the background response is done after two steps of 0.05 s: the
+    # cancel always arrives too late. That is a race the target won, not a missing feature.
+    with ReferenceServer(request_delay=0.6, background_step=0.05) as slow:
+        runner = _runner(slow, tmp_path)
+        try:
+            assert runner.run_preflight().ok
+            result = runner.result(_scenario("background-cancel"))
+        finally:
+            runner.close()
+    assert result.status == "not applicable", (result.status, result.unsupported, result.error, result.violations)
+    assert result.unsupported is None
+    assert "already completed when the cancel arrived" in result.not_applicable
+
+
+def test_a_trigger_the_target_ignores_makes_its_scenario_not_applicable(tmp_path: Path) -> None:
+    from responses_conformance.runner import Runner, StepResult
+
+    step = _scenario("ws-failed-response").steps[0]
+    done = StepResult(step=step, final_response={"status": "completed"})
+    assert "does not honour" in Runner._trigger_ignored(step, done)
+    assert Runner._trigger_ignored(step, StepResult(step=step, final_response={"status": "failed"})) is None
+
+
+def test_a_refusal_naming_a_core_parameter_is_not_unsupported() -> None:
+    from responses_conformance.runner import _refuses_one_of
+
+    assert _refuses_one_of("input[0].type", {"streaming"}) is False  # a core input shape refused: broken
+    assert _refuses_one_of("stream", {"streaming"}) is True
+    assert _refuses_one_of(None, {"streaming"}) is True  # no param named: taken at the feature's word
+    assert _refuses_one_of("previous_response_id", {"state"}) is True

@@ -124,6 +124,7 @@ class ScenarioResult:
     unsupported: str | None = None  # a clean refusal of an optional feature: "HTTP 400: <message>"
     not_applicable: str | None = None  # the scenario cannot say anything about this target: why
     deterministic: bool = True  # the target's model is scripted: model-behaviour findings count
+    asserted: bool = False  # the scenario's assertions have run (early, when a later step could not be built)
     events: int = 0
     final_response: dict | None = None  # the first step's
     transcript: dict[str, Path] = field(default_factory=dict)  # the first step's
@@ -403,7 +404,7 @@ class Runner:
         if first is not None:
             result.exchange, result.final_response = first.exchange, first.final_response
             result.events, result.transcript, result.curl = first.events, first.transcript, first.curl
-        if result.error is None and result.unsupported is None:
+        if result.error is None and result.unsupported is None and not result.asserted:
             result.violations += self._assertions(scenario, result)
         return result
 
@@ -419,11 +420,18 @@ class Runner:
                 result.error = self.redactor.text(str(exc))
                 break
             except LookupError as exc:
-                # A later step needs what an earlier answer lacks. When that answer already broke
-                # a MUST rule, the scenario has its verdict; otherwise it could not be carried out.
+                # A later step needs what an earlier answer lacks. When that answer broke a MUST
+                # rule (its own checks, or the assertions on the steps that did run, e.g.
+                # schema.compaction on a refused compact step), the scenario has its verdict;
+                # otherwise it could not be carried out.
                 if not any(v.severity is Severity.MUST for v in result.violations):
-                    result.error = (f"step {step.name} refers to {exc.args[0]!r}, which the earlier answers "
-                                    "did not contain")
+                    found = self._assertions(scenario, result)
+                    if any(v.severity is Severity.MUST for v in found):
+                        result.violations += found
+                        result.asserted = True
+                    else:
+                        result.error = (f"step {step.name} refers to {exc.args[0]!r}, which the earlier answers "
+                                        "did not contain")
                 break
             result.steps.append(done)
             blocked = self._blocked(step, done)
