@@ -633,3 +633,12 @@ def test_model_behaviour_tier_is_data_on_the_check() -> None:
         assert check.model_behaviour == (check.id in registry.MODEL_BEHAVIOUR_CHECKS)
         if check.model_behaviour:
             assert registry.MODEL_BEHAVIOUR_NOTE in check.basis, "CHECKS.md shows the tier through the basis"
+
+
+def test_a_json_answer_to_a_stream_request_is_one_finding() -> None:
+    checker = ExchangeChecker(Expectation("stream"), schemas=SCHEMAS)
+    checker.head(200, [("content-type", "application/json")])
+    checker.body(b'{"id": "resp_1", "object": "response"}')
+    found = [v for v in checker.close() if v.check == "framing.content_type_event_stream"]
+    assert [v.message for v in found] == [
+        "a stream was asked for, the target sent a JSON body (Content-Type application/json)"]

@@ -49,6 +49,7 @@ class ExchangeChecker:
         self._buffer = bytearray()
         self._overflow = False
         self._sniffing = True  # a 200 to a stream request: SSE unless the body turns out to be JSON
+        self._wrong_stream_type = False  # a stream request answered 200 without text/event-stream
         self.body_json: Any = None
         self.violations: list[Violation] = []
 
@@ -59,8 +60,9 @@ class ExchangeChecker:
         kind = self.expectation.kind
         findings: list[Finding] = []
         if kind == "stream" and status == 200 and self.content_type != "text/event-stream":
-            findings.append(Finding("framing.content_type_event_stream",
-                                    f"Content-Type is {self.content_type or 'missing'}", "$"))
+            # Said once the body shows what came instead: an event stream with the wrong
+            # Content-Type, or a JSON body (one cause, one finding).
+            self._wrong_stream_type = True
         if kind == "response" and status == 200 and self.content_type == "text/event-stream":
             # The request did not ask for a stream; the target streamed anyway. One failure, and
             # the stream is still judged as a stream, so the scenario's assertions see its response.
@@ -84,6 +86,10 @@ class ExchangeChecker:
                 self._sniffing = False
                 if stripped.startswith(b"{") or stripped.startswith(b"["):
                     return  # a JSON body where a stream was asked for: judged at close
+                if self._wrong_stream_type:
+                    self._add([Finding("framing.content_type_event_stream",
+                                       f"Content-Type is {self.content_type or 'missing'}", "$")])
+                    self._wrong_stream_type = False
                 self._start_stream()
                 chunk, self._buffer = bytes(self._buffer), bytearray()
             if self.stream is not None:
@@ -120,7 +126,8 @@ class ExchangeChecker:
             elif self.status == 200:
                 what = "a JSON body" if ok else "no stream at all"
                 self._add([Finding("framing.content_type_event_stream",
-                                   f"a stream was asked for, the target sent {what}", "$")])
+                                   f"a stream was asked for, the target sent {what} "
+                                   f"(Content-Type {self.content_type or 'missing'})", "$")])
         elif kind == "any":
             pass  # recorded for the scenario's assertions, which judge it
         elif kind == "response":
