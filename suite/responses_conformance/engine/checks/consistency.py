@@ -198,9 +198,10 @@ def _final_output(state: StreamState, response: dict) -> Iterator[Finding]:
     output = response.get("output")
     if not isinstance(output, list):
         return  # schema.event reports a missing or null output
-    if state.unplaced_done:
-        # Some output_item.done named no item (its output_index is missing: schema.event, or it
-        # closes an item never added: grammar.item_open); the streamed items cannot be lined up.
+    if state.unplaced_done or state.unopened_ids:
+        # Some item events named no added item (grammar.item_open reports it, or schema.event a
+        # missing output_index): the streamed items cannot be lined up with the final output,
+        # and a count of "items streamed and done" would only repeat that one cause.
         return
     done = state.done_items()
     if len(output) != len(done):

@@ -22,7 +22,9 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
             return [Finding("grammar.created_first", "the first event has no type, so it is not response.created", "$")]
         return []
     found = []
-    if state.json_events == 0 and etype != g.CREATED:
+    # A stream that opens with an `error` event is a failure reported as such (SDKs raise it);
+    # error.event_followed_by_failed judges what follows it, not this rule as well.
+    if state.json_events == 0 and etype not in (g.CREATED, g.ERROR):
         found.append(Finding("grammar.created_first", f"the first event is {etype}, not response.created", "$.type"))
     if state.ended:
         if etype != g.KEEPALIVE:
@@ -44,6 +46,8 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
 def on_close(state: StreamState) -> Iterator[Finding]:
     if state.terminal is not None:
         return
+    if state.error_pending is not None and state.previous_type == g.ERROR:
+        return  # it ended on an error event: error.event_followed_by_failed says so, once
     if state.json_events == 0:
         yield Finding("grammar.terminal_event_present", "the stream carried no events")
         return
