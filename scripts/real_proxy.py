@@ -16,7 +16,10 @@ What it does, every step bounded in time and everything it started stopped on th
    `--upstream-url` (the reference server: upstream fidelity checks) and
    `--reports-dir reports/real-proxy/<route>`, the proxy key in the subprocess's
    OPENAI_API_KEY;
-4. writes `docs/compatibility.md` from the results.json files, joining each deviation with its
+4. writes a LiteLLM-only table (`--docs`, default `reports/real-proxy/compatibility.md`: the project's
+   `docs/compatibility.md` is the matrix of every real server, written by `scripts/real_servers.py`,
+   which runs LiteLLM through this module's config, routes and confirmations) from the results.json
+   files, joining each deviation with its
    confirmation in LiteLLM's code (`scripts/real_proxy_confirmations.json`: check id -> the
    module and function responsible). A citation is shown only if that file exists in the
    installed package and defines that function; anything else is marked "unconfirmed".
@@ -460,8 +463,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="LiteLLM's own virtualenv (default: .real-proxy/venv)")
     parser.add_argument("--keep-venv", action="store_true",
                         help="keep the virtualenv after the run (and reuse it next time); default: remove it")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "compatibility.md",
-                        help="the table to write (default: docs/compatibility.md)")
+    parser.add_argument("--docs", type=Path, default=ROOT / "reports" / "real-proxy" / "compatibility.md",
+                        help="the table to write (default: reports/real-proxy/compatibility.md; the project's "
+                             "docs/compatibility.md is written by scripts/real_servers.py, LiteLLM included)")
     parser.add_argument("--reports", type=Path, default=ROOT / "reports" / "real-proxy",
                         help="where each route's reports go, one folder per route (default: reports/real-proxy)")
     parser.add_argument("--summary-json", type=Path, default=None,
