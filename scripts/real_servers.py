@@ -484,7 +484,8 @@ def target_section(t: dict, replacements: dict[str, str]) -> tuple[list[str], li
         return lines, []
     results = json.loads(Path(results_path).read_text(encoding="utf-8"))
     summary = results["summary"]
-    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("passed", "failed", "skipped", "errored"))
+    by_status = summary.get("by_status") or {k: summary.get(k, 0) for k in ("passed", "failed", "skipped", "errored")}
+    counts = ", ".join(f"{n} {status}" for status, n in by_status.items() if n)
     lines += [(f"{head} · verdict **{summary['verdict']}** · scenarios: {summary['scenarios']} ({counts}) · "
                f"violations: {summary['violations']['must']} MUST, {summary['violations']['should']} SHOULD"), ""]
     fidelity = [c for c in results.get("checks", []) if c["id"].startswith("consistency.upstream_")]
