@@ -53,8 +53,7 @@ def run_suite(server: ReferenceServer, reports: Path) -> tuple[Runner, dict[str,
             assert result.unsupported is None, f"{scenario.id}: {result.unsupported}"
             violations = list(result.violations)
             if scenario.compare_shape_with:
-                twin = next(s for s in SCENARIOS if s.id == scenario.compare_shape_with)
-                extra, missing = runner.shape_violations(scenario, runner.result(twin))
+                extra, missing = runner.pair(scenario)
                 assert missing is None
                 violations += extra
             for violation in violations:

@@ -288,3 +288,15 @@ def test_a_refusal_naming_a_core_parameter_is_not_unsupported() -> None:
     assert _refuses_one_of("stream", {"streaming"}) is True
     assert _refuses_one_of(None, {"streaming"}) is True  # no param named: taken at the feature's word
     assert _refuses_one_of("previous_response_id", {"state"}) is True
+
+
+def test_a_pair_finding_is_in_results_whichever_items_ran(tmp_path: Path) -> None:
+    """consistency.nonstream_matches_stream is judged by the runner, once: results.json holds it
+    even when -k leaves its own item out."""
+    with ReferenceServer(faults=frozenset({"final_output_empty"})) as broken:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={broken.base_url}", "--model=ref-model-1",
+                                     "-k", "text-nonstream and usage", env={"OPENAI_API_KEY": broken.api_key})
+    assert agreed_verdict(tmp_path, code, output) is Verdict.NOT_CONFORMANT
+    data = json.loads((tmp_path / "reports" / "results.json").read_text())
+    record = next(s for s in data["scenarios"] if s["id"] == "text-nonstream")
+    assert "consistency.nonstream_matches_stream" in {v["check"] for v in record["violations"]}

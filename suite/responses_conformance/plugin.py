@@ -288,12 +288,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def judge(case: Case, result, session: "ConformanceSession") -> None:
     """The body of every conformance item."""
     if case.check.id == "consistency.nonstream_matches_stream":
-        twin = next(s for s in load_all() if s.id == case.scenario.compare_shape_with)
-        other = session.runner.result(twin)
-        violations, missing = session.runner.shape_violations(case.scenario, other)
+        violations, missing = session.runner.pair(case.scenario)
         if missing is not None:
             pytest.skip(f"cannot compare shapes: {missing}")
-        session.extra_violations.setdefault(case.scenario.id, []).extend(violations)
     else:
         violations = result.for_check(case.check.id)
     deterministic = session.target is not None and session.target.deterministic
@@ -395,7 +392,6 @@ class ConformanceSession:
         self.profile = config.getoption("conformance_profile")
         self.limits = _limits(config)
         self.required = _required(config.getoption("require"))
-        self.extra_violations: dict[str, list] = {}
         self.baseline: baseline_mod.Baseline | None = None
         self.baseline_hits: set[str] = set()
         self._runner: Runner | None = None
@@ -451,6 +447,11 @@ class ConformanceSession:
     def results(self) -> dict:
         """The scenarios run so far (none when nothing was selected or the preflight failed)."""
         return self._runner.results if self._runner is not None else {}
+
+    @property
+    def extra_violations(self) -> dict[str, list]:
+        """Findings judged across two scenarios (runner.pair): part of each scenario's record."""
+        return self._runner.pair_violations() if self._runner is not None else {}
 
     @property
     def preflight(self):

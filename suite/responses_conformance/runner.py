@@ -277,6 +277,7 @@ class Runner:
         self._client = None
         self._client_lock = threading.Lock()
         self._futures: dict[str, Future[ScenarioResult]] = {}
+        self._pairs: dict[str, tuple[list[Violation], str | None]] = {}
         self._lock = threading.Lock()
         # Independent scenarios go out concurrently, bounded: a target that takes seconds per
         # answer must not make the suite take minutes. Steps inside a scenario stay in order.
@@ -311,9 +312,15 @@ class Runner:
         return self.preflight
 
     def prefetch(self, scenarios: Iterable[Scenario]) -> None:
-        """Start every scenario now; `result` then only waits for its own."""
+        """Start every scenario now; `result` then only waits for its own. A scenario compared
+        with a twin (compare_shape_with) brings its twin along."""
+        from .scenarios import load_all
+
+        by_id = {s.id: s for s in load_all()}
         for scenario in scenarios:
             self._submit(scenario)
+            if scenario.compare_shape_with in by_id:
+                self._submit(by_id[scenario.compare_shape_with])
 
     def result(self, scenario: Scenario) -> ScenarioResult:
         return self._submit(scenario).result()
@@ -325,16 +332,38 @@ class Runner:
                 future = self._futures[scenario.id] = self._pool.submit(self._run, scenario)
             return future
 
-    def shape_violations(self, scenario: Scenario, other: ScenarioResult) -> tuple[list[Violation], str | None]:
-        """consistency.nonstream_matches_stream: compare with the streamed twin's final response."""
-        mine = self.result(scenario)
-        if mine.final_response is None or other.final_response is None:
-            return [], f"no final response from {'this scenario' if mine.final_response is None else other.scenario.id}"
+    def pair(self, scenario: Scenario) -> tuple[list[Violation], str | None]:
+        """consistency.nonstream_matches_stream: the scenario's final response compared with its
+        streamed twin's (waiting for both). Judged once per scenario, here and not in a pytest
+        item, so that results.json does not depend on which items ran. Returns the violations,
+        or why the shapes could not be compared."""
+        with self._lock:
+            known = self._pairs.get(scenario.id)
+        if known is not None:
+            return known
+        from .scenarios import load_all
+
+        twin = next(s for s in load_all() if s.id == scenario.compare_shape_with)
+        mine, other = self.result(scenario), self.result(twin)
         severity = profiles.get(self.profile).severity("consistency.nonstream_matches_stream")
-        if severity is None:
-            return [], None
-        problems = shape_differences(other.final_response, mine.final_response)
-        return [Violation("consistency.nonstream_matches_stream", severity, problem, "$") for problem in problems], None
+        if mine.final_response is None or other.final_response is None:
+            judged: tuple[list[Violation], str | None] = (
+                [], f"no final response from {'this scenario' if mine.final_response is None else twin.id}")
+        elif severity is None:
+            judged = ([], None)
+        else:
+            problems = shape_differences(other.final_response, mine.final_response)
+            judged = ([Violation("consistency.nonstream_matches_stream", severity, problem, "$")
+                       for problem in problems], None)
+        with self._lock:
+            self._pairs[scenario.id] = judged
+        return judged
+
+    def pair_violations(self) -> dict[str, list[Violation]]:
+        """The pair findings of every finished scenario whose twin has finished too."""
+        done = self.results
+        return {sid: self.pair(result.scenario)[0] for sid, result in done.items()
+                if result.scenario.compare_shape_with in done}
 
     def _redact(self, violation: Violation) -> Violation:
         return replace(violation, message=self.redactor.text(violation.message),
