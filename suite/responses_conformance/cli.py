@@ -4,6 +4,7 @@
     responses-conformance serve [--host H] [--port N] [--api-key K] the reference server
     responses-conformance checks [--markdown]                       the catalogue of checks
     responses-conformance replay FILE... [--json] [--profile P]     check captured traffic offline
+    responses-conformance tap --upstream URL [--listen HOST:PORT]   judge real clients' traffic live
 
 Exit codes of `run` (results.Verdict, one computation for every output): 0 conformant, 1 not
 conformant (a MUST rule broken, or a stale baseline entry), 2 interrupted, 4 usage error,
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import replay
 
         return replay.main(argv[1:])  # its own parser: a wrong call is one line, exit 2
+    if argv and argv[0] == "tap":
+        from . import tap
+
+        return tap.main(argv[1:])  # its own parser and signal handling; exit codes of the verdict
     parser = argparse.ArgumentParser(prog="responses-conformance",
                                      description="Conformance suite for the OpenAI Responses API.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     replay.add_arguments(commands.add_parser(
         "replay", help="check captured traffic offline (SSE, JSON lines, JSON bodies, HAR, live transcripts)"))
+    commands.add_parser("tap", help="a transparent proxy that judges real clients' traffic live (see `tap --help`)")
     args = parser.parse_args(argv)
     if args.profile is not None and args.profile not in _profile_names():
         print(f"responses-conformance: unknown profile {args.profile!r}; known: {', '.join(_profile_names())}",

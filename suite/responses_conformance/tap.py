@@ -1,0 +1,1490 @@
+"""`responses-conformance tap --upstream URL`: judge the traffic of real clients, live.
+
+A reverse proxy between real clients (an SDK, the Codex CLI, an app) and the server they use.
+Every request goes to the upstream unchanged (HTTP and WebSocket, any path); every answer
+goes back to the client as it arrives, chunk by chunk, the same bytes; and the same bytes are
+fed to the engine, as `replay` feeds a capture:
+
+* HTTP: `capture.ExchangeReplay` (the `ExchangeChecker` of the live suite) judges each exchange
+  whose path is a Responses path: `POST .../responses` (a stream when the request says
+  `"stream": true`), `GET .../responses/{id}` (`?stream=true`, with `starting_after`, is a
+  resumed stream), `POST .../responses/{id}/cancel`; an answer of 4xx/5xx there is judged as an
+  error envelope. Every other path (models, chat completions, `input_items`, compact, ...) is
+  passed through and counted, not judged.
+* WebSocket on `.../responses`: every `response.create` (any client message) and the frames
+  that answer it go to one `ws.StepJudge`, the live suite's judge.
+
+Findings print as they happen, one line each (the first finding of a check in an exchange; the
+rest of that check is folded into one line when the exchange ends). When the tap ends (Ctrl-C
+or SIGTERM, which are its normal end, `--duration`, `--max-exchanges`) it writes results.json,
+report.html, junit.xml and the transcripts, and exits with the verdict of what it saw
+(results.verdict: 0 conformant, 1 not conformant, 5 nothing tested when no Responses exchange
+was seen). A capture's model is not scripted: model-behaviour findings never fail the run.
+
+Memory is constant: one exchange's checker state per open exchange (bounded by that response
+and by `--max-bytes` / `--max-events`), counters per check and status, at most
+`MAX_LISTED_FINDINGS` exchanges with findings and `MAX_LISTED_PASSED` without kept for the
+report (every exchange is counted), and at most `--max-transcripts` transcripts on disk
+(the oldest are removed). Credentials never reach any output: the values of the clients'
+Authorization, api-key (and the other credential headers of `redact.SENSITIVE_HEADERS`) and of
+every `--redact-header NAME` are learnt per request and removed from everything written or
+printed about that exchange (transcripts, findings, reports).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as _dt
+import json
+import signal
+import sys
+import threading
+import time
+import zlib
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+from . import capture
+from .engine import profiles, registry
+from .engine.exchange import Expectation
+from .engine.violations import Severity, Violation
+from .redact import REDACTED, SENSITIVE_HEADERS, Redactor, header_secrets
+from .results import Status, Tally, Verdict, final_line, scenario_status, verdict
+
+__all__ = ["Plan", "Recorder", "Tap", "TapApp", "TapOptions", "main", "plan_for"]
+
+PROG = "responses-conformance tap"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_LISTED_FINDINGS = 500  # exchanges with findings listed in results.json and the report (all are counted)
+MAX_LISTED_PASSED = 50  # exchanges without findings listed (all are counted)
+MAX_KEPT_VIOLATIONS = 50  # per exchange, for the report (the per-check counts are complete)
+MAX_REQUEST_HELD = 16 * 1024 * 1024  # a request body is read whole up to this, to see `stream`
+MAX_RECORD_REQUEST = 1024 * 1024  # a request body larger than this is not copied into the transcript
+MAX_SECRETS = 64  # recent credentials remembered for redacting the final reports
+MAX_NOTES = 50
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+                        "upgrade", "proxy-authenticate"})
+WS_HANDSHAKE = frozenset({"host", "connection", "upgrade", "sec-websocket-key", "sec-websocket-version",
+                          "sec-websocket-extensions", "sec-websocket-protocol", "content-length"})
+
+
+# -- what to judge ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """How one request's answer is judged: `kind` stream/response (by the request), an error
+    envelope when the status says so."""
+
+    kind: str  # "stream" | "response" | "sniff" (decided by the answer's Content-Type)
+    what: str  # "POST /v1/responses (stream)"
+    starting_after: int | None = None
+
+
+def _responses_route(path: str) -> tuple[str, str | None] | None:
+    """("create", None), ("retrieve", id), ("cancel", id) for a Responses path, else None."""
+    parts = [p for p in path.split("/") if p]
+    if "responses" not in parts:
+        return None
+    at = len(parts) - 1 - parts[::-1].index("responses")
+    rest = parts[at + 1:]
+    if not rest:
+        return "create", None
+    if rest[0] in ("compact", "input_tokens"):
+        return None
+    if len(rest) == 1:
+        return "retrieve", rest[0]
+    if len(rest) == 2 and rest[1] == "cancel":
+        return "cancel", rest[0]
+    return None  # input_items and whatever else: not a Response
+
+
+def plan_for(method: str, path: str, query: str, body: bytes | None) -> Plan | None:
+    """The plan for one request, or None when it is not judged (passed through)."""
+    route = _responses_route(path)
+    if route is None:
+        return None
+    name, _ = route
+    method = method.upper()
+    if name == "create" and method == "POST":
+        if body is None:
+            return Plan("sniff", f"POST {path}")
+        ok, value = _json(body)
+        streamed = ok and isinstance(value, dict) and value.get("stream") is True
+        return Plan("stream" if streamed else "response", f"POST {path}" + (" (stream)" if streamed else ""))
+    if name == "retrieve" and method == "GET":
+        args = parse_qs(query)
+        streamed = args.get("stream", [""])[-1].lower() == "true"
+        after = None
+        if streamed:
+            try:
+                after = int(args.get("starting_after", [""])[-1])
+            except ValueError:
+                after = None
+        return Plan("stream" if streamed else "response", f"GET {path}" + (" (stream)" if streamed else ""),
+                    starting_after=after)
+    if name == "cancel" and method == "POST":
+        return Plan("response", f"POST {path}")
+    return None
+
+
+def _json(body: bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False, None
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+class _Decoder:
+    """The body as the engine must see it: Content-Encoding (gzip, deflate) undone, chunk by
+    chunk; the client gets the raw bytes. Another encoding cannot be judged."""
+
+    def __init__(self, encoding: str | None) -> None:
+        encoding = (encoding or "").strip().lower()
+        self.problem: str | None = None
+        self._inflate = None
+        if encoding in ("gzip", "x-gzip"):
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS)
+        elif encoding not in ("", "identity"):
+            self.problem = f"the body is sent with Content-Encoding {encoding}, which the tap cannot decode"
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._inflate is None:
+            return chunk
+        try:
+            return self._inflate.decompress(chunk)
+        except zlib.error as exc:
+            self.problem = f"the body cannot be decompressed: {exc}"
+            self._inflate = None
+            return b""
+
+
+def _secrets_of(headers: Iterable[tuple[str, str]], redact: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname in SENSITIVE_HEADERS or lname in redact:
+            out += header_secrets("authorization" if lname in redact else name, value) or [value.strip()]
+    return [s for s in out if s]
+
+
+def _clean_headers(headers: Iterable[tuple[str, str]], redactor: Redactor, redact: frozenset[str]
+                   ) -> list[list[str]]:
+    return [[n, REDACTED if n.lower() in redact else v] for n, v in redactor.headers(headers)]
+
+
+# -- options --------------------------------------------------------------------------------------
+@dataclass
+class TapOptions:
+    upstream: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    profile: str = profiles.DEFAULT
+    reports_dir: Path = Path("reports")
+    results_json: Path | None = None
+    html: Path | None = None
+    junit: Path | None = None
+    transcripts: bool = True
+    max_transcripts: int = 1000
+    max_exchanges: int | None = None
+    duration: float | None = None
+    max_bytes: int = 32 * 1024 * 1024
+    max_events: int = 200_000
+    idle_timeout: float | None = 600.0
+    connect_timeout: float = 10.0
+    redact_headers: frozenset[str] = frozenset()
+    baseline: Path | None = None
+    insecure: bool = False
+    quiet: bool = False
+
+    @property
+    def results_path(self) -> Path:
+        return self.results_json or self.reports_dir / "results.json"
+
+    @property
+    def html_path(self) -> Path:
+        return self.html or self.reports_dir / "report.html"
+
+    @property
+    def junit_path(self) -> Path:
+        return self.junit or self.reports_dir / "junit.xml"
+
+    @property
+    def transcripts_dir(self) -> Path:
+        return self.reports_dir / "transcripts"
+
+
+# -- what was seen: counts, listed exchanges, findings as they happen ------------------------------
+@dataclass
+class Seen:
+    """One judged exchange, as kept for the report (its violations capped and redacted)."""
+
+    number: int
+    label: str
+    transcript: capture.Transcript
+    status: Status
+    record: Path | None = None
+
+
+class Recorder:
+    """Everything the tap learnt, in constant memory, and the outputs written from it.
+
+    Called from the event loop's thread only (the exchanges are judged there); `result()` after
+    the server stopped."""
+
+    def __init__(self, options: TapOptions, *, out: IO[str] | None = None,
+                 known: Callable[[Violation], bool] = lambda v: False) -> None:
+        self.options = options
+        self.out = out if out is not None else sys.stdout
+        self.known = known
+        self.schemas = _load_schemas(options.profile)
+        self.started_at = _now()
+        self.started = time.monotonic()
+        self.numbers = 0  # exchanges started (judged or not)
+        self.statuses: Counter[Status] = Counter()
+        self.passed_through: Counter[str] = Counter()  # "GET /v1/models" -> count (bounded)
+        self.passed_through_total = 0
+        self.upstream_errors = 0
+        self.client_disconnects = 0
+        self.ws_connections = 0
+        self.checks: dict[str, dict[str, Any]] = {}  # check -> {severity, exchanges, violations, first}
+        self.listed_findings: list[Seen] = []
+        self.listed_passed: list[Seen] = []
+        self.unlisted = 0
+        self.notes: deque[str] = deque(maxlen=MAX_NOTES)
+        self.secrets: deque[str] = deque(maxlen=MAX_SECRETS)
+        self.transcript_files: deque[list[Path]] = deque()
+        self.ended_by: str | None = None
+        self.on_judged: Callable[[int], None] | None = None
+
+    # -- counting ------------------------------------------------------------------------------
+    @property
+    def judged(self) -> int:
+        return sum(self.statuses.values())
+
+    def next_number(self) -> int:
+        self.numbers += 1
+        return self.numbers
+
+    def learn(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if secret not in self.secrets:
+                self.secrets.append(secret)
+
+    def pass_through(self, method: str, path: str) -> None:
+        self.passed_through_total += 1
+        key = f"{method} {_route_shape(path)}"
+        if key in self.passed_through or len(self.passed_through) < 100:
+            self.passed_through[key] += 1
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def say(self, line: str) -> None:
+        if self.options.quiet:
+            return
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+    # -- findings as they happen ---------------------------------------------------------------
+    def finding(self, number: int, what: str, violation: Violation) -> None:
+        label = "KNOWN" if self.known(violation) else ("FAIL" if violation.severity is Severity.MUST else "WARN")
+        if registry.BY_ID.get(violation.check) is not None and _model(violation.check) \
+                and violation.severity is Severity.MUST:
+            label = "MODEL"
+        self.say(f"{label:<5} #{number} {what}: {violation.check} ({violation.severity.value.upper()}) "
+                 f"{violation.where()}: {_one_line(violation.message)}")
+
+    def finished(self, number: int, what: str, transcript: capture.Transcript, redactor: Redactor,
+                 record: Path | None = None) -> Status:
+        """One judged exchange is over: count it, keep it (bounded), say what was folded."""
+        violations = [_redacted(v, redactor) for v in transcript.violations]
+        outcome = Status.COULD_NOT_TEST if transcript.could_not_check is not None else Status.PASSED
+        status = scenario_status(outcome, violations, deterministic=False, known=self.known)
+        self.statuses[status] += 1
+        per_check = Counter(v.check for v in violations)
+        for check, count in per_check.items():
+            first = next(v for v in violations if v.check == check)
+            entry = self.checks.setdefault(check, {"severity": first.severity.value, "exchanges": 0,
+                                                   "violations": 0, "first": number})
+            entry["exchanges"] += 1
+            entry["violations"] += count
+            if first.severity is Severity.MUST:
+                entry["severity"] = "must"
+        kept = replace(transcript, violations=violations[:MAX_KEPT_VIOLATIONS],
+                       notes=[redactor.text(n) for n in transcript.notes[:10]])
+        seen = Seen(number, f"#{number} {what}", kept, status, record)
+        bucket, cap = ((self.listed_findings, MAX_LISTED_FINDINGS) if violations or status is not Status.PASSED
+                       else (self.listed_passed, MAX_LISTED_PASSED))
+        if len(bucket) < cap:
+            bucket.append(seen)
+        else:
+            self.unlisted += 1
+        if status is Status.COULD_NOT_TEST:
+            self.say(f"{'LIMIT':<5} #{number} {what}: could not check: {transcript.could_not_check}")
+        if self.on_judged is not None:
+            self.on_judged(self.judged)
+        return status
+
+    # -- transcripts ---------------------------------------------------------------------------
+    def transcript_paths(self, number: int, suffix: str) -> tuple[Path, Path] | None:
+        if not self.options.transcripts:
+            return None
+        directory = self.options.transcripts_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        stem = f"tap-{number:06d}"
+        body, record = directory / f"{stem}{suffix}", directory / f"{stem}.json"
+        self.transcript_files.append([body, record])
+        while len(self.transcript_files) > max(self.options.max_transcripts, 0):
+            for old in self.transcript_files.popleft():
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return body, record
+
+    # -- the verdict and the outputs -----------------------------------------------------------
+    def verdict(self) -> Verdict:
+        return verdict(self.statuses.elements())
+
+    def cause(self, chosen: Verdict) -> str | None:
+        if chosen is Verdict.NOTHING_TESTED:
+            if self.passed_through_total:
+                return (f"the tap saw no Responses API exchange ({self.passed_through_total} other requests "
+                        "passed through)")
+            return "the tap saw no Responses API exchange"
+        if chosen is Verdict.NOT_CONFORMANT:
+            broken = sorted(c for c, e in self.checks.items() if e["severity"] == "must")
+            return f"{self.statuses[Status.FAILED]} exchange(s) broke MUST rules: {', '.join(broken[:10])}"
+        if chosen is Verdict.COULD_NOT_TEST:
+            return f"{self.statuses[Status.COULD_NOT_TEST]} exchange(s) could not be checked to their end"
+        return None
+
+    def results(self) -> dict[str, Any]:
+        chosen = self.verdict()
+        redactor = Redactor(self.secrets)
+        tally = Tally(dict(self.statuses))
+        rows = []
+        for seen in sorted(self.listed_findings + self.listed_passed, key=lambda s: s.number):
+            t = seen.transcript
+            rows.append({"id": seen.label, "description": " ".join(filter(None, [t.kind, t.response_id])),
+                         "kind": t.kind, "status": str(seen.status), "events": t.events,
+                         "notes": list(t.notes), "violations": [v.to_json() for v in t.violations],
+                         **({"transcript": str(seen.record)} if seen.record is not None else {})})
+        cause = self.cause(chosen)
+        data = {
+            "suite": {"name": "responses-conformance", "version": _suite_version(), "profile": self.options.profile},
+            "generated_at": _now(),
+            "mode": "tap",
+            "target": {"url": self.options.upstream, "model": None, "profile": self.options.profile,
+                       "label": f"tap of {self.options.upstream}"},
+            "tap": {"listen": f"{self.options.host}:{self.options.port}", "started_at": self.started_at,
+                    "seconds": round(time.monotonic() - self.started, 3), "ended_by": self.ended_by,
+                    "requests": self.numbers, "judged": self.judged, "passed_through": self.passed_through_total,
+                    "passed_through_routes": dict(self.passed_through.most_common(100)),
+                    "upstream_errors": self.upstream_errors, "client_disconnects": self.client_disconnects,
+                    "websocket_connections": self.ws_connections, "listed": len(rows), "not_listed": self.unlisted},
+            "features": {},
+            "scenarios": rows,
+            "checks": {check: dict(entry) for check, entry in sorted(self.checks.items())},
+            "summary": {"scenarios": self.judged, **tally.to_json(), "verdict": chosen.label,
+                        "exit_code": chosen.exit_code, **({"cause": cause} if cause else {})},
+            "notes": list(self.notes),
+        }
+        return redactor.json(data)
+
+    def summary_lines(self) -> list[str]:
+        chosen = self.verdict()
+        lines = [f"tap: {self.numbers} request(s): {self.judged} Responses exchange(s) judged "
+                 f"({Tally(dict(self.statuses)).line()}), {self.passed_through_total} passed through"
+                 + (f", {self.upstream_errors} upstream error(s)" if self.upstream_errors else "")]
+        for check, entry in sorted(self.checks.items(), key=lambda kv: (kv[1]["severity"] != "must", kv[0])):
+            lines.append(f"  {check} ({entry['severity'].upper()}): {entry['exchanges']} exchange(s), "
+                         f"{entry['violations']} finding(s), first in #{entry['first']}")
+        detail = f"{self.judged} exchange(s) judged, {Tally(dict(self.statuses)).line()}"
+        cause = self.cause(chosen)
+        lines.append(final_line(chosen, cause if cause and chosen is not Verdict.CONFORMANT else detail))
+        return lines
+
+    def write_outputs(self) -> list[str]:
+        """results.json, report.html, junit.xml; returns problems (one line each)."""
+        problems = []
+        data = self.results()
+        redactor = Redactor(self.secrets)
+        for path, render in ((self.options.results_path, lambda: json.dumps(data, indent=2, ensure_ascii=False)),
+                             (self.options.html_path, lambda: self._html(data, redactor)),
+                             (self.options.junit_path, lambda: _junit(data))):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                text = redactor.text(render())
+                temporary = path.with_name(f".{path.name}.tmp")
+                temporary.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
+                temporary.replace(path)
+            except Exception as exc:  # noqa: BLE001 - one line, the other outputs still written
+                problems.append(f"cannot write {path}: {type(exc).__name__}: {exc}")
+        return problems
+
+    def _html(self, data: dict[str, Any], redactor: Redactor) -> str:
+        from .html_report import render_standalone, replay_inputs
+
+        from types import SimpleNamespace
+
+        kept = sorted(self.listed_findings + self.listed_passed, key=lambda s: s.number)
+        views = [SimpleNamespace(label=s.label, verdict=s.transcript.verdict if s.status is not Status.FAILED else "fail",
+                                 kind=s.transcript.kind, response_id=s.transcript.response_id,
+                                 events=s.transcript.events, notes=s.transcript.notes,
+                                 violations=s.transcript.violations, record=None, curl=None,
+                                 source=str(s.record) if s.record is not None else s.label) for s in kept]
+        results, findings = replay_inputs(views, profile=self.options.profile)
+        results["summary"] = dict(data["summary"])
+        results["target"] = dict(data["target"])
+        results["notes"] = [f"tap: {data['tap']['requests']} requests, {data['tap']['judged']} Responses exchanges "
+                            f"judged, {data['tap']['passed_through']} passed through; {data['tap']['not_listed']} "
+                            "judged exchanges not listed here (counted in the summary)", *data["notes"]]
+        for row, seen in zip(results.get("scenarios", []), kept):
+            row["status"] = {Status.FAILED: "failed", Status.COULD_NOT_TEST: "errored"}.get(seen.status, "passed")
+        return render_standalone(results, findings, title="Responses API conformance report (tap)")
+
+
+def _junit(data: dict[str, Any]) -> str:
+    """One test case per listed exchange; the verdict as test-suite properties, as the live run."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    summary = data["summary"]
+    rows = data["scenarios"]
+    failures = sum(1 for r in rows if r["status"] == "failed")
+    skipped = sum(1 for r in rows if r["status"] in ("could not test",))
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<testsuites>",
+             f'<testsuite name="responses-conformance tap" tests="{len(rows)}" failures="{failures}" errors="0" '
+             f'skipped="{skipped}">',
+             "<properties>",
+             f'<property name="conformance_verdict" value={quoteattr(summary["verdict"])}/>',
+             f'<property name="conformance_exit_code" value="{summary["exit_code"]}"/>',
+             f'<property name="conformance_cause" value={quoteattr(summary.get("cause") or "")}/>',
+             f'<property name="tap_judged" value="{summary["scenarios"]}"/>',
+             "</properties>"]
+    for row in rows:
+        name = quoteattr(row["id"])
+        lines.append(f'<testcase classname="tap" name={name}>')
+        must = [v for v in row["violations"] if v["severity"] == "must"]
+        if row["status"] == "failed":
+            text = "\n".join(f"{v['check']}: {v['message']}" for v in must[:20])
+            first = must[0]["check"] if must else "failed"
+            lines.append(f"<failure message={quoteattr(first)}>{escape(text)}</failure>")
+        elif row["status"] == "could not test":
+            lines.append(f"<skipped message={quoteattr('could not test: ' + '; '.join(row['notes'])[:300])}/>")
+        should = [v for v in row["violations"] if v["severity"] != "must"]
+        if should:
+            lines.append("<system-out>" + escape("\n".join(f"warning {v['check']}: {v['message']}"
+                                                           for v in should[:20])) + "</system-out>")
+        lines.append("</testcase>")
+    lines += ["</testsuite>", "</testsuites>"]
+    return "\n".join(lines)
+
+
+def _model(check: str) -> bool:
+    from .results import is_model_behaviour
+
+    return is_model_behaviour(check)
+
+
+def _redacted(violation: Violation, redactor: Redactor) -> Violation:
+    return replace(violation, message=redactor.text(violation.message),
+                   excerpt=redactor.text(violation.excerpt) if violation.excerpt else violation.excerpt)
+
+
+def _one_line(text: str, limit: int = 240) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _route_shape(path: str) -> str:
+    """A path with its ids folded (`/v1/responses/{id}/input_items`): the pass-through counts stay few."""
+    parts = []
+    for part in path.split("/"):
+        parts.append("{id}" if len(part) > 24 or any(ch.isdigit() for ch in part) and "_" in part else part)
+    return "/".join(parts)[:120]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _suite_version() -> str:
+    from .report import suite_version
+
+    return suite_version()
+
+
+def _load_schemas(profile: str) -> Any:
+    from .engine.schemas import SchemaSet
+
+    return SchemaSet.load(profile=profile)
+
+
+# -- one HTTP exchange: head, chunks, close (no I/O but its transcript) -----------------------------
+class HttpJudge:
+    """One judged HTTP exchange: the upstream's head and raw body chunks in, findings out as they
+    appear (`Recorder.finding`), the transcript written as the body goes by."""
+
+    def __init__(self, recorder: Recorder, number: int, plan: Plan, *, method: str, url: str,
+                 request_headers: list[tuple[str, str]], request_body: bytes | None) -> None:
+        self.recorder = recorder
+        self.number = number
+        self.plan = plan
+        self.options = recorder.options
+        redact = self.options.redact_headers
+        secrets = _secrets_of(request_headers, redact)
+        recorder.learn(secrets)
+        self.redactor = Redactor(secrets)
+        self.what = plan.what
+        self.method, self.url = method, self.redactor.text(url)
+        self.request_headers = _clean_headers(request_headers, self.redactor, redact)
+        self.request_body = request_body
+        self.replay: capture.ExchangeReplay | None = None
+        self.decoder: _Decoder | None = None
+        self.started = time.monotonic()
+        self.first_byte: float | None = None
+        self.bytes_in = 0
+        self.judged_bytes = 0
+        self.status: int | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.limit: str | None = None
+        self.problem: str | None = None
+        self._shown: Counter[str] = Counter()
+        self._seen = 0
+        self._body_file: IO[bytes] | None = None
+        self._stream_redactor = self.redactor.stream()
+        self._paths: tuple[Path, Path] | None = None
+        self.closed = False
+
+    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.status, self.headers = status, headers
+        kind = self.plan.kind
+        if status >= 400 or status < 200 or 300 <= status < 400:
+            expectation = Expectation("error", statuses=(status,))
+        elif kind == "sniff":
+            ctype = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+            expectation = Expectation("stream" if ctype == "text/event-stream" else "response")
+        else:
+            expectation = Expectation(kind, starting_after=self.plan.starting_after)
+        if status < 200 or 300 <= status < 400:
+            self.problem = f"HTTP {status}: nothing to judge"
+        self.replay = capture.ExchangeReplay(self.what, self.number, expectation, status, headers,
+                                             schemas=self.recorder.schemas, profile=self.options.profile)
+        self.decoder = _Decoder(_header(headers, "content-encoding"))
+        if self.decoder.problem:
+            self.problem = self.decoder.problem
+        ctype = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+        paths = self.recorder.transcript_paths(self.number, ".sse" if ctype == "text/event-stream" else ".body")
+        if paths is not None:
+            self._paths = paths
+            try:
+                self._body_file = open(paths[0], "wb")
+            except OSError as exc:
+                self.recorder.note(f"transcripts: cannot write {paths[0]}: {exc.strerror or exc}")
+                self._paths = None
+        self._report()
+
+    def body(self, raw: bytes) -> None:
+        if self.replay is None or self.closed:
+            return
+        if self.first_byte is None:
+            self.first_byte = time.monotonic() - self.started
+        self.bytes_in += len(raw)
+        if self.problem is not None or self.limit is not None:
+            return
+        assert self.decoder is not None
+        chunk = self.decoder.feed(raw)
+        if self.decoder.problem:
+            self.problem = self.decoder.problem
+            return
+        if not chunk:
+            return
+        if self.judged_bytes + len(chunk) > self.options.max_bytes:
+            self.limit = f"the body is larger than {self.options.max_bytes} bytes (--max-bytes)"
+            return
+        self.judged_bytes += len(chunk)
+        if self._body_file is not None:
+            try:
+                self._body_file.write(self._stream_redactor.feed(chunk))
+            except OSError:
+                self._body_file = None
+        self.replay.body(chunk)
+        checker = self.replay.checker
+        if checker.events > self.options.max_events:
+            self.limit = f"the stream has more than {self.options.max_events} events (--max-events)"
+        self._report()
+
+    def _report(self) -> None:
+        assert self.replay is not None
+        found = self.replay.checker.violations
+        while self._seen < len(found):
+            violation = found[self._seen]
+            self._seen += 1
+            self._show(violation)
+
+    def _show(self, violation: Violation) -> None:
+        self._shown[violation.check] += 1
+        if self._shown[violation.check] == 1:
+            self.recorder.finding(self.number, self.what, _redacted(violation, self.redactor))
+
+    def close(self, end: str = "eof", error: str | None = None) -> Status | None:
+        """The exchange is over (`end`: eof, client_disconnected, upstream_error, tap_stopped)."""
+        if self.closed:
+            return None
+        self.closed = True
+        if self.replay is None:  # no answer at all: nothing judged
+            return None
+        notes = []
+        complete = end == "eof" and self.limit is None and self.problem is None
+        if end == "client_disconnected":
+            notes.append("the client disconnected before the end of the answer: what arrived was judged, the "
+                         "end-of-stream rules were not run")
+        elif end == "upstream_error":
+            notes.append(f"the upstream connection broke before the end of the answer ({error}): what arrived was "
+                         "judged, the end-of-stream rules were not run")
+        elif end == "tap_stopped":
+            notes.append("the tap stopped before the end of the answer: what arrived was judged")
+        self.replay.complete = complete
+        self.replay.notes.extend(notes)
+        transcript = self.replay.close()
+        shown_before = len(self.replay.checker.violations)
+        for violation in transcript.violations[self._seen:]:
+            self._show(violation)
+        del shown_before
+        if self.limit is not None:
+            transcript.could_not_check = f"limit: {self.limit}"
+            transcript.notes.append(f"could not check: {transcript.could_not_check}; what came before it was checked")
+        elif self.problem is not None and not transcript.violations:
+            transcript.could_not_check = self.problem
+            transcript.notes.append(f"could not check: {self.problem}")
+        record = self._write_record(transcript, end, error)
+        status = self.recorder.finished(self.number, self.what, transcript, self.redactor, record)
+        for check, count in self._shown.items():
+            if count > 1:
+                self.recorder.say(f"      #{self.number}: and {count - 1} more {check}")
+        return status
+
+    def abandon(self) -> None:
+        """Nothing judged (no answer came): remove the transcript that was begun."""
+        self.closed = True
+        if self._body_file is not None:
+            self._body_file.close()
+            self._body_file = None
+
+    def _write_record(self, transcript: capture.Transcript, end: str, error: str | None) -> Path | None:
+        if self._paths is None:
+            return None
+        body_path, record_path = self._paths
+        if self._body_file is not None:
+            with contextlib.suppress(OSError):
+                self._body_file.write(self._stream_redactor.flush())
+                self._body_file.close()
+            self._body_file = None
+        request_body: Any = None
+        if self.request_body is not None:
+            if len(self.request_body) <= MAX_RECORD_REQUEST:
+                ok, value = _json(self.request_body)
+                request_body = value if ok else self.request_body.decode("utf-8", "replace")
+            else:
+                request_body = f"<{len(self.request_body)} bytes, not kept>"
+        redactor = self.redactor
+        record = {
+            "name": f"tap-{self.number:06d}",
+            "request": {"method": self.method, "url": self.url, "headers": self.request_headers,
+                        "body": request_body, "curl": None},
+            "response": {"status": self.status,
+                         "headers": _clean_headers(self.headers, redactor, self.options.redact_headers),
+                         "end": end, "error": error, "elapsed_s": round(time.monotonic() - self.started, 4),
+                         "first_byte_after_s": round(self.first_byte, 4) if self.first_byte is not None else None,
+                         "content_encoding": _header(self.headers, "content-encoding"),
+                         "bytes_received": self.bytes_in, "body_file": body_path.name},
+            "events": [],
+            "violations": [_redacted(v, redactor).to_json() for v in transcript.violations[:MAX_KEPT_VIOLATIONS]],
+            "tap": {"exchange": self.number, "what": self.what, "kind": transcript.kind, "notes": transcript.notes},
+        }
+        try:
+            record_path.write_text(redactor.text(json.dumps(redactor.json(record), indent=2, ensure_ascii=False))
+                                   + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.recorder.note(f"transcripts: cannot write {record_path}: {exc.strerror or exc}")
+            return None
+        return record_path
+
+
+# -- one WebSocket connection on /responses: one StepJudge per response.create ------------------------
+class WsJudge:
+    """The frames of one WebSocket connection. Each client message opens a turn (a `StepJudge`
+    with one message sent) unless the turn before is still waiting for answers; the server's
+    frames go to the open turn. A turn ends when it is answered, or with the connection."""
+
+    def __init__(self, recorder: Recorder, what: str, request_headers: list[tuple[str, str]], url: str) -> None:
+        self.recorder = recorder
+        self.what = what
+        redact = recorder.options.redact_headers
+        secrets = _secrets_of(request_headers, redact)
+        recorder.learn(secrets)
+        self.redactor = Redactor(secrets)
+        self.request_headers = _clean_headers(request_headers, self.redactor, redact)
+        self.url = self.redactor.text(url)
+        self.turn: _Turn | None = None
+
+    def client_message(self, data: str | bytes) -> None:
+        turn = self.turn
+        if turn is None or turn.judge.done:
+            if turn is not None:
+                self._finish(turn, complete=True)
+            self.turn = turn = self._new_turn(sent=1)
+        else:
+            turn.judge.sent += 1
+        turn.log({"dir": "out", **_frame_line(data)})
+
+    def server_message(self, data: str | bytes) -> None:
+        turn = self.turn
+        if turn is None:
+            self.turn = turn = self._new_turn(sent=0)
+        turn.log({"dir": "in", **_frame_line(data)})
+        turn.judge.frame(data)
+        turn.report()
+        if turn.judge.done and turn.judge.sent:
+            self._finish(turn, complete=True)
+            self.turn = None
+
+    def closed(self, by: str, code: int | None, reason: str = "") -> None:
+        turn = self.turn
+        self.turn = None
+        if turn is None:
+            return
+        turn.log({"dir": "close", "by": by, "code": code, "reason": reason})
+        if by == "server":
+            turn.judge.server_closed(code, reason)
+            self._finish(turn, complete=True)
+        else:
+            turn.notes.append("the client closed the connection before the answer ended: what arrived was judged")
+            self._finish(turn, complete=False)
+
+    def _new_turn(self, sent: int) -> "_Turn":
+        from .ws import StepJudge
+
+        number = self.recorder.next_number()
+        judge = StepJudge(Expectation("any"), sent=sent, schemas=self.recorder.schemas,
+                          profile=self.recorder.options.profile)
+        turn = _Turn(self, number, judge)
+        paths = self.recorder.transcript_paths(number, ".ws.jsonl")
+        if paths is not None:
+            turn.paths = paths
+            try:
+                turn.file = open(paths[0], "w", encoding="utf-8")
+            except OSError:
+                turn.paths = None
+        return turn
+
+    def _finish(self, turn: "_Turn", *, complete: bool) -> None:
+        judge = turn.judge
+        judge.finish(complete=complete)
+        turn.report()
+        first = judge.first_response
+        response_id = first.response.get("id") if first is not None and isinstance(first.response, dict) else None
+        kind = "stream" if judge.responses else "error" if judge.answers else "stream"
+        transcript = capture.Transcript(self.what, turn.number, kind, list(judge.violations),
+                                        response_id=response_id if isinstance(response_id, str) else None,
+                                        events=judge.events_checked, notes=list(turn.notes))
+        if not judge.responses and not judge.answers and not judge.violations:
+            # a message nobody answered before the connection ended, and nothing to judge
+            turn.close_file()
+            return
+        record = turn.write_record(transcript, complete)
+        self.recorder.finished(turn.number, f"{self.what} (websocket)", transcript, self.redactor, record)
+        for check, count in turn.shown.items():
+            if count > 1:
+                self.recorder.say(f"      #{turn.number}: and {count - 1} more {check}")
+
+    def abandon(self) -> None:
+        if self.turn is not None:
+            self.closed("tap", None)
+
+
+@dataclass
+class _Turn:
+    owner: WsJudge
+    number: int
+    judge: Any
+    paths: tuple[Path, Path] | None = None
+    file: IO[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    shown: Counter = field(default_factory=Counter)
+    seen: int = 0
+    sent_lines: int = 0
+
+    def log(self, line: dict) -> None:
+        if line.get("dir") == "out" and self.sent_lines < 100:
+            self.sent_lines += 1
+        if self.file is not None:
+            try:
+                self.file.write(self.owner.redactor.text(json.dumps(line, ensure_ascii=False)) + "\n")
+            except OSError:
+                self.file = None
+
+    def report(self) -> None:
+        found = self.judge.violations
+        while self.seen < len(found):
+            violation = found[self.seen]
+            self.seen += 1
+            self.shown[violation.check] += 1
+            if self.shown[violation.check] == 1:
+                self.owner.recorder.finding(self.number, f"{self.owner.what} (websocket)",
+                                            _redacted(violation, self.owner.redactor))
+
+    def close_file(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+            self.file = None
+
+    def write_record(self, transcript: capture.Transcript, complete: bool) -> Path | None:
+        self.close_file()
+        if self.paths is None:
+            return None
+        frames, record_path = self.paths
+        redactor = self.owner.redactor
+        record = {
+            "name": f"tap-{self.number:06d}",
+            "transport": "websocket",
+            "request": {"method": "GET", "url": self.owner.url, "headers": self.owner.request_headers,
+                        "body": None, "curl": None},
+            "response": {"status": 101, "headers": [], "end": "eof" if complete else "client_closed",
+                         "error": None, "complete": complete, "body_file": frames.name},
+            "events": [],
+            "violations": [_redacted(v, redactor).to_json() for v in transcript.violations[:MAX_KEPT_VIOLATIONS]],
+            "tap": {"exchange": self.number, "kind": transcript.kind, "notes": transcript.notes},
+        }
+        try:
+            record_path.write_text(redactor.text(json.dumps(redactor.json(record), indent=2, ensure_ascii=False))
+                                   + "\n", encoding="utf-8")
+        except OSError:
+            return None
+        return record_path
+
+
+def _frame_line(data: str | bytes) -> dict:
+    if isinstance(data, (bytes, bytearray)):
+        import base64
+
+        return {"binary": base64.b64encode(bytes(data)).decode("ascii")}
+    ok, value = _json(data.encode("utf-8", "surrogatepass"))
+    return {"data": value} if ok else {"text": data}
+
+
+# -- the proxy (ASGI) -------------------------------------------------------------------------------
+class _Stopped(Exception):
+    """The upstream broke mid-answer: the client's connection is dropped too (never a clean end
+    that would hide the cut)."""
+
+
+class TapApp:
+    """The ASGI app: forwards, streams back, and feeds the judges. A thin layer: every decision
+    about the bytes is the judges'."""
+
+    def __init__(self, options: TapOptions, recorder: Recorder) -> None:
+        self.options = options
+        self.recorder = recorder
+        parts = urlsplit(options.upstream)
+        self.base = f"{parts.scheme}://{parts.netloc}"
+        self.prefix = parts.path.rstrip("/")
+        self.ws_base = ("wss" if parts.scheme == "https" else "ws") + f"://{parts.netloc}"
+        self._client: Any = None
+
+    def client(self) -> Any:
+        import httpx
+
+        if self._client is None:
+            timeout = httpx.Timeout(connect=self.options.connect_timeout, read=self.options.idle_timeout,
+                                    write=self.options.idle_timeout, pool=None)
+            self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=not self.options.insecure,
+                                             trust_env=False, http1=True, http2=False,
+                                             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    async def http(self, scope: dict, receive: Any, send: Any) -> None:
+        import httpx
+
+        method = scope["method"]
+        raw_path = (scope.get("raw_path") or scope["path"].encode("utf-8")).decode("latin-1")
+        path = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        url = self.base + self.prefix + raw_path + (f"?{query}" if query else "")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        forward = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "host"]
+        body = bytearray()
+        more = True
+        while more and len(body) <= MAX_REQUEST_HELD:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        held = bytes(body)
+        content: Any = held
+        if more:  # a very large upload: the rest streams through, the plan is taken from the answer
+            async def rest() -> Any:
+                yield held
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    yield message.get("body", b"")
+                    if not message.get("more_body", False):
+                        return
+            content = rest()
+        number = self.recorder.next_number()
+        plan = plan_for(method, path, query, None if more else held)
+        judge = None
+        if plan is not None:
+            judge = HttpJudge(self.recorder, number, plan, method=method, url=url, request_headers=headers,
+                              request_body=None if more else held)
+        else:
+            self.recorder.pass_through(method, path)
+        client = self.client()
+        try:
+            request = client.build_request(method, url, headers=forward, content=content)
+            response = await client.send(request, stream=True)
+        except (httpx.HTTPError, OSError) as exc:
+            self.recorder.upstream_errors += 1
+            what = _one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 200)
+            self.recorder.say(f"{'UP':<5} #{number} {method} {path}: the upstream cannot be reached: {what}")
+            self.recorder.note(f"#{number} {method} {path}: the upstream cannot be reached: {what}")
+            if judge is not None:
+                judge.abandon()
+            message = json.dumps({"error": {"message": f"responses-conformance tap: the upstream cannot be reached "
+                                                       f"({what})", "type": "tap_upstream_error", "code": None,
+                                            "param": None}}).encode()
+            await send({"type": "http.response.start", "status": 502,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(message)).encode())]})
+            await send({"type": "http.response.body", "body": message, "more_body": False})
+            return
+        end, error = "eof", None
+        try:
+            end, error = await self._pump(response, receive, send, judge, streamed_request=more)
+        except asyncio.CancelledError:
+            end = "tap_stopped"
+            raise
+        finally:
+            await response.aclose()
+            if judge is not None:
+                judge.close(end, error)
+            if end == "client_disconnected":
+                self.recorder.client_disconnects += 1
+        if end == "upstream_error":
+            raise _Stopped(error)
+
+    async def _pump(self, response: Any, receive: Any, send: Any, judge: HttpJudge | None, *,
+                    streamed_request: bool) -> tuple[str, str | None]:
+        import httpx
+
+        raw_headers = [(k, v) for k, v in response.headers.raw]
+        status = response.status_code
+        out_headers = [(k, v) for k, v in raw_headers if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        head = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
+        state = {"final": False}
+
+        async def forward() -> tuple[str, str | None]:
+            await send({"type": "http.response.start", "status": status, "headers": out_headers})
+            if judge is not None:
+                judge.head(status, head)
+            try:
+                async for chunk in response.aiter_raw():
+                    if not chunk:
+                        continue
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if judge is not None:
+                        judge.body(chunk)
+            except httpx.HTTPError as exc:
+                return "upstream_error", _one_line(f"{type(exc).__name__}: {exc}", 200)
+            state["final"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return "eof", None
+
+        if streamed_request:
+            return await forward()
+
+        async def disconnected() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+
+        pump = asyncio.ensure_future(forward())
+        watch = asyncio.ensure_future(disconnected())
+        try:
+            await asyncio.wait({pump, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if pump.done():
+                return pump.result()
+            if state["final"]:
+                return await pump
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            return "client_disconnected", None
+        finally:
+            for task in (pump, watch):
+                if not task.done():
+                    task.cancel()
+            with contextlib.suppress(BaseException):
+                await watch
+
+    # -- WebSocket ---------------------------------------------------------------------------------
+    async def websocket(self, scope: dict, receive: Any, send: Any) -> None:
+        import websockets
+        from websockets.asyncio.client import connect
+
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        path = scope["path"]
+        raw_path = (scope.get("raw_path") or path.encode("utf-8")).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        url = self.ws_base + self.prefix + raw_path + (f"?{query}" if query else "")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        forward = [(k, v) for k, v in headers if k.lower() not in WS_HANDSHAKE]
+        judged = _responses_route(path) == ("create", None)
+        self.recorder.ws_connections += 1
+        if not judged:
+            self.recorder.pass_through("WEBSOCKET", path)
+        ssl_context = None
+        if url.startswith("wss://") and self.options.insecure:
+            import ssl
+
+            ssl_context = ssl.create_default_context()
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+        try:
+            upstream = await connect(url, additional_headers=forward, subprotocols=scope.get("subprotocols") or None,
+                                     user_agent_header=None, open_timeout=self.options.connect_timeout,
+                                     ping_interval=None, max_size=self.options.max_bytes, proxy=None,
+                                     compression=None, **({"ssl": ssl_context} if ssl_context else {}))
+        except websockets.InvalidStatus as exc:
+            answer = exc.response
+            self.recorder.note(f"WebSocket {path}: the upstream refused the upgrade with HTTP {answer.status_code}")
+            self.recorder.say(f"{'UP':<5} WebSocket {path}: the upstream refused the upgrade "
+                              f"(HTTP {answer.status_code}): passed back to the client")
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                body = bytes(answer.body or b"")
+                out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.raw_items()
+                       if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+                out.append((b"content-length", str(len(body)).encode()))
+                await send({"type": "websocket.http.response.start", "status": answer.status_code, "headers": out})
+                await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+            else:
+                await send({"type": "websocket.close", "code": 1008, "reason": f"upstream HTTP {answer.status_code}"})
+            return
+        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+            self.recorder.upstream_errors += 1
+            what = _one_line(f"{type(exc).__name__}: {exc}", 200)
+            self.recorder.note(f"WebSocket {path}: the upstream cannot be reached: {what}")
+            self.recorder.say(f"{'UP':<5} WebSocket {path}: the upstream cannot be reached: {what}")
+            await send({"type": "websocket.close", "code": 1011, "reason": "upstream unreachable"})
+            return
+        judge = WsJudge(self.recorder, f"WEBSOCKET {path}", headers, url) if judged else None
+        try:
+            await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
+        except Exception:  # noqa: BLE001 - the client left already
+            await upstream.close()
+            return
+
+        async def client_to_upstream() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    code = message.get("code", 1000)
+                    if judge is not None:
+                        judge.closed("client", code, str(message.get("reason") or ""))
+                    await upstream.close(code if code in range(1000, 5000) and code not in (1005, 1006, 1015)
+                                         else 1000)
+                    return
+                data = message.get("text")
+                if data is None:
+                    data = message.get("bytes") or b""
+                if judge is not None:
+                    judge.client_message(data)
+                await upstream.send(data)
+
+        async def upstream_to_client() -> None:
+            try:
+                async for data in upstream:
+                    if isinstance(data, str):
+                        await send({"type": "websocket.send", "text": data})
+                    else:
+                        await send({"type": "websocket.send", "bytes": data})
+                    if judge is not None:
+                        judge.server_message(data)
+            except websockets.ConnectionClosed:
+                pass
+            received = upstream.close_rcvd
+            code = received.code if received is not None else 1006
+            reason = received.reason if received is not None else ""
+            if judge is not None:
+                judge.closed("server", code if received is not None else None, reason)
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": code if code not in (1005, 1006, 1015) else 1000,
+                            "reason": reason})
+
+        tasks = [asyncio.ensure_future(client_to_upstream()), asyncio.ensure_future(upstream_to_client())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            with contextlib.suppress(Exception):
+                await upstream.close()
+            if judge is not None:
+                judge.abandon()
+
+
+# -- running it ------------------------------------------------------------------------------------
+def _server_class() -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """uvicorn's server, with the tap's own signal handling: Ctrl-C and SIGTERM end the tap
+        normally (the outputs are written, the verdict is the traffic's); uvicorn would re-raise
+        them after its shutdown."""
+
+        ending: str | None = None
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:  # type: ignore[override]
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+
+            def handle(sig: int, frame: Any) -> None:
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+                if self.ending is None:
+                    self.ending = signal.Signals(sig).name
+
+            originals = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    return _Server
+
+
+class Tap:
+    """The tap in-process: `start()` binds and serves (a background thread, or the calling thread
+    with `run()`), `stop()` ends it and writes the outputs; `exit_code` is the verdict's.
+
+        with Tap(TapOptions(upstream=server.url, port=0)) as tap:
+            client = openai.OpenAI(base_url=tap.base_url, ...)
+        tap.exit_code
+    """
+
+    def __init__(self, options: TapOptions, *, out: IO[str] | None = None) -> None:
+        import logging
+
+        import uvicorn
+
+        from .reference.server import bind
+
+        self.options = options
+        known = _baseline(options.baseline)
+        self.recorder = Recorder(options, out=out, known=known)
+        self.app = TapApp(options, self.recorder)
+        self.sock = bind(options.host, options.port)
+        self.port = self.sock.getsockname()[1]
+        options.port = self.port
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", log_config=None,
+                                server_header=False, date_header=False, timeout_graceful_shutdown=3,
+                                ws="websockets-sansio", ws_max_size=options.max_bytes, ws_ping_interval=None,
+                                ws_per_message_deflate=False)
+        self.server = _server_class()(config)
+        # an ASGI error is ours to say (the app catches what it knows); uvicorn's own log would print a traceback
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        self.recorder.on_judged = self._judged
+        self._thread: threading.Thread | None = None
+        self.exit_code: int | None = None
+        self.problems: list[str] = []
+        self._watch: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        from .reference.server import url_of
+
+        return url_of(self.options.host, self.port)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def _judged(self, count: int) -> None:
+        limit = self.options.max_exchanges
+        if limit is not None and count >= limit and not self.server.should_exit:
+            self.recorder.ended_by = self.recorder.ended_by or f"--max-exchanges {limit}"
+            self.server.should_exit = True
+
+    async def _serve(self) -> None:
+        async def deadline() -> None:
+            if self.options.duration is None:
+                return
+            await asyncio.sleep(self.options.duration)
+            self.recorder.ended_by = self.recorder.ended_by or f"--duration {self.options.duration:g}"
+            self.server.should_exit = True
+
+        watch = asyncio.ensure_future(deadline())
+        try:
+            await self.server.serve(sockets=[self.sock])
+        finally:
+            watch.cancel()
+            with contextlib.suppress(BaseException):
+                await watch
+            await self.app.aclose()
+
+    def run(self) -> int:
+        """Serve in this thread until a signal, the duration or the exchange limit; then write the
+        outputs and return the exit code."""
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self.sock.close()
+        return self._end()
+
+    def start(self) -> "Tap":
+        ready = threading.Event()
+
+        def run() -> None:
+            try:
+                asyncio.run(self._serve())
+            finally:
+                self.sock.close()
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name=f"tap:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if not self.server.started:
+            self.stop()
+            raise RuntimeError("the tap did not start")
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the tap to end by itself (duration, exchange limit); True when it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self._thread is not None:
+            self.recorder.ended_by = self.recorder.ended_by or "stop"
+            self.server.should_exit = True
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self.server.force_exit = True
+                self._thread.join(timeout)
+            self._thread = None
+        if self.exit_code is None:
+            return self._end()
+        return self.exit_code
+
+    def _end(self) -> int:
+        if self.exit_code is not None:
+            return self.exit_code
+        ending = getattr(self.server, "ending", None)
+        if ending and not self.recorder.ended_by:
+            self.recorder.ended_by = ending
+        self.problems = self.recorder.write_outputs()
+        for line in self.recorder.summary_lines()[:-1]:
+            self.recorder.say(line)
+        for problem in self.problems:
+            print(f"{PROG}: {problem}", file=sys.stderr)
+        self.recorder.say(f"tap: wrote {self.options.results_path}, {self.options.html_path}, "
+                          f"{self.options.junit_path}" + (f" and {self.options.transcripts_dir}/"
+                                                          if self.options.transcripts else ""))
+        self.recorder.say(self.recorder.summary_lines()[-1])
+        self.exit_code = self.recorder.verdict().exit_code
+        return self.exit_code
+
+    def __enter__(self) -> "Tap":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _baseline(path: Path | None) -> Callable[[Violation], bool]:
+    if path is None:
+        return lambda v: False
+    from .baseline import load
+
+    entries = load(path, set())  # check ids only: a tap's exchanges are not scenarios
+    return lambda v: entries.find("", v.check) is not None
+
+
+# -- the command line -----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(Verdict.USAGE_ERROR.exit_code)
+
+
+EPILOG = """Point a client at the tap instead of its server, e.g.
+  OPENAI_BASE_URL=http://127.0.0.1:8080/v1 your-client ...
+with --upstream the server's origin (https://api.openai.com): the client's path (/v1/responses) is
+appended to it. Ctrl-C or SIGTERM end the tap normally and write the reports.
+
+exit status (the verdict of the traffic seen):
+  0  conformant: Responses exchanges were judged and no MUST rule is broken
+  1  not conformant: a MUST rule is broken
+  4  usage error (a bad option, URL or baseline; the address cannot be had)
+  5  nothing tested: no Responses API exchange was seen
+  6  could not test: exchanges could not be checked to their end (a limit), none broke a MUST rule"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="A transparent proxy that judges the Responses API traffic of real "
+                                            "clients as it passes, with the live suite's checks.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--upstream", required=True, metavar="URL",
+                        help="the server the clients really use (its origin, e.g. https://api.openai.com; a path "
+                             "prefix is kept)")
+    parser.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT",
+                        help="where the tap listens (default 127.0.0.1:8080; port 0 picks a free one). Anything but "
+                             "the loopback relays the requests of anyone who can reach it, with their key")
+    parser.add_argument("--profile", default=profiles.DEFAULT, choices=sorted(profiles.PROFILES),
+                        help="which flavour of the protocol to hold the traffic to (default: openai)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    parser.add_argument("--max-exchanges", type=int, default=None, metavar="N",
+                        help="stop after N judged Responses exchanges")
+    parser.add_argument("--reports-dir", default="reports", metavar="DIR",
+                        help="where results.json, report.html, junit.xml and transcripts/ go (default: reports)")
+    parser.add_argument("--results-json", default=None, metavar="PATH", help="where results.json goes")
+    parser.add_argument("--html", default=None, metavar="PATH", help="where the HTML report goes")
+    parser.add_argument("--junit-xml", default=None, metavar="PATH", help="where the JUnit XML goes")
+    parser.add_argument("--no-transcripts", action="store_true", help="write no transcripts")
+    parser.add_argument("--max-transcripts", type=int, default=1000, metavar="N",
+                        help="keep the transcripts of the last N judged exchanges (older ones are removed; "
+                             "default 1000)")
+    parser.add_argument("--redact-header", action="append", default=[], metavar="NAME",
+                        help="a request header whose value is a secret too (Authorization, api-key, cookies are "
+                             "always); repeatable")
+    parser.add_argument("--baseline", default=None, metavar="FILE",
+                        help="known failures (check ids, each with a reason): reported as known, not failed")
+    parser.add_argument("--max-bytes", type=int, default=32 * 1024 * 1024, metavar="N",
+                        help="most body bytes judged per exchange (the rest is forwarded, not judged)")
+    parser.add_argument("--max-events", type=int, default=200_000, metavar="N",
+                        help="most events judged per stream")
+    parser.add_argument("--idle-timeout", type=float, default=600.0, metavar="S",
+                        help="longest silence of the upstream before or between bytes (default 600)")
+    parser.add_argument("--insecure", action="store_true", help="do not verify the upstream's TLS certificate")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary (the findings are in the reports)")
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = text, "8080"
+    host = host.strip("[]") or "127.0.0.1"
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} is not 0..65535")
+    return host, number
+
+
+def options_from(args: argparse.Namespace) -> TapOptions:
+    parts = urlsplit(args.upstream)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--upstream {args.upstream!r} is not an http:// or https:// URL")
+    parts.port  # noqa: B018 - raises ValueError for a bad port
+    try:
+        host, port = _listen(args.listen)
+    except ValueError as exc:
+        raise ValueError(f"--listen {args.listen!r}: {exc}") from None
+    for name in ("max_exchanges", "max_transcripts", "max_bytes", "max_events"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "max_transcripts" else 1):
+            raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    reports = Path(args.reports_dir)
+    return TapOptions(
+        upstream=args.upstream.rstrip("/"), host=host, port=port, profile=args.profile, reports_dir=reports,
+        results_json=Path(args.results_json) if args.results_json else None,
+        html=Path(args.html) if args.html else None, junit=Path(args.junit_xml) if args.junit_xml else None,
+        transcripts=not args.no_transcripts, max_transcripts=args.max_transcripts,
+        max_exchanges=args.max_exchanges, duration=args.duration, max_bytes=args.max_bytes,
+        max_events=args.max_events, idle_timeout=args.idle_timeout,
+        redact_headers=frozenset(n.strip().lower() for n in args.redact_header if n.strip()),
+        baseline=Path(args.baseline) if args.baseline else None, insecure=args.insecure, quiet=args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return Verdict.USAGE_ERROR.exit_code
+    try:
+        tap = Tap(options)
+    except (OSError, OverflowError) as exc:
+        print(f"{PROG}: cannot listen on {options.host}:{options.port}: {getattr(exc, 'strerror', None) or exc}",
+              file=sys.stderr)
+        return Verdict.USAGE_ERROR.exit_code
+    except ValueError as exc:  # a bad baseline
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return Verdict.USAGE_ERROR.exit_code
+    if options.host not in LOOPBACK:
+        warning = (f"WARNING: the tap listens on {options.host}, not on the loopback: anyone who can reach this "
+                   "address can send requests through it to the upstream, with whatever key they bring")
+        print("!" * 100, file=sys.stderr)
+        print(warning, file=sys.stderr)
+        print("!" * 100, file=sys.stderr)
+    print(f"tap: listening on {tap.url}, forwarding to {options.upstream} (profile {options.profile}); point "
+          f"clients at OPENAI_BASE_URL={tap.base_url}; Ctrl-C ends it and writes {options.reports_dir}/", flush=True)
+    return tap.run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
