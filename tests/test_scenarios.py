@@ -168,3 +168,29 @@ def test_only_the_first_step_or_a_declared_one_can_be_refused_as_unsupported(tmp
         assert runner._refusal(retrieve, retrieve.steps[0], refused(retrieve.steps[0])) is not None
     finally:
         runner.close()
+
+
+def test_the_published_scenario_schema_names_every_feature_and_kind() -> None:
+    from responses_conformance import scenarios
+
+    schema = scenarios.file_schema_validator().schema
+    assert set(schema["$defs"]["features"]["items"]["enum"]) == set(scenarios.FEATURES)
+    assert set(schema["$defs"]["expect"]["properties"]["kind"]["enum"]) == set(scenarios.KINDS)
+
+
+@pytest.mark.parametrize("data, says", [
+    ({"id": "x", "description": "d", "request": {"path": "/responses"}, "expcet": {"kind": "stream"}},
+     "'expcet' was unexpected"),
+    ({"id": "x", "description": "d", "request": {"path": "/responses"}, "expect": {"kind": "strem"}},
+     "at expect.kind"),
+    ({"id": "x", "description": "d", "steps": [{"name": "a", "request": {"path": "/responses"}}]},
+     "'expect' is a required property (at steps[0]"),
+    ({"id": "x", "description": "d", "features": ["tool"], "request": {"path": "/responses"},
+      "expect": {"kind": "stream"}}, "at features[0]"),
+])
+def test_a_malformed_scenario_file_is_named_with_where(data: dict, says: str) -> None:
+    from responses_conformance import scenarios
+
+    with pytest.raises(scenarios.ScenarioError) as raised:
+        scenarios._read(json.dumps(data), "mine.json")
+    assert str(raised.value).startswith("mine.json: ") and says in str(raised.value)

@@ -36,6 +36,9 @@ response's events up to its terminal event per message; `error`: an error frame;
 sent as a raw text frame, and `expect.error_code` is the `error.code` an error frame must
 carry. Its view: `response`/`events` of the first response answered, `body` the first error
 frame, `responses` and `errors` every one of them.
+
+Every file is checked against the published JSON Schema `scenario.schema.json` (next to this
+module) when it is loaded: a malformed file is a usage error that names the file and where.
 """
 from __future__ import annotations
 
@@ -402,6 +405,20 @@ def from_data(data: dict, source: str = "") -> Scenario:
                     asserts=asserts, compare_shape_with=data.get("compare_shape_with"), source=source, data=data)
 
 
+_FILE_SCHEMA: Any = None
+
+
+def file_schema_validator() -> Any:
+    """The published JSON Schema of scenario files (scenario.schema.json), as a validator."""
+    global _FILE_SCHEMA
+    if _FILE_SCHEMA is None:
+        from jsonschema import Draft202012Validator
+
+        schema = json.loads((resources.files(__package__) / "scenario.schema.json").read_text(encoding="utf-8"))
+        _FILE_SCHEMA = Draft202012Validator(schema)
+    return _FILE_SCHEMA
+
+
 def _read(text: str, source: str) -> Scenario:
     try:
         data = json.loads(text)
@@ -409,6 +426,12 @@ def _read(text: str, source: str) -> Scenario:
         raise ScenarioError(f"{source}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario file holds one JSON object")
+    from jsonschema.exceptions import best_match
+
+    error = best_match(file_schema_validator().iter_errors(data))
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "the file"
+        raise ScenarioError(f"{source}: {error.message} (at {where.lstrip('.')}; see scenario.schema.json)")
     return from_data(data, source)
 
 
