@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
-from . import html_report
+from . import evidence, html_report
 from . import results as results_mod
 from .engine import profiles, registry
 from .engine.violations import Severity, Violation
@@ -45,6 +45,18 @@ def _relative(path: Path | None, base: Path) -> str:
         return str(path)
 
 
+def step_evidence(result: "ScenarioResult", step: str | None) -> tuple[str | None, dict[str, Path], str | None]:
+    """(step name, transcript files, reproduce command) of the step a finding was made in: the
+    one its violation names, else the scenario's first. The terminal, results.json and the HTML
+    report all cite this one."""
+    for done in getattr(result, "steps", None) or []:
+        if step is not None and done.step.name == step:
+            return step, done.transcript or {}, done.curl
+    steps = getattr(result, "steps", None) or []
+    name = steps[0].step.name if len(steps) > 1 else None
+    return name, getattr(result, "transcript", None) or {}, getattr(result, "curl", None)
+
+
 def format_violations(case: "Case", result: "ScenarioResult", violations: list[Violation],
                       session: "ConformanceSession") -> str:
     check = case.check
@@ -58,12 +70,20 @@ def format_violations(case: "Case", result: "ScenarioResult", violations: list[V
     if len(violations) > SHOWN_PER_ITEM:
         lines.append(f"  … and {len(violations) - SHOWN_PER_ITEM} more")
     lines.append(f"  basis: {check.basis}")
-    transcript = result.transcript.get("json") if result.transcript else None
+    refs = evidence.ids_in(check.basis)
+    if refs:
+        lines.append(f"  evidence: {evidence.DOC} ({', '.join(refs)})")
     base = session.config.invocation_params.dir
-    if transcript is not None:
-        lines.append(f"  transcript: {_relative(transcript, base)}")
-    if result.curl:
-        lines.append(f"  reproduce: {result.curl}")
+    # The evidence of the step each finding was made in (a poll step's GET, not the create's POST).
+    steps = list(dict.fromkeys(getattr(v, "step", None) for v in violations[:SHOWN_PER_ITEM])) or [None]
+    for step in steps:
+        name, transcript, curl = step_evidence(result, step)
+        label = f" (step {name})" if name and len(getattr(result, "steps", None) or []) > 1 else ""
+        record = transcript.get("json")
+        if record is not None:
+            lines.append(f"  transcript{label}: {_relative(record, base)}")
+        if curl:
+            lines.append(f"  reproduce{label}: {curl}")
     return "\n".join(lines)
 
 
@@ -112,25 +132,93 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
 def _violation_record(v: Violation) -> dict[str, Any]:
     return {"check": v.check, "category": v.category, "severity": v.severity.value, "event_index": v.event_index,
             "event_type": v.event_type, "sequence_number": v.sequence_number, "path": v.path,
-            "message": v.message}
+            "message": v.message, **({"step": v.step} if getattr(v, "step", None) else {})}
 
 
 # A scenario of these statuses saw the feature work (or break) on the target's bytes.
-_WORKED = {str(Status.PASSED), str(Status.WARNED), str(Status.KNOWN), str(Status.MODEL)}
+_WORKED = {str(Status.PASSED), str(Status.WARNED), str(Status.KNOWN), str(Status.MODEL), str(Status.FAILED)}
+
+# Checks judged only where one feature is asked for: a finding of theirs is about that feature.
+_FEATURE_OF_CHECK = {
+    "schema.compaction": ("compact",), "consistency.compaction_accepted": ("compact",),
+    "consistency.retrieve_matches_final": ("state",), "consistency.previous_response_echoed": ("state",),
+    "consistency.context_kept": ("state",), "consistency.deleted_not_retrievable": ("state",),
+    "consistency.unstored_not_retrievable": ("state",), "consistency.input_items_listed": ("state",),
+    "consistency.resume_continues": ("resume",), "consistency.background_lifecycle": ("background",),
+    "consistency.tool_called": ("tools",), "consistency.tool_round_trip": ("tools",),
+    "consistency.parallel_calls_distinct": ("parallel-tools",),
+    "consistency.structured_output_valid": ("structured-output",),
+    "consistency.structured_output_strict": ("structured-output",),
+    "consistency.truncation_reported": ("max-output-tokens",),
+    "consistency.output_limit_enforced": ("max-output-tokens",),
+    "consistency.limit_reached_reported": ("max-output-tokens",),
+    "consistency.nonstream_matches_stream": ("streaming",),
+}
+
+
+def check_features(check_id: str) -> tuple[str, ...]:
+    """The features a check is about by its nature: stream-only checks concern streaming (and
+    WebSocket mode, which carries the same events), error checks the error envelope, WebSocket
+    checks WebSocket mode, the scenario checks of one feature that feature. Empty for checks
+    that apply to every answer (HTTP status, Response schema, usage, ids): their findings
+    concern a feature only when they follow it (feature_table)."""
+    if check_id in _FEATURE_OF_CHECK:
+        return _FEATURE_OF_CHECK[check_id]
+    check = registry.BY_ID.get(check_id)
+    if check is None:
+        return ()
+    applies = set(check.applies)
+    if applies == {"websocket"}:
+        return ("websocket",)
+    if applies == {"stream"}:
+        return ("streaming", "websocket")
+    if applies == {"error"}:
+        return ("errors",)
+    if applies == {"error", "stream"}:
+        return ("errors", "streaming", "websocket")
+    return ()
+
+
+def _counting(v: dict[str, Any]) -> bool:
+    return v.get("severity") == "must" and not v.get("known") and not v.get("model_behaviour")
 
 
 def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = frozenset()) -> dict[str, dict[str, Any]]:
-    """Per feature: supported, unsupported (refused cleanly), broken (a scenario using it
-    failed) or not tested, with the scenarios behind the verdict. A scenario that only asks
-    for an error (`error_only`) shows that the target refuses, never that a feature works."""
+    """Per feature: supported, unsupported (refused cleanly), broken or not tested, with the
+    scenarios behind the verdict. A feature is broken only by checks that concern it, named in
+    `broken_by` ("broken: ids.item_id_matches"): a check about the feature by its nature
+    (check_features), or a check about every answer whose failures all fall in the feature's
+    scenarios, the feature being the narrowest that holds them (a 500 on every reasoning
+    request breaks reasoning, not streaming). Other MUST findings in its scenarios are listed in
+    `see` ("works, but see: usage.total_is_sum"). A scenario that only asks for an error
+    (`error_only`) shows that the target refuses, never that a feature works."""
     from .scenarios import FEATURES
 
+    features_of = {s["id"]: set(s.get("features", ())) for s in scenarios}
+    failing: dict[str, set[str]] = {}  # check -> scenarios where it broke a counting MUST rule
+    for s in scenarios:
+        for v in s.get("violations", ()):
+            if _counting(v):
+                failing.setdefault(v["check"], set()).add(s["id"])
+    using_count = {f: sum(1 for fs in features_of.values() if f in fs) for f in FEATURES}
+    blames: dict[str, set[str]] = {}  # check -> features it breaks
+    for check, where in failing.items():
+        tied = check_features(check)
+        if tied:
+            blames[check] = {f for f in tied if any(f in features_of[sid] for sid in where)}
+            continue
+        holding = [f for f in FEATURES if all(f in features_of[sid] for sid in where)]
+        narrowest = min((using_count[f] for f in holding), default=None)
+        blames[check] = {f for f in holding if using_count[f] == narrowest}
     table = {}
     for feature, description in FEATURES.items():
         using = [s for s in scenarios if feature in s.get("features", ())]
         statuses = {s["status"] for s in using if s["id"] not in error_only or feature == "errors"}
         refused = [s for s in using if s.get("status") == str(Status.UNSUPPORTED)]
-        if str(Status.FAILED) in statuses:
+        mine = {s["id"] for s in using}
+        broken_by = [c for c in failing if feature in blames.get(c, ()) and failing[c] & mine]
+        see = [c for c in failing if c not in broken_by and failing[c] & mine]
+        if broken_by:
             status = "broken"
         elif statuses & _WORKED:
             status = "supported"
@@ -138,11 +226,24 @@ def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = 
             status = "unsupported"
         else:
             status = "not tested"
-        entry = {"status": status, "description": description, "scenarios": [s["id"] for s in using]}
+        entry: dict[str, Any] = {"status": status, "description": description, "scenarios": [s["id"] for s in using]}
+        if broken_by:
+            entry["broken_by"] = sorted(broken_by)
+        if see:
+            entry["see"] = sorted(see)
         if status == "unsupported":
             entry["reason"] = refused[0]["reason"]
         table[feature] = entry
     return table
+
+
+def feature_note(entry: dict[str, Any]) -> str:
+    """What the features table says beside a status: what broke it, or what else to look at."""
+    if entry.get("broken_by"):
+        return "broken: " + ", ".join(entry["broken_by"])
+    if entry.get("see") and entry.get("status") == "supported":
+        return "works, but see: " + ", ".join(entry["see"])
+    return ""
 
 
 def build_results(session: "ConformanceSession", ending: Verdict | None = None) -> dict[str, Any]:
@@ -167,6 +268,8 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
         else:
             scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base,
                                              session.baseline, deterministic=deterministic))
+    findings = [cause.to_json() for cause in results_mod.causes(_occurrences(session, scenarios, base),
+                                                                 prefer=_simplest(scenarios))]
     tally = Tally.of(s["status"] for s in scenarios)
     counts = tally.to_json()
     error_only = frozenset(s.id for s in load_all() if all(step.expect.kind == "error" for step in s.steps))
@@ -203,6 +306,7 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
         "features": features,
         "scenarios": scenarios,
         "checks": checks,
+        "findings": findings,
         **({"preflight": probe.to_json()} if probe is not None else {}),
         "summary": {"scenarios": len(scenarios), **counts,
                     "violations": {"must": must, "should": should, "known": known_count, "model_behaviour": model},
@@ -211,6 +315,34 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
         **({"baseline": {"file": str(session.baseline.path.name), "entries": len(session.baseline.entries),
                          "stale": stale}} if session.baseline is not None else {}),
     }
+
+
+def _occurrences(session: "ConformanceSession", scenarios: list[dict[str, Any]], base: Path) -> list[dict[str, Any]]:
+    """Every violation record with the scenario it was found in and the evidence of its step
+    (transcript, relative to results.json, and the command that repeats the request), for the
+    causes (results.causes)."""
+    out = []
+    for s in scenarios:
+        result = session.results.get(s["id"])
+        for v in s["violations"]:
+            record = {**v, "scenario": s["id"]}
+            if result is not None:
+                step, transcript, curl = step_evidence(result, v.get("step"))
+                record["step"] = step
+                record["transcript"] = _relative(transcript.get("json"), base) if transcript.get("json") else None
+                if curl:
+                    record["reproduce"] = curl
+            out.append(record)
+    return out
+
+
+def _simplest(scenarios: list[dict[str, Any]]) -> Any:
+    """A sort key for occurrences: a cause's example is taken from its simplest scenario (fewest
+    features, fewest steps), so that `text-stream` shows it rather than a WebSocket compaction."""
+    basic = {"text", "streaming", "errors", "instructions", "input-array"}
+    rank = {s["id"]: (len(set(s.get("features", ())) - basic), len(s.get("features", ())), len(s.get("steps") or ()), i)
+            for i, s in enumerate(scenarios)}
+    return lambda record: rank.get(record.get("scenario"), (99, 99, 99, 0))
 
 
 def _selected(session: "ConformanceSession", scenario_id: str) -> bool:
@@ -297,17 +429,14 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     if found and not found.get("ok"):
         lines.append(f"could not test: {cause}")
     else:
-        lines.append("features: " + "; ".join(f"{status} {', '.join(names)}"
+        named = {name: f"{name} ({', '.join(entry['broken_by'])})" if entry.get("broken_by") else name
+                 for name, entry in features.items()}
+        lines.append("features: " + "; ".join(f"{status} {', '.join(named[n] for n in names)}"
                                               for status, names in sorted(by_status.items())))
         lines.append(f"{counts_line(summary)}   violations: {summary['violations']['must']} MUST, "
                      f"{summary['violations']['should']} SHOULD")
         lines += _grouped_reasons(data["scenarios"])
-        model = [(s["id"], v) for s in data["scenarios"] for v in s["violations"] if v.get("model_behaviour")]
-        if model:
-            lines.append(f"model behaviour ({len(model)}; the model's answers, not the protocol: never a verdict):")
-            lines += [f"  {sid}: {v['check']}: {v['message']}" for sid, v in model[:SHOWN_PER_ITEM]]
-            if len(model) > SHOWN_PER_ITEM:
-                lines.append(f"  ... and {len(model) - SHOWN_PER_ITEM} more (results.json)")
+        lines += cause_lines(data.get("findings") or [], session.results_path.parent, base)
     if not session.limits.verify_tls:
         lines.append("WARNING: --insecure: the target's TLS certificate was NOT verified")
     html_path = getattr(session.config.option, "htmlpath", None)
@@ -320,6 +449,63 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
     if session.baseline is not None:
         lines.append(f"baseline: {len(session.baseline_hits)} known failures accepted from {session.baseline.path.name}")
     lines.append(f"verdict: {summary['verdict'].upper()}")
+    return lines
+
+
+SHOWN_CAUSES = 10
+
+
+def cause_lines(findings: list[dict[str, Any]], results_dir: Path, base: Path) -> list[str]:
+    """The causes (results.json's `findings`, results.causes): a headline naming them all
+    ("3 causes: usage.total_is_sum in 40 scenarios, ..."), then each with one example and where
+    to look. Model-behaviour causes are a section of their own: never a verdict."""
+    judged = [f for f in findings if not f.get("model_behaviour")]
+    model = [f for f in findings if f.get("model_behaviour")]
+    lines: list[str] = []
+    if judged:
+        lines.append(f"{_plural(len(judged), 'cause')}: " + ", ".join(_headline(f) for f in judged))
+        lines += [line for f in judged[:SHOWN_CAUSES] for line in _cause(f, results_dir, base)]
+        if len(judged) > SHOWN_CAUSES:
+            lines.append(f"  ... and {len(judged) - SHOWN_CAUSES} more causes (results.json: findings)")
+    if model:
+        lines.append(f"model behaviour, {_plural(len(model), 'cause')} (the model's answers, not the protocol: "
+                     f"never a verdict): " + ", ".join(_headline(f) for f in model))
+        lines += [line for f in model[:SHOWN_CAUSES] for line in _cause(f, results_dir, base)]
+    return lines
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _headline(finding: dict[str, Any]) -> str:
+    tag = {"should": " (SHOULD)", "known": " (known)"}.get(finding.get("severity", ""), "")
+    if finding.get("known"):
+        tag = " (known, baseline)"
+    return f"{finding['check']}{tag} in {_plural(len(finding.get('scenarios') or ()), 'scenario')}"
+
+
+def _cause(finding: dict[str, Any], results_dir: Path, base: Path) -> list[str]:
+    ex = finding.get("example") or {}
+    severity = "model behaviour" if finding.get("model_behaviour") else str(finding.get("severity", "")).upper()
+    lines = [f"  {finding['check']}  {severity}  {_plural(finding.get('count', 0), 'violation')} in "
+             f"{_plural(len(finding.get('scenarios') or ()), 'scenario')}"]
+    where = ex.get("scenario") or "-"
+    if ex.get("step"):
+        where += f", step {ex['step']}"
+    if ex.get("event_index") is not None:
+        where += f", event #{ex['event_index']}"
+    message = " ".join(str(ex.get("message", "")).split())
+    lines.append(f"    e.g. {where}: {message if len(message) <= 240 else message[:239] + '…'}")
+    look = []
+    if ex.get("transcript"):
+        look.append(f"transcript {_relative((results_dir / ex['transcript']).resolve(), base)}")
+    look.append(f"test_check[{ex.get('scenario')}:{finding['check']}]")
+    check = registry.BY_ID.get(finding["check"])
+    refs = evidence.ids_in(check.basis) if check is not None else []
+    if refs:
+        look.append(f"evidence {evidence.DOC} ({', '.join(refs)})")
+    lines.append("    look at: " + "; ".join(look))
     return lines
 
 

@@ -21,6 +21,7 @@ Several targets in one run: the worst verdict wins, in the order 1, 6, 5, 0.
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -174,3 +175,134 @@ class Tally:
 def final_line(verdict_: Verdict, detail: str) -> str:
     """The last line of the output, where CI logs are read."""
     return f"responses-conformance: {verdict_.label.upper()} - {detail}"
+
+
+# -- causes ------------------------------------------------------------------------------------
+# A run against a broken target reports hundreds of violations for a handful of causes: one bug
+# in the usage arithmetic shows in every scenario. Findings are grouped here, in the results
+# model, by cause: the check id plus the shape of its message, with the values that differ from
+# one occurrence to the next (numbers, quoted strings, ids) taken out. The terminal summary,
+# results.json's `findings` and the top of the HTML report all list these groups.
+_SUMMARY = re.compile(r"^and (\d+) more like it \((\S+) at (\S+);")
+_SHAPE_RULES = (
+    (re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\""), "<s>"),  # quoted strings
+    (re.compile(r"\b[A-Za-z]+_[A-Za-z0-9]*\d[A-Za-z0-9_-]*\b"), "<id>"),  # msg_abc123, resp_..., call_...
+    (re.compile(r"\b[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*\b"), "<id>"),  # hex and uuids
+    (re.compile(r"-?\b\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b"), "<n>"),  # numbers
+)
+# Causes in the order they are listed: MUST (counting) first, then SHOULD, then MUST findings the
+# baseline accepts, then model behaviour (never a verdict against an unscripted model).
+CAUSE_TIERS = ("must", "should", "known", "model behaviour")
+
+
+def message_shape(message: str) -> str:
+    """A finding's message with the values taken out: what its cause has in common with the
+    other occurrences. `total_tokens 19 but input_tokens + output_tokens = 18` and the same with
+    other numbers have one shape."""
+    shape = str(message)
+    for pattern, placeholder in _SHAPE_RULES:
+        shape = pattern.sub(placeholder, shape)
+    return " ".join(shape.split())
+
+
+def folded_count(message: str) -> int | None:
+    """N, when a message is the checker's summary of what its per-cause cap folded ("and N more
+    like it (...)"): those N occurrences belong to the cause of the ones listed before it."""
+    match = _SUMMARY.match(str(message))
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Cause:
+    """One cause: the occurrences of one check with one message shape, across scenarios and steps."""
+
+    check: str
+    shape: str
+    tier: str  # one of CAUSE_TIERS
+    severity: str  # "must" | "should" (the check's, in the profile)
+    occurrences: list[dict[str, Any]] = field(default_factory=list)  # the records, each with its "scenario"
+    count: int = 0  # occurrences, including those the checker folded into "and N more like it"
+
+    @property
+    def scenarios(self) -> list[str]:
+        return list(dict.fromkeys(o.get("scenario") for o in self.occurrences if o.get("scenario") is not None))
+
+    @property
+    def example(self) -> dict[str, Any]:
+        """The first occurrence that is not a summary line: where to look."""
+        return next((o for o in self.occurrences if folded_count(o.get("message", "")) is None),
+                    self.occurrences[0])
+
+    @property
+    def model_behaviour(self) -> bool:
+        return self.tier == "model behaviour"
+
+    def to_json(self, max_occurrences: int | None = None) -> dict[str, Any]:
+        """results.json's `findings` entry: check, severity, count, scenarios, example (scenario,
+        step, event_index, message, transcript and the command that repeats the request)."""
+        ex = self.example
+        example = {"scenario": ex.get("scenario"), "step": ex.get("step"), "event_index": ex.get("event_index"),
+                   "message": ex.get("message"), "transcript": ex.get("transcript")}
+        if ex.get("path") is not None:
+            example["path"] = ex["path"]
+        if ex.get("reproduce"):
+            example["reproduce"] = ex["reproduce"]
+        out: dict[str, Any] = {"check": self.check, "severity": self.severity if self.tier in ("must", "should")
+                               else self.tier, "count": self.count, "scenarios": self.scenarios,
+                               "shape": self.shape, "example": example}
+        if self.tier == "known":
+            out["known"] = True
+        if self.tier == "model behaviour":
+            out["model_behaviour"] = True
+        return out
+
+
+def _tier(record: Mapping[str, Any]) -> str:
+    if record.get("model_behaviour"):
+        return "model behaviour"
+    if record.get("known"):
+        return "known"
+    return "should" if str(record.get("severity", "must")).lower() == "should" else "must"
+
+
+def causes(records: Iterable[Mapping[str, Any]], prefer: Callable[[Mapping[str, Any]], Any] | None = None
+           ) -> list[Cause]:
+    """Violation records (results.json's, each with the `scenario` it was found in, and
+    optionally `step` and `transcript`) grouped by cause, MUST first, then by count.
+
+    A checker's summary line ("and N more like it (check at path; ...)") adds its N to the cause
+    of the occurrences it summarises (same scenario, check and path); model-behaviour findings
+    are causes of their own and never MUST. `prefer`: a sort key for the occurrences of a
+    cause, the first being its example (the simplest scenario shows a cause best)."""
+    groups: dict[tuple[str, str, str], Cause] = {}
+    where: dict[tuple[Any, str, Any, str], Cause] = {}  # (scenario, check, path, tier) -> its cause
+    summaries = []
+    for record in records:
+        if folded_count(record.get("message", "")) is not None:
+            summaries.append(record)
+            continue
+        tier = _tier(record)
+        key = (str(record["check"]), message_shape(record.get("message", "")), tier)
+        cause = groups.get(key)
+        if cause is None:
+            cause = groups[key] = Cause(check=key[0], shape=key[1], tier=tier,
+                                        severity=str(record.get("severity", "must")).lower())
+        cause.occurrences.append(dict(record))
+        cause.count += 1
+        where.setdefault((record.get("scenario"), key[0], record.get("path"), tier), cause)
+    for record in summaries:
+        tier = _tier(record)
+        cause = where.get((record.get("scenario"), str(record["check"]), record.get("path"), tier))
+        if cause is None:  # nothing listed to attach to: a cause of its own
+            key = (str(record["check"]), message_shape(record.get("message", "")), tier)
+            cause = groups.get(key)
+            if cause is None:
+                cause = groups[key] = Cause(check=key[0], shape=key[1], tier=tier,
+                                            severity=str(record.get("severity", "must")).lower())
+        cause.occurrences.append(dict(record))
+        cause.count += folded_count(record["message"]) or 0
+    if prefer is not None:
+        for cause in groups.values():
+            cause.occurrences.sort(key=prefer)
+    return sorted(groups.values(), key=lambda c: (CAUSE_TIERS.index(c.tier), -c.count, -len(c.scenarios), c.check,
+                                                  c.shape))
