@@ -1,7 +1,8 @@
 """The suite against real servers: scripts/real_servers.py installs each server of its list (pinned, in
 its own virtualenv under .real-servers/), starts it on 127.0.0.1 with a deterministic backend, runs the
 suite against it and writes the compatibility matrix. Needs PyPI and takes minutes the first time, so
-it is deselected by default: `pytest tests -m real_servers` runs it.
+those tests are deselected by default: `pytest tests -m real_servers` runs them. The few at the end
+check the script's own logic (citations, expectations) offline and run with the rest.
 
 It checks what the script promises: results and a report per target, the matrix (no machine path,
 port or key in it), every MUST deviation confirmed by a citation that is found in the installed
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.real_servers
+real = pytest.mark.real_servers  # the tests that install and run the servers
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "real_servers.py"
@@ -56,6 +57,7 @@ def _targets(run):
     return sorted(name for name, info in run["summary"].items() if not info.get("skipped"))
 
 
+@real
 def test_every_server_was_set_up_and_gave_results(run, script):
     assert run["proc"].returncode in (0, 3), f"exit {run['proc'].returncode}\n{run['proc'].stdout[-4000:]}\n{run['proc'].stderr[-2000:]}"
     names = _targets(run)
@@ -68,12 +70,14 @@ def test_every_server_was_set_up_and_gave_results(run, script):
         assert results["summary"]["scenarios"] == len(results["scenarios"]) > 0
 
 
+@real
 def test_verdicts_are_the_recorded_ones(run):
     # Exit 3: a verdict, a broken MUST check or a feature status differs from
     # scripts/real_servers_expected.json (the log says which); `--record` rewrites it.
     assert run["proc"].returncode != 3, run["proc"].stdout[-4000:]
 
 
+@real
 def test_the_matrix_is_produced(run, script):
     text = run["docs"].read_text(encoding="utf-8")
     assert text.startswith("# Compatibility")
@@ -88,6 +92,7 @@ def test_the_matrix_is_produced(run, script):
         assert leak not in text, leak
 
 
+@real
 def test_every_must_deviation_is_confirmed_in_the_installed_code(run):
     unconfirmed = [f"{name}: {d['check']} ({', '.join(d['scenarios'][:3])}): {d['example'][:120]}"
                    for name, info in run["summary"].items() for d in info["deviations"]
@@ -95,6 +100,7 @@ def test_every_must_deviation_is_confirmed_in_the_installed_code(run):
     assert not unconfirmed, "\n".join(unconfirmed)
 
 
+@real
 def test_every_citation_names_code_that_exists(run, script):
     roots = {}
     for name, info in run["summary"].items():
@@ -106,3 +112,56 @@ def test_every_citation_names_code_that_exists(run, script):
         for check, entries in script.load_confirmations(key).items():
             for entry in entries:
                 assert script.verify_cite(entry["cite"], root) is None, (key, check, entry["cite"])
+
+
+# -- offline: the script's own logic ------------------------------------------------------------
+def test_a_compiled_citation_is_checked_for_presence_and_absence(script, tmp_path):
+    library = tmp_path / "pkg" / "lib.so"
+    library.parent.mkdir()
+    library.write_bytes(b"\x00response.created\x00item_id\x00")
+    assert script.verify_cite('pkg/lib.so: "item_id": why', tmp_path) is None
+    assert script.verify_cite('pkg/lib.so: !"sequence_number": why', tmp_path) is None
+    assert "holds no" in script.verify_cite('pkg/lib.so: "sequence_number": why', tmp_path)
+    assert "does hold" in script.verify_cite('pkg/lib.so: !"item_id": why', tmp_path)
+    assert "not installed" in script.verify_cite('pkg/other.so: "x": why', tmp_path)
+
+
+def test_a_python_citation_names_a_function_class_or_constant(script, tmp_path):
+    source = tmp_path / "pkg" / "mod.py"
+    source.parent.mkdir()
+    source.write_text("FIELDS = {'a'}\nclass Handler:\n    async def handle(self):\n        pass\n", encoding="utf-8")
+    for name in ("FIELDS", "Handler", "Handler.handle"):
+        assert script.verify_cite(f"pkg/mod.py: {name}: why", tmp_path) is None, name
+    assert "defines no" in script.verify_cite("pkg/mod.py: missing: why", tmp_path)
+    assert "not in the form" in script.verify_cite("just prose", tmp_path)
+
+
+def test_check_reports_flipped_verdicts_and_must_checks(script):
+    expected = {"verdict": "not conformant", "must_checks": ["schema.event", "sequence.present"],
+                "features": {"text": "broken"}}
+    same = {"verdict": "not conformant", "must_checks": ["schema.event", "sequence.present"],
+            "features": {"text": "supported"}}
+    assert script.compare(expected, same) == []
+    assert script.compare(expected, same, strict=True) == ["feature text: supported, expected broken"]
+    flipped = {"verdict": "conformant", "must_checks": ["schema.event", "usage.present"], "features": {}}
+    problems = script.compare(expected, flipped)
+    assert problems[0] == "verdict 'conformant', expected 'not conformant'"
+    assert "MUST checks now broken: usage.present" in problems
+    assert "MUST checks no longer broken: sequence.present" in problems
+
+
+def test_every_server_is_pinned(script):
+    for server in script.SERVERS:
+        assert server.requirements and all("==" in r for r in server.requirements), server.key
+        assert any(r.split("[")[0].split("==")[0] == server.package and r.endswith("==" + server.version)
+                   for r in server.requirements), server.key
+    assert [s.key for s in script.SERVERS if s.ci] == ["llama-cpp", "fastresponses"]
+
+
+def test_the_recorded_expectations_cover_every_target(script):
+    expected = json.loads(script.EXPECTED.read_text(encoding="utf-8"))
+    for server in script.SERVERS:
+        assert any(name == server.key or name.startswith(server.key + "-") for name in expected), server.key
+    for name, entry in expected.items():
+        if not name.startswith("_"):
+            assert entry["verdict"] and isinstance(entry["must_checks"], list), name
