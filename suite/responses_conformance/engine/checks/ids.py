@@ -85,9 +85,10 @@ def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
     if not isinstance(first, dict):
         return
     for key in ECHOED_PARAMETERS:
-        # Absent means the default; a parameter one event leaves out altogether is not a change.
-        before, now = defaults.effective(first, key), defaults.effective(response, key)
-        if before is defaults.ABSENT or now is defaults.ABSENT:
+        # Drift is a value present in both events that differs. A parameter one event leaves out
+        # is not a change here: a required one missing is schema.event's finding.
+        before, now = first.get(key), response.get(key)
+        if before is None or now is None:
             continue
         difference = first_difference(before, now, lenient=True)
         if difference is not None:
