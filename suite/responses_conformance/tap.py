@@ -7,9 +7,10 @@ fed to the engine, as `replay` feeds a capture:
 
 * HTTP: `capture.ExchangeReplay` (the `ExchangeChecker` of the live suite) judges each exchange
   whose path is a Responses path: `POST .../responses` (a stream when the request says
-  `"stream": true`), `GET .../responses/{id}` (`?stream=true`, with `starting_after`, is a
-  resumed stream), `POST .../responses/{id}/cancel`; an answer of 4xx/5xx there is judged as an
-  error envelope. Every other path (models, chat completions, `input_items`, compact, ...) is
+  `"stream": true`), `GET .../responses/{id}` (a stream with `?stream=true`), `POST
+  .../responses/{id}/cancel`; an answer of 4xx/5xx there is judged as an error envelope. A
+  resumed stream (`starting_after`) is passed through: the live suite judges it as the tail of
+  the original's events, which the tap does not keep. Every other path (models, chat completions, `input_items`, compact, ...) is
   passed through and counted, not judged.
 * WebSocket on `.../responses`: every `response.create` (any client message) and the frames
   that answer it go to one `ws.StepJudge`, the live suite's judge.
@@ -80,7 +81,6 @@ class Plan:
 
     kind: str  # "stream" | "response" | "sniff" (decided by the answer's Content-Type)
     what: str  # "POST /v1/responses (stream)"
-    starting_after: int | None = None
 
 
 def _responses_route(path: str) -> tuple[str, str | None] | None:
@@ -117,14 +117,11 @@ def plan_for(method: str, path: str, query: str, body: bytes | None) -> Plan | N
     if name == "retrieve" and method == "GET":
         args = parse_qs(query)
         streamed = args.get("stream", [""])[-1].lower() == "true"
-        after = None
-        if streamed:
-            try:
-                after = int(args.get("starting_after", [""])[-1])
-            except ValueError:
-                after = None
-        return Plan("stream" if streamed else "response", f"GET {path}" + (" (stream)" if streamed else ""),
-                    starting_after=after)
+        if streamed and args.get("starting_after"):
+            # The tail of a stream: the live suite judges it after the original's events, which the
+            # tap does not keep (constant memory); without them its items were opened out of sight.
+            return None
+        return Plan("stream" if streamed else "response", f"GET {path}" + (" (stream)" if streamed else ""))
     if name == "cancel" and method == "POST":
         return Plan("response", f"POST {path}")
     return None
@@ -347,13 +344,16 @@ class Recorder:
         directory = self.options.transcripts_dir
         directory.mkdir(parents=True, exist_ok=True)
         stem = f"tap-{number:06d}"
-        body, record = directory / f"{stem}{suffix}", directory / f"{stem}.json"
-        self.transcript_files.append([body, record])
+        return directory / f"{stem}{suffix}", directory / f"{stem}.json"
+
+    def transcript_done(self, paths: Iterable[Path]) -> None:
+        """A transcript is complete: keep it, and remove the oldest beyond --max-transcripts (the
+        ones still being written are not counted: there is one per open exchange)."""
+        self.transcript_files.append(list(paths))
         while len(self.transcript_files) > max(self.options.max_transcripts, 0):
             for old in self.transcript_files.popleft():
                 with contextlib.suppress(OSError):
                     old.unlink()
-        return body, record
 
     # -- the verdict and the outputs -----------------------------------------------------------
     def verdict(self) -> Verdict:
@@ -579,7 +579,7 @@ class HttpJudge:
             ctype = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
             expectation = Expectation("stream" if ctype == "text/event-stream" else "response")
         else:
-            expectation = Expectation(kind, starting_after=self.plan.starting_after)
+            expectation = Expectation(kind)
         if status < 200 or 300 <= status < 400:
             self.problem = f"HTTP {status}: nothing to judge"
         self.replay = capture.ExchangeReplay(self.what, self.number, expectation, status, headers,
@@ -684,6 +684,9 @@ class HttpJudge:
         if self._body_file is not None:
             self._body_file.close()
             self._body_file = None
+        if self._paths is not None:
+            with contextlib.suppress(OSError):
+                self._paths[0].unlink()
 
     def _write_record(self, transcript: capture.Transcript, end: str, error: str | None) -> Path | None:
         if self._paths is None:
@@ -721,7 +724,9 @@ class HttpJudge:
                                    + "\n", encoding="utf-8")
         except OSError as exc:
             self.recorder.note(f"transcripts: cannot write {record_path}: {exc.strerror or exc}")
+            self.recorder.transcript_done([body_path])
             return None
+        self.recorder.transcript_done([body_path, record_path])
         return record_path
 
 
@@ -805,6 +810,9 @@ class WsJudge:
         if not judge.responses and not judge.answers and not judge.violations:
             # a message nobody answered before the connection ended, and nothing to judge
             turn.close_file()
+            if turn.paths is not None:
+                with contextlib.suppress(OSError):
+                    turn.paths[0].unlink()
             return
         record = turn.write_record(transcript, complete)
         self.recorder.finished(turn.number, f"{self.what} (websocket)", transcript, self.redactor, record)
@@ -875,7 +883,9 @@ class _Turn:
             record_path.write_text(redactor.text(json.dumps(redactor.json(record), indent=2, ensure_ascii=False))
                                    + "\n", encoding="utf-8")
         except OSError:
+            self.owner.recorder.transcript_done([frames])
             return None
+        self.owner.recorder.transcript_done([frames, record_path])
         return record_path
 
 
@@ -1175,31 +1185,13 @@ def _server_class() -> Any:
     import uvicorn
 
     class _Server(uvicorn.Server):
-        """uvicorn's server, with the tap's own signal handling: Ctrl-C and SIGTERM end the tap
-        normally (the outputs are written, the verdict is the traffic's); uvicorn would re-raise
-        them after its shutdown."""
-
-        ending: str | None = None
+        """uvicorn's server without its signal handling: the tap installs its own (`Tap.signals`),
+        for which Ctrl-C and SIGTERM end the tap normally (the outputs are written, the verdict is
+        the traffic's); uvicorn would re-raise them after its shutdown."""
 
         @contextlib.contextmanager
         def capture_signals(self) -> Any:  # type: ignore[override]
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-
-            def handle(sig: int, frame: Any) -> None:
-                if self.should_exit:
-                    self.force_exit = True
-                self.should_exit = True
-                if self.ending is None:
-                    self.ending = signal.Signals(sig).name
-
-            originals = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in originals.items():
-                    signal.signal(sig, handler)
+            yield
 
     return _Server
 
@@ -1273,9 +1265,30 @@ class Tap:
                 await watch
             await self.app.aclose()
 
+    @contextlib.contextmanager
+    def signals(self) -> Any:
+        """Ctrl-C and SIGTERM end the tap (the main thread only): the first asks the server to
+        stop and the outputs to be written, a second stops waiting for open exchanges."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(sig: int, frame: Any) -> None:
+            if self.server.should_exit:
+                self.server.force_exit = True
+            self.server.should_exit = True
+            self.recorder.ended_by = self.recorder.ended_by or signal.Signals(sig).name
+
+        originals = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
     def run(self) -> int:
         """Serve in this thread until a signal, the duration or the exchange limit; then write the
-        outputs and return the exit code."""
+        outputs and return the exit code. Call it inside `signals()`."""
         try:
             asyncio.run(self._serve())
         finally:
@@ -1325,9 +1338,6 @@ class Tap:
     def _end(self) -> int:
         if self.exit_code is not None:
             return self.exit_code
-        ending = getattr(self.server, "ending", None)
-        if ending and not self.recorder.ended_by:
-            self.recorder.ended_by = ending
         self.problems = self.recorder.write_outputs()
         for line in self.recorder.summary_lines()[:-1]:
             self.recorder.say(line)
@@ -1456,6 +1466,20 @@ def options_from(args: argparse.Namespace) -> TapOptions:
         baseline=Path(args.baseline) if args.baseline else None, insecure=args.insecure, quiet=args.quiet)
 
 
+def exposure_warning(host: str) -> str | None:
+    """The loud warning for a tap that listens beyond the loopback, or None."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (f"WARNING: the tap listens on {host}, not on the loopback: anyone who can reach this address can send "
+            "requests through it to the upstream, with whatever key they bring (and read the answers)")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -1475,15 +1499,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a bad baseline
         print(f"{PROG}: {exc}", file=sys.stderr)
         return Verdict.USAGE_ERROR.exit_code
-    if options.host not in LOOPBACK:
-        warning = (f"WARNING: the tap listens on {options.host}, not on the loopback: anyone who can reach this "
-                   "address can send requests through it to the upstream, with whatever key they bring")
+    warning = exposure_warning(options.host)
+    if warning is not None:
         print("!" * 100, file=sys.stderr)
         print(warning, file=sys.stderr)
         print("!" * 100, file=sys.stderr)
-    print(f"tap: listening on {tap.url}, forwarding to {options.upstream} (profile {options.profile}); point "
-          f"clients at OPENAI_BASE_URL={tap.base_url}; Ctrl-C ends it and writes {options.reports_dir}/", flush=True)
-    return tap.run()
+    with tap.signals():
+        print(f"tap: listening on {tap.url}, forwarding to {options.upstream} (profile {options.profile}); point "
+              f"clients at OPENAI_BASE_URL={tap.base_url}; Ctrl-C ends it and writes {options.reports_dir}/", flush=True)
+        return tap.run()
 
 
 if __name__ == "__main__":  # pragma: no cover
