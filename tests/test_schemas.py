@@ -1319,3 +1319,10 @@ def test_an_optional_reasoning_content_sent_as_null_is_absent(schemas: SchemaSet
             "item": {"id": "rs_1", "type": "reasoning", "summary": [], "content": None}}
     assert schemas.validate_event(done) == []
     assert SchemaSet.load(profile="openai-strict").validate_event(done)
+
+
+def test_the_defaults_table_knows_which_defaulted_fields_the_schema_requires():
+    from responses_conformance.engine import defaults
+
+    required = set(DOCS["objects/response.json"]["required"])
+    assert defaults.REQUIRED_DEFAULTED == required & set(defaults.RESPONSE_DEFAULTS)
