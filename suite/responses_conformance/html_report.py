@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from . import evidence
+from . import results as results_mod
 from .engine import profiles, registry
 
 __all__ = ["ExchangeView", "Finding", "Item", "findings_from_results", "finding_html", "items_from_results",
@@ -42,6 +44,7 @@ SCENARIO_ITEM_STATUS = {"could not test": "errored", "unsupported": "skipped", "
 STATUS_ORDER = ("failed", "errored", "warned", "known", "passed", "skipped", "na")
 STATUS_LABELS = {"failed": "fail", "errored": "error", "warned": "warn", "known": "known", "passed": "pass",
                  "skipped": "skip", "na": "n/a"}
+SHOWN_OCCURRENCES = 12  # per cause, at the top of the page; "and N more" says the rest
 SHOWN_VIOLATIONS = 10  # per failure block, as in the failure text (report.SHOWN_PER_ITEM)
 WINDOW = 3  # events shown before and after an offending one
 MAX_TIMELINE_ROWS = 40  # events shown per exchange, whatever the stream's length
@@ -474,6 +477,8 @@ def replay_inputs(transcripts: Iterable[Any], *, profile: str = profiles.DEFAULT
         "scenarios": scenarios,
         "summary": {"verdict": verdict, "scenarios": len(scenarios), "passed": verdicts["pass"] + verdicts["warn"],
                     "failed": verdicts["fail"], "errored": 0, "skipped": 0},
+        "findings": [c.to_json() for c in results_mod.causes(
+            {**v, "scenario": sc["id"]} for sc in scenarios for v in sc["violations"])],
         "notes": [f"{source}: {message}" for source, message in notes]
         + [f"could not read {source}: {message}" for source, message in errors],
     }
@@ -500,6 +505,7 @@ def _env() -> Any:
                              trim_blocks=True, lstrip_blocks=True)
     env.globals.update(status_label=STATUS_LABELS)
     env.filters["ticks"] = _ticks
+    env.filters["basis"] = _basis
     return env
 
 
@@ -512,6 +518,63 @@ def _ticks(text: Any) -> Any:
     if len(parts) % 2 == 0:  # an unpaired backtick: plain text
         return escape(str(text))
     return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>%s</code>") % p for i, p in enumerate(parts))
+
+
+def _basis(text: Any) -> Any:
+    """A check's basis with its `code` spans, and each cited id (F-04, SPEC, ...) a link to its
+    entry in the page's evidence list (evidence.py, docs/evidence.md)."""
+    from markupsafe import Markup, escape
+
+    out = Markup("")
+    for piece, entry in evidence.split(str(text)):
+        if entry is None:
+            out += _ticks(piece)
+        else:
+            out += Markup('<a class="rc-ev" href="#rc-ev-%s">%s</a>') % (entry.anchor, piece)
+    return out
+
+
+def evidence_entries(checks: Iterable[str]) -> list[dict[str, Any]]:
+    """The evidence entries the bases of these checks cite, in the order of evidence.ENTRIES."""
+    cited: set[str] = set()
+    for check_id in checks:
+        check = registry.BY_ID.get(check_id)
+        if check is not None:
+            cited.update(evidence.ids_in(check.basis))
+    return [{"id": e.id, "anchor": e.anchor, "title": e.title, "text": e.text, "links": list(e.links),
+             "doc": f"{evidence.DOC}#{e.anchor}"} for e in evidence.ENTRIES.values() if e.id in cited]
+
+
+def cause_views(results: Mapping[str, Any], items: list[Item]) -> list[dict[str, Any]]:
+    """The causes of results.json's `findings` (results.causes), each with its occurrences: one
+    per scenario, linking to that scenario's failure block for the check (capped, the rest
+    counted)."""
+    by_item = {(i.scenario, i.check): i for i in items}
+    scenarios = {s["id"]: s for s in results.get("scenarios", [])}
+    views = []
+    for finding in results.get("findings") or []:
+        check, shape = finding["check"], finding.get("shape")
+        occurrences = []
+        for sid in finding.get("scenarios") or []:
+            mine = [v for v in (scenarios.get(sid) or {}).get("violations") or [] if v.get("check") == check]
+            listed = [v for v in mine if results_mod.folded_count(v.get("message", "")) is None
+                      and (shape is None or results_mod.message_shape(v.get("message", "")) == shape)]
+            first = (listed or mine or [{}])[0]
+            count = len(listed) + sum(results_mod.folded_count(v.get("message", "")) or 0 for v in mine
+                                      if results_mod.folded_count(v.get("message", "")) is not None)
+            occurrences.append({"scenario": sid, "item": by_item.get((sid, check)), "count": max(count, 1),
+                                "where": _where(first), "message": first.get("message", "")})
+        check_def = registry.BY_ID.get(check)
+        example = finding.get("example") or {}
+        views.append({**finding, "rule": check_def.rule if check_def else "",
+                      "basis": check_def.basis if check_def else "",
+                      "example": {**example, "where": _where(example)},
+                      "occurrences": occurrences[:SHOWN_OCCURRENCES],
+                      "more": max(0, len(occurrences) - SHOWN_OCCURRENCES),
+                      "model_behaviour": bool(finding.get("model_behaviour")),
+                      "status": "known" if finding.get("known") else "failed" if finding.get("severity") == "must"
+                      else "warned"})
+    return views
 
 
 def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
@@ -541,6 +604,8 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         rows.append({"id": sid, "description": description, "status": worst(i.status for i in mine),
                      "cells": cells})
     not_selected = sum(1 for s in results.get("scenarios", []) if s.get("status") == "not selected")
+    causes = cause_views(results, items)
+    failing_checks = {c["check"] for c in causes} | {i.check for i in items if i.status in ("failed", "warned", "known")}
     verdict = summary.get("verdict", "-")
     verdict_status = {"conformant": "passed", "not conformant": "failed", "could not test": "errored",
                       "nothing tested": "skipped", "interrupted": "errored", "usage error": "errored"}.get(verdict, "na")
@@ -559,10 +624,20 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         "categories": registry.CATEGORIES,
         "rows": rows,
         "not_selected": not_selected,
-        "features": [{"name": name, **entry} for name, entry in (results.get("features") or {}).items()],
+        "features": [{"name": name, **entry, "note": _feature_note(entry)}
+                     for name, entry in (results.get("features") or {}).items()],
+        "causes": [c for c in causes if not c["model_behaviour"]],
+        "model_causes": [c for c in causes if c["model_behaviour"]],
+        "evidence": evidence_entries(sorted(failing_checks)),
         "notes": results.get("notes") or [],
         "baseline": results.get("baseline"),
     }
+
+
+def _feature_note(entry: Mapping[str, Any]) -> str:
+    from .report import feature_note
+
+    return feature_note(dict(entry))
 
 
 def finding_context(finding: Finding) -> dict[str, Any]:
@@ -612,16 +687,60 @@ def _request_view(request: Mapping[str, Any]) -> dict[str, Any]:
             "body": _pretty(body, MAX_REQUEST_JSON) if body is not None else None}
 
 
-def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False) -> str:
+def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False, folded: int = 0) -> str:
     """The top block (verdict, target, counts, matrix, features): one fragment. `live`: for
     pytest-html's summary, with our style and script inline (a standalone page has them once,
     in its head and at its end)."""
-    return _env().get_template("summary.html.j2").render(s=summary_context(results, items), with_assets=live)
+    return _env().get_template("summary.html.j2").render(s={**summary_context(results, items), "folded": folded},
+                                                         with_assets=live)
 
 
 def finding_html(finding: Finding) -> str:
     """One failure block: a pytest-html extra of the failing item, or a section of the page."""
-    return _env().get_template("finding.html.j2").render(**finding_context(finding))
+    return compact(_env().get_template("finding.html.j2").render(**finding_context(finding)))
+
+
+_TEXT = re.compile(r">[^<]*<")
+
+
+def compact(markup: str) -> str:
+    """Rendered markup made smaller without changing what it shows: the templates' indentation
+    before tags goes, and quotes in text (never in attributes) are written as themselves. A
+    block is a pytest-html extra, escaped once more into its JSON blob, where every entity
+    costs twice: the three-fault page stays under a megabyte."""
+    markup = re.sub(r"\n[ \t]+<", "\n<", markup)
+    return _TEXT.sub(lambda m: m.group(0).replace("&#34;", '"').replace("&#39;", "'"), markup)
+
+
+def pointer_html(finding: Finding) -> str:
+    """A pytest-html row's extra: where its failure is shown (once, in the findings section)."""
+    return compact(_env().get_template("pointer.html.j2").render(f=finding, anchor=finding.anchor))
+
+
+def ordered(findings: list[Finding], scenarios: list[Mapping[str, Any]]) -> list[int]:
+    """The order findings are shown in: failures first, then warnings and known failures, each
+    in scenario order."""
+    order = {s["id"]: i for i, s in enumerate(scenarios)}
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    return sorted(range(len(findings)), key=lambda i: (rank.get(findings[i].status, 9),
+                                                       order.get(findings[i].scenario, len(order)), findings[i].check))
+
+
+def findings_section(findings: list[Finding], blocks: list[str], scenarios: list[Mapping[str, Any]]) -> str:
+    """Every failure block, once, under one heading (pytest-html's page: the summary's postfix)."""
+    shown = [fold(blocks[i], len(blocks)) for i in ordered(findings, scenarios)]
+    return _env().get_template("findings.html.j2").render(blocks=shown)
+
+
+OPEN_UP_TO = 8  # findings shown open; with more, each shows its title line until opened
+
+
+def fold(block: str, count: int) -> str:
+    """A block, open when the page has few findings, else folded to its title line (a cause, a
+    matrix cell or a row link opens it)."""
+    if count <= OPEN_UP_TO:
+        return block
+    return block.replace('<details class="rc-finding-body" open>', '<details class="rc-finding-body">', 1)
 
 
 def render_standalone(results: Mapping[str, Any], findings: list[Finding], *, items: list[Item] | None = None,
@@ -637,8 +756,7 @@ def render_standalone(results: Mapping[str, Any], findings: list[Finding], *, it
     """
     if items is None:
         items = items_from_results(results, findings)
-    order = {s["id"]: i for i, s in enumerate(results.get("scenarios", []))}
-    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    ordered = sorted(findings, key=lambda f: (rank.get(f.status, 9), order.get(f.scenario, len(order)), f.check))
+    shown = [findings[i] for i in ordered(findings, results.get("scenarios", []))]
     return _env().get_template("page.html.j2").render(
-        title=title, summary=summary_html(results, items), findings=[finding_html(f) for f in ordered])
+        title=title, summary=summary_html(results, items),
+        findings=[fold(finding_html(f), len(shown)) for f in shown])

@@ -24,6 +24,8 @@
       block = (blockId && document.getElementById(blockId)) || document.getElementById(rowId);
     }
     if (!block) { return false; }
+    var body = block.querySelector('details.rc-finding-body');
+    if (body) { body.open = true; }
     Array.prototype.forEach.call(document.querySelectorAll('.rc-target'), function (el) { el.classList.remove('rc-target'); });
     var event = block.querySelector('tr.rc-offending') || block.querySelector('.rc-offending');
     block.classList.add('rc-target');
@@ -40,7 +42,29 @@
     root.setAttribute('data-rc-page-height', String(root.scrollHeight));
     return true;
   }
+  /* In pytest-html's page our verdict goes first, above its Environment table. */
+  (function () {
+    var summary = document.getElementById('rc-summary'), env = document.getElementById('environment-header');
+    if (summary && env && env.parentNode && (summary.compareDocumentPosition(env) & Node.DOCUMENT_POSITION_PRECEDING)) {
+      env.parentNode.insertBefore(summary, env);
+    }
+  })();
+  function openEvidence(link) {
+    var id = (link.getAttribute('href') || '').slice(1), entry = id && document.getElementById(id);
+    if (!entry) { return false; }
+    var box = document.getElementById('rc-evidence');
+    if (box) { box.open = true; }
+    Array.prototype.forEach.call(document.querySelectorAll('.rc-evidence dt.rc-target'), function (el) { el.classList.remove('rc-target'); });
+    entry.classList.add('rc-target');
+    window.scrollTo(0, entry.getBoundingClientRect().top + window.pageYOffset - 8);
+    return true;
+  }
   document.addEventListener('click', function (e) {
+    var ev = e.target.closest && e.target.closest('a.rc-ev');
+    if (ev) {
+      if (openEvidence(ev)) { e.preventDefault(); }
+      return;
+    }
     var link = e.target.closest && e.target.closest('a.rc-jump');
     if (link) {
       e.preventDefault();
@@ -64,14 +88,28 @@
     selection.removeAllRanges();
     selection.addRange(range);
   }
+  function measure() {
+    /* What the page measures once drawn, for tests that read the DOM: does it fit its window? */
+    var root = document.documentElement;
+    root.setAttribute('data-rc-scroll-width', String(root.scrollWidth));
+    root.setAttribute('data-rc-window-width', String(window.innerWidth));
+    var widest = null;
+    Array.prototype.forEach.call(document.querySelectorAll('body *'), function (el) {
+      var right = el.getBoundingClientRect().right;
+      if (right > window.innerWidth && (!widest || right > widest.right)) { widest = { right: right, el: el }; }
+    });
+    if (widest) { root.setAttribute('data-rc-widest', widest.el.tagName.toLowerCase() + '.' + (widest.el.className || '') + '#' + (widest.el.id || '') + ':' + Math.round(widest.right)); }
+  }
   /* report.html#rc=<key> opens that finding, as a click on its cell would. */
   window.addEventListener('load', function () {
     var match = /^#rc=(.+)$/.exec(window.location.hash);
-    if (!match) { return; }
-    var key = decodeURIComponent(match[1]);
-    var links = document.querySelectorAll('a.rc-jump');
-    for (var i = 0; i < links.length; i++) {
-      if (links[i].getAttribute('data-key') === key) { open(links[i]); return; }
+    if (match) {
+      var key = decodeURIComponent(match[1]);
+      var links = document.querySelectorAll('a.rc-jump');
+      for (var i = 0; i < links.length; i++) {
+        if (links[i].getAttribute('data-key') === key) { open(links[i]); break; }
+      }
     }
+    measure();
   });
 })();
