@@ -1,0 +1,607 @@
+"""Fuzz mode: property-based requests find what the fixed scenarios cannot.
+
+`--fuzz=N` (pytest) and `responses-conformance fuzz` send N requests generated with Hypothesis
+from our own request schema (`fuzz_strategies.py`): half of them valid (streamed and not), half
+with exactly one field broken. How each is judged:
+
+- **invalid** (wrong type, unknown enum value, out-of-range number, missing required field,
+  unknown parameter, malformed input item or tool): a 4xx with OpenAI's error envelope. A 5xx,
+  a malformed envelope (the engine's `error.*` checks), a hang or a broken connection
+  (`fuzz.answered`) break a MUST rule. A 200 is a SHOULD remark (`fuzz.invalid_refused`) only
+  when the published schema and observed OpenAI behaviour both refuse the body (spec-notes
+  section 7: they differ); otherwise it is counted as tolerated, never a finding.
+- **valid**: HTTP 200 and a conformant stream or Response through the whole engine
+  (ExchangeChecker, and the scenario assertions that apply to any request: parameters echoed,
+  the output limit, structured output), ending completed or incomplete, never `failed`
+  (`fuzz.valid_completes`); or a clean refusal (a 4xx with a message), counted as unsupported.
+
+Findings are grouped by cause (the slot that produced the case and the check it broke), and
+each cause is shrunk by Hypothesis to its smallest request, shown with its curl.
+
+Bounded and reproducible: the run has a seed (printed; `--fuzz-seed`), a time budget
+(`--fuzz-budget`; sending and shrinking stop there and say so), the suite's concurrency limit
+(requests are generated first, then sent concurrently; shrinking is sequential), and no
+Hypothesis example database unless one is asked for (`--fuzz-database`). The same seed gives
+the same requests: each slot's cases come from its own Hypothesis run seeded from the run's
+seed and the slot's name.
+
+The run's status comes from `results.scenario_status` over the minimal findings, and joins the
+scenarios' statuses in `results.verdict` (fuzz_plugin.py); results.json gets a `fuzz` block.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from . import results as results_mod
+from .engine import assertions, profiles
+from .engine.exchange import ExchangeChecker, Expectation
+from .engine.violations import Severity, Violation
+from .fuzz_strategies import SLOTS, Case, Slot, allocate, valid_bodies
+from .http import Limits, StopReading, make_client, run_exchange
+from .preflight import SETUP_STATUSES
+from .redact import Redactor
+from .results import Status
+from .transcript import curl_command
+
+DEFAULT_BUDGET = 120.0  # seconds for a whole fuzz run: generation, sending and shrinking
+DEFAULT_CASES = 200
+MAX_SHRUNK_CAUSES = 20  # causes shrunk per run (the others are reported as found)
+
+# Fuzz mode's own rules (the engine's checks judge the rest).
+CHECKS: dict[str, tuple[Severity, str]] = {
+    "fuzz.answered": (Severity.MUST, "Every request, valid or not, is answered in full within the time limits: no "
+                                     "hang, no broken connection."),
+    "fuzz.invalid_refused": (Severity.SHOULD, "A body that the published schema and observed OpenAI behaviour both "
+                                              "refuse is refused with a 4xx, not served."),
+    "fuzz.valid_completes": (Severity.MUST, "A valid request is served with a response that ends completed or "
+                                            "incomplete, or refused cleanly before any byte; never answered with a "
+                                            "failed response."),
+}
+# Parameters a Response echoes as they were sent (consistency.params_echoed).
+ECHOED = ("instructions", "temperature", "top_p", "max_output_tokens", "parallel_tool_calls", "truncation",
+          "metadata", "tools", "tool_choice", "text", "store")
+# Assertions any valid request can be held to.
+ASSERTED = ("consistency.params_echoed", "consistency.output_limit_enforced", "consistency.structured_output_strict",
+            "consistency.structured_output_valid")
+VALID_REFUSALS = frozenset({400, 404, 405, 422, 501})  # as runner.REFUSAL_STATUSES
+
+
+@dataclass
+class FuzzConfig:
+    cases: int = DEFAULT_CASES
+    seed: int | None = None
+    budget: float = DEFAULT_BUDGET
+    concurrency: int = 8
+    database: str | None = None  # a folder for Hypothesis' example database; None: none
+    shrink: bool = True
+
+    def __post_init__(self) -> None:
+        if self.seed is None:
+            self.seed = secrets.randbelow(2**32)
+
+
+@dataclass
+class FuzzTarget:
+    """What fuzz mode needs of the target: where, with which key and model, and how to judge."""
+
+    base_url: str
+    model: str
+    credentials: Callable[[str], tuple[str | None, dict[str, str]]]
+    limits: Limits
+    redactor: Redactor
+    schemas: Any = None
+    profile: str = "openai"
+    deterministic: bool = False
+
+
+@dataclass
+class Judged:
+    """One case sent and judged."""
+
+    case: Case
+    outcome: str  # served | refused | accepted | finding | could not test
+    violations: list[Violation] = field(default_factory=list)
+    status: int | None = None
+    reason: str | None = None  # a refusal's or could-not-test's reason
+    curl: str | None = None
+    stop: str | None = None  # the target cannot be tested any more (down, key refused, rate limited)
+
+    @property
+    def slot(self) -> str:
+        return slot_of(self.case)
+
+    def causes(self) -> dict[str, list[Violation]]:
+        out: dict[str, list[Violation]] = {}
+        for violation in self.violations:
+            out.setdefault(f"{self.slot}:{violation.check}", []).append(violation)
+        return out
+
+
+def slot_of(case: Case) -> str:
+    if case.mutation is None:
+        return f"valid/{case.family}"
+    kind, param, note = case.mutation.kind, case.mutation.param, case.mutation.note
+    if kind in ("malformed_tool", "malformed_input_item"):
+        return f"invalid/{kind}/{note}"
+    if kind == "unknown_parameter":
+        return "invalid/unknown_parameter"
+    return f"invalid/{kind}/{param}"
+
+
+@dataclass
+class FuzzFinding:
+    """One cause: what broke, how often, and the smallest request that shows it."""
+
+    cause: str
+    check: str
+    severity: Severity
+    message: str
+    slot: str
+    occurrences: int
+    example: Judged
+    shrunk: bool = False
+    shrink_note: str | None = None
+    model_behaviour: bool = False
+
+    def violation(self) -> Violation:
+        first = self.example.causes().get(self.cause, [None])[0]
+        return first or Violation(self.check, self.severity, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        case = self.example.case
+        return {"cause": self.cause, "check": self.check, "severity": self.severity.value, "message": self.message,
+                "slot": self.slot, "family": case.family, "occurrences": self.occurrences,
+                **({"mutation": case.mutation.to_json()} if case.mutation else {}),
+                "status": self.example.status, "minimal_request": case.body, "curl": self.example.curl,
+                "shrunk": self.shrunk, **({"shrink_note": self.shrink_note} if self.shrink_note else {}),
+                **({"model_behaviour": True} if self.model_behaviour else {})}
+
+
+@dataclass
+class FuzzResult:
+    config: FuzzConfig
+    planned: int = 0
+    judged: list[Judged] = field(default_factory=list)
+    findings: list[FuzzFinding] = field(default_factory=list)
+    not_sent: int = 0
+    stopped: str | None = None  # why the run stopped early (the target, not the budget)
+    budget_hit: str | None = None  # what the budget cut short
+    elapsed: float = 0.0
+    generation_seconds: float = 0.0
+    shrink_requests: int = 0
+    deterministic: bool = False
+
+    def outcome(self) -> Status:
+        if self.stopped is not None or not any(j.outcome != "could not test" for j in self.judged):
+            return Status.COULD_NOT_TEST
+        return Status.PASSED
+
+    @property
+    def status(self) -> Status:
+        """The fuzz run's status in the results model (like one scenario's)."""
+        return results_mod.scenario_status(self.outcome(), [f.violation() for f in self.findings],
+                                           deterministic=self.deterministic)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for judged in self.judged:
+            family = "invalid" if judged.case.family == "invalid" else "valid"
+            bucket = out.setdefault(family, {})
+            bucket[judged.outcome] = bucket.get(judged.outcome, 0) + 1
+        return out
+
+    def refusals(self) -> list[tuple[str, int]]:
+        """Valid requests the target refused cleanly, by reason (unsupported, not findings)."""
+        reasons: dict[str, int] = {}
+        for judged in self.judged:
+            if judged.case.family != "invalid" and judged.outcome == "refused":
+                reasons[judged.reason or "?"] = reasons.get(judged.reason or "?", 0) + 1
+        return sorted(reasons.items(), key=lambda kv: -kv[1])
+
+    def tolerated(self) -> list[tuple[str, int]]:
+        """Invalid bodies served with 200 that the schema or OpenAI tolerate: counted, not findings."""
+        kinds: dict[str, int] = {}
+        for judged in self.judged:
+            if judged.outcome == "accepted" and not judged.violations:
+                kinds[judged.slot] = kinds.get(judged.slot, 0) + 1
+        return sorted(kinds.items())
+
+    def reproduce(self, command: str = "pytest") -> str:
+        return f"{command} --fuzz={self.config.cases} --fuzz-seed={self.config.seed}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.config.seed, "cases": self.config.cases, "planned": self.planned,
+            "sent": sum(1 for j in self.judged if j.outcome != "could not test"), "not_sent": self.not_sent,
+            "budget_seconds": self.config.budget, "elapsed_seconds": round(self.elapsed, 2),
+            "generation_seconds": round(self.generation_seconds, 2), "shrink_requests": self.shrink_requests,
+            "concurrency": self.config.concurrency, "database": self.config.database,
+            "status": str(self.status), "outcomes": self.counts(),
+            "findings": [f.to_json() for f in self.findings],
+            "refused_valid": [{"reason": r, "count": n} for r, n in self.refusals()],
+            "tolerated_invalid": [{"slot": s, "count": n} for s, n in self.tolerated()],
+            **({"stopped": self.stopped} if self.stopped else {}),
+            **({"budget_hit": self.budget_hit} if self.budget_hit else {}),
+            "reproduce": self.reproduce(),
+        }
+
+    def lines(self, command: str = "pytest") -> list[str]:
+        """The fuzz section of the terminal summary."""
+        sent = sum(1 for j in self.judged if j.outcome != "could not test")
+        counts = self.counts()
+        out = [f"fuzz: {sent} of {self.planned} requests sent in {self.elapsed:.1f} s (seed {self.config.seed}, "
+               f"budget {self.config.budget:g} s, concurrency {self.config.concurrency}): {self.status}"]
+        for family in ("invalid", "valid"):
+            if family in counts:
+                out.append(f"  {family}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts[family].items())))
+        if self.stopped:
+            out.append(f"  stopped: {self.stopped}")
+        if self.budget_hit:
+            out.append(f"  time budget: {self.budget_hit}")
+        refused = self.refusals()
+        if refused:
+            out.append(f"  valid requests refused cleanly (unsupported, not findings): {sum(n for _, n in refused)}")
+            out += [f"    {n} x {r}" for r, n in refused[:5]]
+        tolerated = self.tolerated()
+        if tolerated:
+            out.append("  invalid bodies served that the published schema or OpenAI tolerate (not findings): "
+                       + ", ".join(f"{s} x{n}" for s, n in tolerated))
+        for finding in self.findings:
+            what = "model behaviour" if finding.model_behaviour else str(finding.severity)
+            shrunk = "minimal request" if finding.shrunk else "smallest request seen (not shrunk"
+            shrunk += "" if finding.shrunk else f": {finding.shrink_note or 'shrinking off'})"
+            out.append(f"  {what} {finding.check} [{finding.slot}] x{finding.occurrences}: {finding.message}")
+            out.append(f"    {shrunk}: {json.dumps(finding.example.case.body, ensure_ascii=False)[:400]}")
+            if finding.example.curl:
+                out.append(f"    {finding.example.curl}")
+        if self.findings:
+            out.append(f"  reproduce: {self.reproduce(command)}")
+        return out
+
+
+# -- judging one case ---------------------------------------------------------------------------
+class _Sink:
+    """The checker behind run_exchange, with the event limit and a guard for our own bugs."""
+
+    def __init__(self, checker: ExchangeChecker, max_events: int) -> None:
+        self.checker = checker
+        self.max_events = max_events
+        self.crash: str | None = None
+
+    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self._guard(self.checker.head, status, headers)
+
+    def body(self, chunk: bytes) -> None:
+        self._guard(self.checker.body, chunk)
+        if self.checker.events > self.max_events:
+            raise StopReading("too_many_events", f"more than {self.max_events} events (event limit, --max-events)")
+
+    def close(self) -> list[Violation]:
+        self._guard(self.checker.close)
+        return self.checker.violations
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.crash is not None:
+            return
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a bug of ours: the case could not be judged
+            self.crash = traceback.format_exc(limit=8)
+
+
+def encode(body: Any) -> bytes:
+    """The body as sent: UTF-8 JSON, escaped where a character cannot be encoded."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body).encode("ascii")
+
+
+def _own(check: str, message: str) -> Violation:
+    return Violation(check, CHECKS[check][0], message)
+
+
+class Judge:
+    """Sends cases to the target and judges them (thread-safe; one HTTP client per judge)."""
+
+    def __init__(self, target: FuzzTarget) -> None:
+        self.target = target
+        self.profile = profiles.get(target.profile)
+        self._client = make_client(target.limits)
+        self.sent = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __call__(self, case: Case) -> Judged:
+        try:
+            return self._judge(case)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours, never the target's
+            return Judged(case, "could not test", reason=f"internal error in fuzz mode: {type(exc).__name__}: {exc}")
+
+    def _judge(self, case: Case) -> Judged:
+        target = self.target
+        invalid = case.family == "invalid"
+        streamed = case.body.get("stream") is True
+        if invalid:
+            expectation = Expectation("error", statuses=tuple(range(400, 500)))
+        else:
+            expectation = Expectation("stream" if streamed else "response")
+        checker = ExchangeChecker(expectation, schemas=target.schemas, profile=target.profile)
+        sink = _Sink(checker, target.limits.max_events)
+        api_key, headers = target.credentials("valid")
+        if streamed:
+            headers = {**headers, "Accept": "text/event-stream"}
+        with self._lock:
+            self.sent += 1
+        exchange = run_exchange(self._client, method="POST", url=target.base_url.rstrip("/") + "/responses",
+                                api_key=api_key, raw_body=encode(case.body), extra_headers=headers or None,
+                                limits=target.limits, redactor=target.redactor, sink=sink)
+        curl = curl_command(exchange, redactor=target.redactor)
+        done = Judged(case, "finding", status=exchange.status, curl=curl)
+        if exchange.end in ("connect_error", "tls_error", "redirect"):
+            done.outcome, done.reason = "could not test", exchange.error or exchange.end
+            done.stop = f"the target could not be reached: {exchange.error or exchange.end}"
+            return done
+        if exchange.end in ("too_large", "too_many_events"):
+            done.outcome, done.reason = "could not test", exchange.error or exchange.end
+            return done
+        if not exchange.completed:  # deadline, idle, protocol_error
+            done.violations = [_own("fuzz.answered", f"{exchange.error or exchange.end} (HTTP {exchange.status})")]
+            return done
+        violations = sink.close()
+        if sink.crash is not None:
+            done.outcome, done.reason = "could not test", "internal error in the engine: " + sink.crash.splitlines()[-1]
+            return done
+        status = exchange.status or 0
+        if status in SETUP_STATUSES and status not in (408,):
+            message = _message(checker.body_json)
+            done.outcome, done.reason = "could not test", f"HTTP {status}" + (f": {message}" if message else "")
+            done.stop = {"key": "the target refused the key", "rate": "the target is rate limiting (lower "
+                         "--concurrency)"}.get(SETUP_STATUSES[status], "the target refused") + f" ({done.reason})"
+            return done
+        if invalid:
+            done.violations, done.outcome = self._invalid(case, status, violations)
+        else:
+            done.violations, done.outcome, done.reason = self._valid(case, status, violations, checker)
+        done.violations = [replace(v, message=target.redactor.text(v.message)) for v in done.violations]
+        return done
+
+    def _invalid(self, case: Case, status: int, violations: list[Violation]) -> tuple[list[Violation], str]:
+        mutation = case.mutation
+        assert mutation is not None
+        if 200 <= status < 300:
+            if not mutation.both_refuse:
+                return [], "accepted"
+            return [_own("fuzz.invalid_refused", f"HTTP {status} to a body both the published schema and OpenAI "
+                                                 f"refuse ({mutation.describe()})")], "accepted"
+        return violations, ("finding" if violations else "refused")
+
+    def _valid(self, case: Case, status: int, violations: list[Violation], checker: ExchangeChecker,
+               ) -> tuple[list[Violation], str, str | None]:
+        if status in VALID_REFUSALS:
+            message = _message(checker.body_json)
+            if message:
+                return [], "refused", self.target.redactor.text(f"HTTP {status}: {' '.join(message.split())[:120]}")
+        if status != 200:
+            return violations, "finding", None
+        final = checker.final_response
+        found = list(violations)
+        if isinstance(final, dict) and final.get("status") == "failed":
+            error = final.get("error") if isinstance(final.get("error"), dict) else {}
+            found.append(_own("fuzz.valid_completes",
+                              f"HTTP 200 and a response that ended failed ({error.get('code')}: "
+                              f"{str(error.get('message'))[:120]})"))
+        view = assertions.StepView(name="fuzz", request=case.body, status=status, body=checker.body_json,
+                                   response=final)
+        text = case.body.get("text") if isinstance(case.body.get("text"), dict) else {}
+        fmt = text.get("format") if isinstance(text.get("format"), dict) else {}
+        # `text` without a format is echoed with the default one: only a format sent is compared.
+        echoed = [k for k in ECHOED if k in case.body and (k != "text" or fmt)]
+        args = {"consistency.params_echoed": {"step": "fuzz", "fields": echoed}}
+        for check in ASSERTED:
+            severity = self.profile.severity(check)
+            # Only a completed message is judged: a response cut by max_output_tokens holds cut
+            # JSON, and a tool call is no answer in the format.
+            structured = fmt.get("type") in ("json_schema", "json_object") and _answered(final)
+            if severity is None or (check.startswith("consistency.structured") and not structured):
+                continue
+            for finding in assertions.run(check, {"fuzz": view}, args.get(check, {"step": "fuzz"})):
+                found.append(Violation(finding.check, severity, finding.message, finding.path))
+        return found, ("finding" if found else "served"), None
+
+
+def _answered(final: Any) -> bool:
+    """A completed response with a message in its output."""
+    output = final.get("output") if isinstance(final, dict) and final.get("status") == "completed" else None
+    return any(isinstance(item, dict) and item.get("type") == "message" for item in output or [])
+
+
+def _message(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) and message else None
+
+
+# -- the run ------------------------------------------------------------------------------------
+def slot_seed(seed: int, slot: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{slot}".encode()).digest()[:8], "big")
+
+
+def _settings(count: int, phases: list[Any], database: Any) -> Any:
+    from hypothesis import HealthCheck, Verbosity, settings
+
+    return settings(max_examples=max(count, 1), phases=phases, database=database, deadline=None,
+                    suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
+                    print_blob=False)
+
+
+def generate(model: str, config: FuzzConfig, schema: dict[str, Any] | None = None) -> list[Case]:
+    """The run's requests: every slot's share, each from its own seeded Hypothesis run. The same
+    seed gives the same list."""
+    from hypothesis import Phase, given, seed as seed_
+
+    valid = valid_bodies(model, schema)
+    out: list[Case] = []
+    for slot, count in allocate(config.cases):
+        drawn: list[Case] = []
+
+        @seed_(slot_seed(config.seed, slot.name))
+        @_settings(count, [Phase.generate], None)
+        @given(slot.strategy(valid))
+        def collect(case: Case) -> None:
+            drawn.append(case)
+
+        collect()
+        out += drawn[:count]
+    return out
+
+
+class _Reproduced(Exception):
+    pass
+
+
+def run(target: FuzzTarget, config: FuzzConfig, *, schema: dict[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None) -> FuzzResult:
+    """A whole fuzz run against one target."""
+    start = time.monotonic()
+    deadline = start + config.budget
+    result = FuzzResult(config, deterministic=target.deterministic)
+    say = progress or (lambda text: None)
+    cases = generate(target.model, config, schema)
+    result.generation_seconds = time.monotonic() - start
+    result.planned = len(cases)
+    say(f"fuzz: seed {config.seed}, {len(cases)} requests generated in {result.generation_seconds:.1f} s")
+    judge = Judge(target)
+    cache: dict[str, Judged] = {}
+    try:
+        _send_all(judge, cases, config, deadline, result, cache)
+        _collect_findings(judge, config, deadline, result, cache, schema, target.model)
+    finally:
+        judge.close()
+        result.elapsed = time.monotonic() - start
+    return result
+
+
+def _send_all(judge: Judge, cases: list[Case], config: FuzzConfig, deadline: float, result: FuzzResult,
+              cache: dict[str, Judged]) -> None:
+    unique: dict[str, Case] = {}
+    for case in cases:
+        unique.setdefault(case.key, case)
+    result.planned = len(unique)  # a request drawn twice is sent once
+    stop: list[str] = []
+
+    def one(case: Case) -> Judged | None:
+        if stop or time.monotonic() >= deadline:
+            return None
+        done = judge(case)
+        if done.stop is not None and not stop:
+            stop.append(done.stop)
+        return done
+
+    with ThreadPoolExecutor(max_workers=max(1, config.concurrency), thread_name_prefix="fuzz") as pool:
+        answers = list(pool.map(one, unique.values()))
+    for case, done in zip(unique.values(), answers):
+        if done is None:
+            result.not_sent += 1
+            continue
+        cache[case.key] = done
+        result.judged.append(done)
+    if stop:
+        result.stopped = stop[0]
+    elif result.not_sent:
+        result.budget_hit = f"{result.not_sent} of {len(unique)} requests not sent within {config.budget:g} s"
+
+
+def _collect_findings(judge: Judge, config: FuzzConfig, deadline: float, result: FuzzResult,
+                      cache: dict[str, Judged], schema: dict[str, Any] | None, model: str) -> None:
+    by_cause: dict[str, list[Judged]] = {}
+    for judged in result.judged:
+        for cause in judged.causes():
+            by_cause.setdefault(cause, []).append(judged)
+    # Shrink what decides the verdict first: MUST, then SHOULD, then model behaviour.
+    def rank(cause: str) -> tuple[int, str]:
+        first = by_cause[cause][0].causes()[cause][0]
+        model = results_mod.is_model_behaviour(first.check) and not result.deterministic
+        return (2 if model else 0 if first.severity is Severity.MUST else 1, cause)
+
+    valid = valid_bodies(model, schema) if by_cause else None
+    before = judge.sent
+    for index, cause in enumerate(sorted(by_cause, key=rank)):
+        seen = by_cause[cause]
+        smallest = min(seen, key=lambda j: (len(j.case.key), j.case.key))
+        first = smallest.causes()[cause][0]
+        finding = FuzzFinding(cause=cause, check=first.check, severity=first.severity, message=first.message,
+                              slot=smallest.slot, occurrences=len(seen), example=smallest,
+                              model_behaviour=results_mod.is_model_behaviour(first.check) and not result.deterministic)
+        if not config.shrink:
+            finding.shrink_note = "shrinking off"
+        elif result.stopped is not None:
+            finding.shrink_note = "the run stopped before shrinking"
+        elif index >= MAX_SHRUNK_CAUSES:
+            finding.shrink_note = f"only the first {MAX_SHRUNK_CAUSES} causes are shrunk"
+        elif time.monotonic() >= deadline:
+            finding.shrink_note = "the time budget ran out before shrinking"
+        else:
+            _shrink(finding, judge, config, deadline, cache, valid)
+        finding.message = finding.violation().message
+        result.findings.append(finding)
+    result.shrink_requests = judge.sent - before
+    if any(f.shrink_note and "budget" in f.shrink_note for f in result.findings) and not result.budget_hit:
+        result.budget_hit = "shrinking stopped at the time budget; some findings show the smallest request seen"
+
+
+def _shrink(finding: FuzzFinding, judge: Judge, config: FuzzConfig, deadline: float, cache: dict[str, Judged],
+            valid: Any) -> None:
+    """Hypothesis shrinks the cause's slot run to its smallest request that still shows the
+    cause. The run replays the slot's seeded cases (answered from the cache, nothing re-sent)
+    up to the first that shows it, then shrinks with new requests, one at a time."""
+    from hypothesis import Phase, given, seed as seed_
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    slot: Slot = SLOTS[finding.slot]
+    count = dict((s.name, n) for s, n in allocate(config.cases)).get(slot.name, 1)
+    database = DirectoryBasedExampleDatabase(config.database) if config.database else None
+    phases = ([Phase.reuse] if database is not None else []) + [Phase.generate, Phase.shrink]
+    shown: list[Judged] = []
+    budget_hit: list[bool] = []
+
+    @seed_(slot_seed(config.seed, slot.name))
+    @_settings(count, phases, database)
+    @given(slot.strategy(valid))
+    def probe(case: Case) -> None:
+        done = cache.get(case.key)
+        if done is None:
+            if time.monotonic() >= deadline:
+                budget_hit.append(True)
+                return
+            done = cache[case.key] = judge(case)
+        if finding.cause in done.causes():
+            shown.append(done)
+            raise _Reproduced(finding.cause)
+
+    probe._hypothesis_internal_add_digest = finding.cause.encode()  # one database entry per cause
+    try:
+        probe()
+    except _Reproduced:
+        pass
+    except Exception as exc:  # noqa: BLE001 - Flaky: a cause that did not show again
+        finding.shrink_note = f"not reproducible while shrinking ({type(exc).__name__})"
+    if shown:
+        best = min(shown, key=lambda j: (len(j.case.key), j.case.key))
+        if len(best.case.key) <= len(finding.example.case.key):
+            finding.example = best
+        finding.shrunk = not budget_hit and finding.shrink_note is None
+        if budget_hit:
+            finding.shrink_note = "the time budget ran out while shrinking"
+    elif finding.shrink_note is None:
+        finding.shrink_note = "not reproduced when replayed"
