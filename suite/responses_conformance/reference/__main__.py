@@ -21,6 +21,7 @@ from .app import (
     COMPACT_FAULT_DESCRIPTIONS,
     ENDPOINT_FEATURES,
     FAULT_DESCRIPTIONS,
+    FUZZ_FAULT_DESCRIPTIONS,
     WS_FAULT_DESCRIPTIONS,
     FLAVOURS,
 )
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m responses_conform
     parser.add_argument("--api-key", default=DEFAULT_API_KEY,
                         help="accepted bearer token (default: %(default)s)")
     parser.add_argument("--no-auth", action="store_true", help="accept requests without a key")
-    faults = sorted([*FAULT_DESCRIPTIONS, *WS_FAULT_DESCRIPTIONS, *COMPACT_FAULT_DESCRIPTIONS])
+    faults = sorted([*FAULT_DESCRIPTIONS, *WS_FAULT_DESCRIPTIONS, *COMPACT_FAULT_DESCRIPTIONS,
+                     *FUZZ_FAULT_DESCRIPTIONS])
     parser.add_argument("--fault", action="append", default=[], choices=faults,
                         help="switch on a deliberate breakage (repeatable)")
     parser.add_argument("--disable", action="append", default=[], choices=sorted([*FEATURES, *ENDPOINT_FEATURES]),

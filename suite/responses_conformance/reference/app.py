@@ -157,6 +157,16 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "the response",
 }
 FAULTS = frozenset(FAULT_DESCRIPTIONS)
+#: Fuzz-only faults: no fixed scenario sends what triggers them; fuzz mode (`--fuzz`) finds them.
+FUZZ_FAULT_DESCRIPTIONS: dict[str, str] = {
+    "fuzz_temperature_500": "a `temperature` outside 0..2 is answered with HTTP 500 (type "
+    "server_error) instead of 400",
+    "fuzz_truncation_accepted": "an unknown `truncation` value is accepted (read as 'disabled') "
+    "instead of refused with 400 invalid_value",
+    "fuzz_truncation_auto_fails": "a streamed request with `truncation: \"auto\"` fails mid-stream "
+    "(error event, response.failed) inside HTTP 200",
+}
+FUZZ_FAULTS = frozenset(FUZZ_FAULT_DESCRIPTIONS)
 #: Faults of WebSocket mode (`ws.py`); they leave HTTP answers untouched.
 WS_FAULT_DESCRIPTIONS: dict[str, str] = {
     "ws_sequence_reuse": "WebSocket mode: a connection's second and later responses number their "
@@ -293,10 +303,10 @@ def create_app(
             raise ValueError(  # noqa: TRY004 - a value error to the caller, as before
                 f"{name} must be a collection of names, not a string")
     faults = frozenset(faults)
-    unknown = sorted(faults - FAULTS - WS_FAULTS - COMPACT_FAULTS)
+    unknown = sorted(faults - FAULTS - WS_FAULTS - COMPACT_FAULTS - FUZZ_FAULTS)
     if unknown:
         raise ValueError(f"unknown fault name(s): {', '.join(unknown)}; known: "
-                         f"{sorted(FAULTS | WS_FAULTS | COMPACT_FAULTS)}")
+                         f"{sorted(FAULTS | WS_FAULTS | COMPACT_FAULTS | FUZZ_FAULTS)}")
     disabled = frozenset(disabled)
     unknown = sorted(disabled - set(FEATURES) - set(ENDPOINT_FEATURES))
     if unknown:
@@ -369,6 +379,9 @@ def create_app(
         if "unknown_param_500" in faults and unknown_param:
             return ApiError(500, "The server had an error while processing your request.",
                             type="server_error")
+        if "fuzz_temperature_500" in faults and exc.param == "temperature" \
+                and "_value" in (exc.code or ""):  # out of range: *_above_max_value, *_below_min_value
+            return ApiError(500, errors.SERVER_ERROR_MESSAGE, type="server_error")
         return exc
 
     # ----------------------------------------------------------------- Response objects
@@ -801,6 +814,9 @@ def create_app(
     def parse(body: Any, features_off: frozenset[str]) -> ResponseRequest:
         if "compaction_refused" in faults:
             refuse_compaction_items(body)
+        if "fuzz_truncation_accepted" in faults and isinstance(body, dict) \
+                and isinstance(body.get("truncation"), str) and body["truncation"] not in ("auto", "disabled"):
+            body = {**body, "truncation": "disabled"}
         return parse_request(body, features_off)
 
     async def create_response(request: Request) -> Response:
@@ -813,6 +829,8 @@ def create_app(
             if "state" in disabled:
                 req.store = False  # nothing is kept: say so
             run = start_run(req)
+            if "fuzz_truncation_auto_fails" in faults and req.stream and req.truncation == "auto":
+                run.completion = dataclasses.replace(run.completion, failed=True)
         except ApiError as exc:
             exc = server_fault(exc)
             stream = logged.get("stream") if isinstance(logged, dict) else None
