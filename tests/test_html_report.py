@@ -103,6 +103,16 @@ def extras_html(data: dict, param: str) -> str:
     return "".join(e["content"] for t in data["tests"][node] for e in t["extras"] if e["format_type"] == "html")
 
 
+def block_html(page: str, param: str) -> str:
+    """An item's failure block: once in the page's findings section (its row only points to it)."""
+    anchor = hr.anchor(node_id(blob(page), param))
+    at = page.find(f'id="{anchor}"')
+    if at < 0:
+        return ""
+    start = page.rindex("<section", 0, at)
+    return page[start:page.index("</section>", at) + len("</section>")]
+
+
 def summary_block(page: str) -> str:
     start = page.index('<section class="rc rc-summary"')
     return page[start:page.index("</section>", start)]
@@ -150,23 +160,32 @@ def test_the_top_block_shows_verdict_target_counts_matrix_and_features(failing_r
     assert cell["data-row"] == node and cell["data-key"] == node
     assert cell["data-block"] == hr.anchor(node) and cell["href"] == "#rc=" + quote(node, safe="/")
     assert "data-row" not in matrix.cells[("text-stream", "sequence")]  # a passing cell is no link
-    # The features table, from results.json.
-    assert re.search(r"<th>text</th>\s*<td class=\"rc-f-broken\">broken", top)
+    # The features table, from results.json: a feature is broken only by checks that concern it,
+    # and says which; the others work, and name what else their scenarios broke.
+    assert re.search(r"<th>streaming</th>\s*<td class=\"rc-f-broken\">broken</td>\s*"
+                     r"<td class=\"rc-f-note\">broken: ids.item_id_matches</td>", top)
+    assert re.search(r"<th>text</th>\s*<td class=\"rc-f-supported\">supported</td>\s*"
+                     r"<td class=\"rc-f-note\">works, but see: ids.item_id_matches, usage.total_is_sum</td>", top)
     assert re.search(r"<th>errors</th>\s*<td class=\"rc-f-supported\">supported", top)
-    assert re.search(r"<th>tools</th>\s*<td class=\"rc-f-broken\">broken", top)
+    assert re.search(r"<th>tools</th>\s*<td class=\"rc-f-supported\">supported</td>\s*"
+                     r"<td class=\"rc-f-note\">works, but see: ids.item_id_matches, usage.total_is_sum</td>", top)
+    features = failing_run["results"]["features"]
+    assert features["streaming"]["broken_by"] == ["ids.item_id_matches"] and "broken_by" not in features["tools"]
 
 
 def test_a_failure_block_shows_the_stream_around_the_offending_event(failing_run: dict) -> None:
-    data = blob(failing_run["page"])
+    page = failing_run["page"]
+    data = blob(page)
     node = node_id(data, "text-stream:ids.item_id_matches")
-    block = extras_html(data, "text-stream:ids.item_id_matches")
+    block = block_html(page, "text-stream:ids.item_id_matches")
     scenario = next(s for s in failing_run["results"]["scenarios"] if s["id"] == "text-stream")
     first = next(v for v in scenario["violations"] if v["check"] == "ids.item_id_matches")
     parsed = Page(block)
     assert parsed.ids[hr.anchor(node)]["data-check"] == "ids.item_id_matches"
     assert "<code>ids.item_id_matches</code> <span class=\"rc-severity\">MUST</span>" in block
-    assert "An event&#39;s <code>item_id</code> is the id of the item at its <code>output_index</code>." in block
-    assert "SDK-JS" in block  # the basis
+    assert "An event's <code>item_id</code> is the id of the item at its <code>output_index</code>." in block
+    assert '<a class="rc-ev" href="#rc-ev-sdk-js">SDK-JS</a>' in block  # the basis, linked to its evidence
+    assert 'id="rc-ev-sdk-js"' in page and 'id="rc-ev-d-01"' in page
     # The timeline: the offending event highlighted, with its coordinates and JSON path.
     row = re.search(r'<tr class="rc-event rc-offending" data-index="(\d+)">(.*?)</tr>', block, re.S)
     assert row and int(row.group(1)) == first["event_index"]
@@ -182,12 +201,17 @@ def test_a_failure_block_shows_the_stream_around_the_offending_event(failing_run
     assert "Authorization: [REDACTED]" in block
     assert "curl -sS -N" in block and "$OPENAI_API_KEY" in block
     assert "Transcript: <code>reports/transcripts/text-stream.json</code>" in block
-    # Passing items carry no block; a non-streamed failure shows its body at the path.
-    assert extras_html(data, "text-stream:sequence.increasing") == ""
-    body = extras_html(data, "text-nonstream:usage.total_is_sum")
+    # One rendering per failure: the row points to the block and shows no raw copy of the text.
+    row = data["tests"][node][0]
+    assert row["log"] == "" and f'data-block="{hr.anchor(node)}"' in extras_html(data, "text-stream:ids.item_id_matches")
+    assert page.count(f'id="{hr.anchor(node)}"') == 1
+    # Passing items carry no block and have no row; a non-streamed failure shows its body at the path.
+    assert block_html(page, "text-stream:sequence.increasing") == ""
+    assert data["tests"][node_id(data, "text-stream:sequence.increasing")] == []
+    body = block_html(page, "text-nonstream:usage.total_is_sum")
     assert "The response body (HTTP 200)" in body and '<code class="rc-path">$.usage.total_tokens</code>' in body
     # A multi-step scenario shows the step each violation happened in.
-    steps = extras_html(data, "tools-round-trip:usage.total_is_sum")
+    steps = block_html(page, "tools-round-trip:usage.total_is_sum")
     assert "Step <code>call</code>" in steps and "Step <code>answer</code>" in steps
     assert "tools-round-trip.call.json" in steps and "tools-round-trip.answer.json" in steps
 
@@ -231,7 +255,7 @@ def test_a_baselined_failure_is_known_and_keeps_its_block(tmp_path: Path) -> Non
     assert matrix.status("text-stream", "usage") == "known"
     assert matrix.status("text-stream", "ids") == "passed"
     assert "<strong>1</strong> known" in summary_block(page)
-    block = extras_html(blob(page), "text-stream:usage.total_is_sum")
+    block = block_html(page, "text-stream:usage.total_is_sum")
     assert 'rc-finding rc-s-known' in block and "rc-offending" in block
 
 

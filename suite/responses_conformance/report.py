@@ -551,6 +551,12 @@ class HtmlHooks:
             data = {**data, "target": {**data["target"], "label": session.target.label}}
         if not session.limits.verify_tls:
             data = {**data, "notes": ["--insecure: the target's TLS certificate was NOT verified"]}
+        # Transcripts as the terminal and the failure blocks name them: from where pytest ran.
+        base, results_dir = session.config.invocation_params.dir, session.results_path.parent
+        data = {**data, "findings": [
+            {**f, "example": {**f["example"], "transcript": _relative((results_dir / f["example"]["transcript"]).resolve(),
+                                                                     base)}}
+            if (f.get("example") or {}).get("transcript") else f for f in data.get("findings") or []]}
         items = list(self.items.values())
         if not items:
             # No item ran (the preflight ended the run): the matrix shows the scenarios that

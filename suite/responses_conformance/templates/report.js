@@ -101,7 +101,19 @@
     if (widest) { root.setAttribute('data-rc-widest', widest.el.tagName.toLowerCase() + '.' + (widest.el.className || '') + '#' + (widest.el.id || '') + ':' + Math.round(widest.right)); }
   }
   /* report.html#rc=<key> opens that finding, as a click on its cell would. */
+  /* report.html#rc-cause=<check id> opens that cause's list of occurrences. */
   window.addEventListener('load', function () {
+    var cause = /^#rc-cause=(.+)$/.exec(window.location.hash);
+    if (cause) {
+      var wanted = decodeURIComponent(cause[1]);
+      Array.prototype.forEach.call(document.querySelectorAll('.rc-cause-item'), function (li) {
+        if (li.getAttribute('data-check') === wanted) {
+          var details = li.querySelector('details');
+          if (details) { details.open = true; }
+          document.documentElement.setAttribute('data-rc-cause-open', wanted);
+        }
+      });
+    }
     var match = /^#rc=(.+)$/.exec(window.location.hash);
     if (match) {
       var key = decodeURIComponent(match[1]);
