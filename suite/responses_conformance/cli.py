@@ -3,6 +3,8 @@
     responses-conformance run [--target-url URL] [pytest options]   the suite (pytest underneath)
     responses-conformance serve [--host H] [--port N] [--api-key K] the reference server
     responses-conformance checks [--markdown]                       the catalogue of checks
+    responses-conformance scenarios [--json] [--profile P]          the scenarios, features and checks
+    responses-conformance --version                                 the suite's version
     responses-conformance replay FILE... [--json] [--profile P]     check captured traffic offline
     responses-conformance tap --upstream URL [--listen HOST:PORT]   judge real clients' traffic live
 
@@ -21,6 +23,11 @@ from .engine import registry
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):
+        from .report import suite_version
+
+        print(f"responses-conformance {suite_version()}")
+        return 0
     if argv and argv[0] == "run":
         return _run(argv[1:])
     if argv and argv[0] == "serve":
@@ -40,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return tap.main(argv[1:])  # its own parser and signal handling; exit codes of the verdict
     parser = argparse.ArgumentParser(prog="responses-conformance",
                                      description="Conformance suite for the OpenAI Responses API.")
+    parser.add_argument("-V", "--version", action="store_true", help="print the suite's version and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the conformance suite (all further options go to pytest)")
     commands.add_parser("serve", help="run the embedded reference server (see `serve --help`)")
@@ -51,11 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_arguments(commands.add_parser(
         "replay", help="check captured traffic offline (SSE, JSON lines, JSON bodies, HAR, live transcripts)"))
     commands.add_parser("tap", help="a transparent proxy that judges real clients' traffic live (see `tap --help`)")
+    listing = commands.add_parser("scenarios", help="list the scenarios with their features and checks")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    listing.add_argument("--profile", default=None, help="the checks of this profile (default: openai)")
     args = parser.parse_args(argv)
     if args.profile is not None and args.profile not in _profile_names():
         print(f"responses-conformance: unknown profile {args.profile!r}; known: {', '.join(_profile_names())}",
               file=sys.stderr)
         return 2
+    if args.command == "scenarios":
+        from .report import scenario_catalogue
+
+        print(scenario_catalogue(args.profile, as_json=args.json), end="")
+        return 0
     print(render_catalogue() if args.markdown else _plain_catalogue(args.profile), end="")
     return 0
 
@@ -127,6 +143,7 @@ def _plain_catalogue(profile: str | None = None) -> str:
 
 def render_catalogue() -> str:
     """CHECKS.md, generated from the registry and the profiles (a test fails when it is stale)."""
+    from . import evidence
     from .engine import profiles
 
     names = list(profiles.PROFILES)
@@ -140,6 +157,8 @@ def render_catalogue() -> str:
         "-, the check is not part of that profile.",
         "Applies to: `stream` (a streamed response), `response` (a non-streamed Response object), "
         "`error` (a request the target must refuse).",
+        "Basis: where a rule comes from (SPEC, OR, OBS, SDK-PY, SDK-JS, ...) and the real bugs it would have caught "
+        "(F-04, ...); each id links to its entry in [docs/evidence.md](docs/evidence.md).",
         "",
         "Profiles (`--profile`):",
         "",
@@ -156,7 +175,7 @@ def render_catalogue() -> str:
                 severities = " | ".join(str(profiles.PROFILES[n].severity(check.id) or "-") for n in names)
                 applies = ", ".join(sorted(check.applies))
                 rule = check.rule.replace("|", "\\|")
-                basis = check.basis.replace("|", "\\|")
+                basis = evidence.markdown(check.basis).replace("|", "\\|")  # ids link to docs/evidence.md
                 lines.append(f"| `{check.id}` | {severities} | {applies} | {rule} | {basis} |")
         lines.append("")
     return "\n".join(lines)

@@ -447,6 +447,11 @@ def split(text: str) -> list[tuple[str, Entry | None]]:
     return out
 
 
+def markdown(text: str, doc: str = DOC) -> str:
+    """`text` with each cited id a Markdown link to its entry (CHECKS.md's basis column)."""
+    return "".join(f"[{piece}]({doc}#{entry.anchor})" if entry is not None else piece for piece, entry in split(text))
+
+
 def cited() -> dict[str, list[str]]:
     """Every id the registry cites, with the checks that cite it."""
     from .engine import registry

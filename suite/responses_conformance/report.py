@@ -36,6 +36,29 @@ def suite_version() -> str:
         return "dev"
 
 
+def scenario_catalogue(profile: str | None = None, *, as_json: bool = False) -> str:
+    """`responses-conformance scenarios`: every scenario with its features, steps and checks
+    (the pytest items it makes: `-k <scenario id>` runs one)."""
+    import textwrap
+
+    from .scenarios import load_all
+
+    chosen = profiles.get(profile)
+    rows = [{"id": s.id, "description": s.description, "features": list(s.features),
+             "steps": [step.name for step in s.steps], "checks": [c.id for c in s.checks(chosen.name)]}
+            for s in load_all()]
+    if as_json:
+        return json.dumps({"profile": chosen.name, "scenarios": rows}, indent=2) + "\n"
+    lines = [f"{len(rows)} scenarios (profile {chosen.name}); `pytest -k <id>` runs one", ""]
+    for row in rows:
+        steps = f"; steps {', '.join(row['steps'])}" if len(row["steps"]) > 1 else ""
+        lines.append(f"{row['id']}  [{', '.join(row['features'])}]{steps}")
+        lines.append(f"    {row['description']}")
+        lines += textwrap.wrap(f"{len(row['checks'])} checks: {', '.join(row['checks'])}", width=100,
+                               initial_indent="    ", subsequent_indent="      ")
+    return "\n".join(lines) + "\n"
+
+
 def _relative(path: Path | None, base: Path) -> str:
     if path is None:
         return "-"
