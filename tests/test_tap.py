@@ -491,3 +491,34 @@ def test_tap_transcripts_replay_to_the_same_verdict(tmp_path: Path) -> None:
     assert [t.verdict for t in replayed] == ["fail", "fail"]
     assert [sorted({v.check for v in t.violations}) for t in replayed] == \
         [sorted({v["check"] for v in row["violations"]}) for row in live]
+
+
+def test_refused_websocket_upgrade_is_passed_back(tmp_path: Path) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with ReferenceServer(disabled={"websocket"}) as server:
+        tap, out = start(server.url, tmp_path)
+        try:
+            statuses = []
+            for base in (server.url, tap.url):
+                with pytest.raises(InvalidStatus) as refused:
+                    connect(base.replace("http://", "ws://") + "/v1/responses", open_timeout=5,
+                            additional_headers={"Authorization": f"Bearer {KEY}"})
+                statuses.append((refused.value.response.status_code, refused.value.response.body))
+        finally:
+            code = tap.stop()
+    assert statuses[0] == statuses[1]  # the upstream's refusal, status and body, as it was
+    assert code == 5  # nothing judged
+    assert "refused the upgrade" in out.getvalue()
+
+
+def test_compressed_answers_are_judged_decoded() -> None:
+    import gzip
+
+    decoder = tap_module._Decoder("gzip")
+    packed = gzip.compress(b'{"object": "response"}' * 100)
+    plain = b"".join(decoder.feed(packed[i:i + 7]) for i in range(0, len(packed), 7))
+    assert plain == b'{"object": "response"}' * 100 and decoder.problem is None
+    assert tap_module._Decoder("br").problem is not None
+    assert tap_module._Decoder(None).feed(b"x") == b"x"

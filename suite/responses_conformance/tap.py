@@ -573,15 +573,17 @@ class HttpJudge:
     def head(self, status: int, headers: list[tuple[str, str]]) -> None:
         self.status, self.headers = status, headers
         kind = self.plan.kind
-        if status >= 400 or status < 200 or 300 <= status < 400:
+        if status < 200 or 300 <= status < 400:  # a redirect or an interim answer: nothing to judge
+            self.closed = True
+            self.recorder.pass_through(self.method, urlsplit(self.url).path)
+            return
+        if status >= 400:
             expectation = Expectation("error", statuses=(status,))
         elif kind == "sniff":
             ctype = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
             expectation = Expectation("stream" if ctype == "text/event-stream" else "response")
         else:
             expectation = Expectation(kind)
-        if status < 200 or 300 <= status < 400:
-            self.problem = f"HTTP {status}: nothing to judge"
         self.replay = capture.ExchangeReplay(self.what, self.number, expectation, status, headers,
                                              schemas=self.recorder.schemas, profile=self.options.profile)
         self.decoder = _Decoder(_header(headers, "content-encoding"))
@@ -974,15 +976,25 @@ class TapApp:
         number = self.recorder.next_number()
         plan = plan_for(method, path, query, None if more else held)
         judge = None
-        if plan is not None:
-            judge = HttpJudge(self.recorder, number, plan, method=method, url=url, request_headers=headers,
-                              request_body=None if more else held)
-        else:
-            self.recorder.pass_through(method, path)
         client = self.client()
         try:
             request = client.build_request(method, url, headers=forward, content=content)
-            response = await client.send(request, stream=True)
+            # The request goes out first; the judge is set up while the upstream works on it, so
+            # that its cost is not added to the time to first byte.
+            sending = asyncio.ensure_future(client.send(request, stream=True))
+            await asyncio.sleep(0)
+            if plan is not None:
+                judge = HttpJudge(self.recorder, number, plan, method=method, url=url, request_headers=headers,
+                                  request_body=None if more else held)
+            else:
+                self.recorder.pass_through(method, path)
+            response = await sending
+        except asyncio.CancelledError:
+            if not sending.done():
+                sending.cancel()
+            if judge is not None:
+                judge.abandon()
+            raise
         except (httpx.HTTPError, OSError) as exc:
             self.recorder.upstream_errors += 1
             what = _one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 200)
@@ -1025,19 +1037,25 @@ class TapApp:
 
         async def forward() -> tuple[str, str | None]:
             await send({"type": "http.response.start", "status": status, "headers": out_headers})
-            if judge is not None:
-                judge.head(status, head)
+            headed = False
             try:
                 async for chunk in response.aiter_raw():
                     if not chunk:
                         continue
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    if judge is not None:
+                    if judge is not None:  # judged after it is forwarded: never a delay for the client
+                        if not headed:
+                            judge.head(status, head)
+                            headed = True
                         judge.body(chunk)
             except httpx.HTTPError as exc:
+                if judge is not None and not headed:
+                    judge.head(status, head)
                 return "upstream_error", _one_line(f"{type(exc).__name__}: {exc}", 200)
             state["final"] = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if judge is not None and not headed:  # an empty body
+                judge.head(status, head)
             return "eof", None
 
         if streamed_request:
