@@ -7,6 +7,7 @@
     responses-conformance --version                                 the suite's version
     responses-conformance replay FILE... [--json] [--profile P]     check captured traffic offline
     responses-conformance tap --upstream URL [--listen HOST:PORT]   judge real clients' traffic live
+    responses-conformance fuzz [--fuzz=N] [--fuzz-seed=S] [run options]  generated requests (fuzz mode)
 
 Exit codes of `run` (results.Verdict, one computation for every output): 0 conformant, 1 not
 conformant (a MUST rule broken, or a stale baseline entry), 2 interrupted, 4 usage error,
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import replay
 
         return replay.main(argv[1:])  # its own parser: a wrong call is one line, exit 2
+    if argv and argv[0] == "fuzz":
+        from .fuzz_plugin import cli_main
+
+        return cli_main(argv[1:], _run)  # `run --fuzz=N --fuzz-only`, with fuzz mode's own --help
     if argv and argv[0] == "tap":
         from . import tap
 
@@ -51,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the conformance suite (all further options go to pytest)")
     commands.add_parser("serve", help="run the embedded reference server (see `serve --help`)")
+    commands.add_parser("fuzz", help="fuzz mode alone: generated requests, findings shrunk (see `fuzz --help`)")
     checks = commands.add_parser("checks", help="print the catalogue of checks")
     checks.add_argument("--markdown", action="store_true", help="as the Markdown of CHECKS.md (all profiles)")
     checks.add_argument("--profile", default=None, help="severities of this profile (default: openai)")

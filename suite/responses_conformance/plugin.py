@@ -87,6 +87,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--write-baseline", default=None, help="write a baseline of this run's failures to this file")
     group.addoption("--insecure", action="store_true", default=False,
                     help="do not verify the target's TLS certificate (loudly reported)")
+    from . import fuzz_plugin  # --fuzz and its options (fuzz_plugin.py)
+
+    fuzz_plugin.add_options(group)
 
 
 def _has_plugin_option(module: str) -> bool:
@@ -136,6 +139,9 @@ def _configure_session(config: pytest.Config) -> "ConformanceSession":
                                                  {s.id for s in load_all()})
         except baseline_mod.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
+    from . import fuzz_plugin  # --fuzz: checks its options, registers its hooks
+
+    fuzz_plugin.register(config, session)
     return session
 
 
@@ -283,6 +289,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.hook.pytest_deselected(items=dropped)
         return
     conformance.runner.prefetch(selected.values())
+    report.scenario_progress(conformance, list(selected.values()))  # a line per finished scenario (a terminal, -v)
 
 
 def judge(case: Case, result, session: "ConformanceSession") -> None:
@@ -484,6 +491,10 @@ class ConformanceSession:
 
     def write_results(self, ending: Verdict | None = None) -> None:
         report.write_results_json(self, ending)
+        if self.config.getoption("fuzz_cases") is not None:  # the fuzz block, and its status in the verdict
+            from . import fuzz_plugin
+
+            fuzz_plugin.amend_results(self, ending)
 
     def summary_lines(self) -> list[str]:
         return report.summary_lines(self)

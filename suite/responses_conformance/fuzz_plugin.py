@@ -1,0 +1,208 @@
+"""Fuzz mode in the pytest run: the options, the run after the scenarios, its block in
+results.json and its status in the verdict.
+
+`--fuzz=N` runs fuzz mode (fuzz.py) once the scenarios are done, against the same target with
+the same key, limits, profile and concurrency. `--fuzz-only` (what `responses-conformance fuzz`
+passes) leaves the scenarios out. The fuzz run's status (results.scenario_status over its
+minimal findings) joins the scenarios' statuses in results.verdict: the one verdict decides
+the exit code, the last line and results.json as for any run.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from . import results as results_mod
+from .results import Status, Verdict
+
+
+def add_options(group: Any) -> None:
+    group.addoption("--fuzz", dest="fuzz_cases", type=int, default=None, metavar="N",
+                    help="fuzz mode: after the scenarios, send N requests generated from the request schema "
+                         "(half valid, streamed and not; half with one field broken) and shrink every finding to "
+                         "its smallest request (needs the [fuzz] extra)")
+    group.addoption("--fuzz-seed", dest="fuzz_seed", type=int, default=None,
+                    help="the fuzz run's seed (default: a random one, printed): the same seed sends the same requests")
+    group.addoption("--fuzz-budget", dest="fuzz_budget", type=float, default=None, metavar="SECONDS",
+                    help="time budget of the fuzz run, shrinking included (default: 120)")
+    group.addoption("--fuzz-database", dest="fuzz_database", default=None, metavar="DIR",
+                    help="keep Hypothesis' example database in DIR, so earlier findings are tried first "
+                         "(default: none, as in CI)")
+    group.addoption("--fuzz-only", dest="fuzz_only", action="store_true", default=False,
+                    help="with --fuzz: run fuzz mode alone, without the scenarios")
+
+
+def register(config: pytest.Config, session: Any) -> None:
+    """Called by the plugin once its session exists: checks the options (a usage error otherwise)
+    and registers the hooks when --fuzz is given."""
+    cases = config.getoption("fuzz_cases")
+    if cases is None:
+        if config.getoption("fuzz_only") or config.getoption("fuzz_seed") is not None:
+            raise pytest.UsageError("--fuzz-only and --fuzz-seed need --fuzz=N")
+        return
+    if cases < 1:
+        raise pytest.UsageError(f"--fuzz must be a positive number of requests, got {cases}")
+    budget = config.getoption("fuzz_budget")
+    if budget is not None and not (0 < budget < float("inf")):
+        raise pytest.UsageError(f"--fuzz-budget must be a positive number of seconds, got {budget!r}")
+    seed = config.getoption("fuzz_seed")
+    if seed is not None and not 0 <= seed < 2**64:
+        raise pytest.UsageError(f"--fuzz-seed must be a number from 0 to 2**64-1, got {seed}")
+    try:
+        import hypothesis  # noqa: F401
+        import hypothesis_jsonschema  # noqa: F401
+    except ImportError:
+        raise pytest.UsageError("fuzz mode needs Hypothesis and hypothesis-jsonschema: "
+                                "pip install 'responses-conformance[fuzz]'") from None
+    from .fuzz import DEFAULT_BUDGET, FuzzConfig
+
+    fuzz_config = FuzzConfig(cases=cases, seed=seed, budget=budget or DEFAULT_BUDGET,
+                             concurrency=max(1, config.getoption("concurrency")),
+                             database=config.getoption("fuzz_database"))
+    config.pluginmanager.register(FuzzHooks(session, fuzz_config), "responses-conformance-fuzz")
+
+
+class FuzzHooks:
+    def __init__(self, session: Any, config: Any) -> None:
+        self.session = session
+        self.config = config
+        session.fuzz = None
+        session.fuzz_skipped = None
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not config.getoption("fuzz_only"):
+            return
+        dropped = [item for item in items if "conformance_case" in getattr(getattr(item, "callspec", None),
+                                                                             "params", {})]
+        if dropped:
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=dropped)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session):
+        yield
+        if session.shouldstop or session.config.option.collectonly:
+            return
+        self.run(session.config)
+
+    def run(self, config: pytest.Config) -> None:
+        from .fuzz import FuzzTarget, run
+
+        conformance = self.session
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+        def say(text: str) -> None:
+            if reporter is not None:
+                reporter.write_line(text)
+            else:
+                print(text, file=sys.stderr)
+
+        found = conformance.runner.run_preflight()
+        if not found.ok:
+            conformance.fuzz_skipped = f"not run: {found.cause}"
+            return
+        runner = conformance.runner
+        target = runner.target
+        fuzz_target = FuzzTarget(base_url=target.base_url, model=target.model, credentials=target.credentials,
+                                 limits=runner.limits, redactor=runner.redactor, schemas=runner.schemas,
+                                 profile=runner.profile, deterministic=target.deterministic)
+        say(f"fuzz: {self.config.cases} requests, seed {self.config.seed} (--fuzz-seed={self.config.seed} repeats "
+            f"them), budget {self.config.budget:g} s, concurrency {self.config.concurrency}")
+        conformance.fuzz = run(fuzz_target, self.config, progress=say)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        result = self.session.fuzz
+        if result is None and self.session.fuzz_skipped is None:
+            return
+        terminalreporter.write_sep("=", "responses-conformance fuzz")
+        if result is None:
+            terminalreporter.write_line(f"fuzz: {self.session.fuzz_skipped}")
+            return
+        for line in result.lines(command=_command()):
+            terminalreporter.write_line(self.session.runner.redactor.text(line))
+
+
+def _command() -> str:
+    argv0 = sys.argv[0] if sys.argv else ""
+    return "responses-conformance fuzz" if argv0.endswith("responses-conformance") else "pytest"
+
+
+def amend_results(session: Any, ending: Verdict | None) -> None:
+    """results.json with the fuzz block, and the verdict over the scenarios and the fuzz run
+    (results.verdict, the one computation). Rewrites the file and `session.last_results`."""
+    import json
+
+    data = session.last_results
+    result = getattr(session, "fuzz", None)
+    skipped = getattr(session, "fuzz_skipped", None)
+    if result is None and skipped is None:
+        if ending is None:
+            return
+        data["fuzz"] = {"not_run": "the run ended before fuzz mode"}
+    elif result is None:
+        data["fuzz"] = {"not_run": skipped}
+    else:
+        block = result.to_json()
+        block["reproduce"] = result.reproduce(_command())
+        data["fuzz"] = session.runner.redactor.json(block) if session.runner_started else block
+        summary = data["summary"]
+        counted = [f for f in result.findings if results_mod.counts(f.violation(), deterministic=result.deterministic)]
+        should = [f for f in result.findings if f.severity.value == "should" and not f.model_behaviour]
+        violations = summary.setdefault("violations", {})
+        violations["must"] = violations.get("must", 0) + len(counted)
+        violations["should"] = violations.get("should", 0) + len(should)
+        summary["fuzz"] = str(result.status)
+        if ending is None:
+            statuses = [s["status"] for s in data.get("scenarios", [])] + [result.status]
+            preflight = data.get("preflight") or {}
+            stale = len((data.get("baseline") or {}).get("stale", []))
+            verdict = results_mod.verdict(statuses, stale_baseline=stale,
+                                          could_not_test=preflight.get("ok") is False)
+            summary["verdict"], summary["exit_code"] = verdict.label, verdict.exit_code
+            if verdict is Verdict.CONFORMANT:
+                summary.pop("cause", None)
+            elif result.status is Status.COULD_NOT_TEST and result.stopped and not summary.get("cause"):
+                summary["cause"] = f"fuzz mode: {result.stopped}"
+    session.results_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    session.last_results = data
+
+
+FUZZ_HELP = """\
+usage: responses-conformance fuzz [--fuzz=N] [--fuzz-seed=S] [--fuzz-budget=SECONDS] [--fuzz-database=DIR]
+                                  [--target-url=URL] [run options] [pytest options]
+
+Fuzz mode alone (`run --fuzz=N --fuzz-only`): N requests (default 200) generated with Hypothesis
+from the suite's request schema, half valid (streamed and not), half with one field broken, sent to
+--target-url (or the embedded reference server) with the run's key, limits and --concurrency.
+
+  invalid body  must get a 4xx with OpenAI's error envelope; a 5xx, a hang or a malformed envelope
+                is a MUST finding; a 200 is a SHOULD remark when both the published schema and
+                OpenAI refuse the body, and only counted otherwise
+  valid body    must get 200 and a conformant stream or Response that does not end failed, or a
+                clean 4xx refusal (counted as unsupported)
+
+Every finding is shrunk to its smallest request and shown with its curl, grouped by cause; the
+seed is printed, and --fuzz-seed=S sends the same requests again. The run stops sending and
+shrinking at --fuzz-budget (default 120 s). results.json gets a `fuzz` block.
+
+exit codes: 0 conformant, 1 not conformant, 2 interrupted, 4 usage error, 5 nothing tested,
+            6 could not test
+Every option of `responses-conformance run` works too: see `run --help`.
+"""
+
+
+def cli_main(argv: list[str], run: Any) -> int:
+    """`responses-conformance fuzz`: `run` with --fuzz (200 unless given) and --fuzz-only."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(FUZZ_HELP, end="")
+        return 0
+    from .fuzz import DEFAULT_CASES
+
+    args = list(argv)
+    if not any(arg == "--fuzz" or arg.startswith("--fuzz=") for arg in args):
+        args.insert(0, f"--fuzz={DEFAULT_CASES}")
+    if "--fuzz-only" not in args:
+        args.append("--fuzz-only")
+    return run(args)
