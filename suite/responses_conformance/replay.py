@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     # For --html the transcripts are kept (their violations are capped, their events are not kept).
     kept: list[Any] = []
     seen: set[Path] = set()  # transcript records already replayed (x.sse and x.json name the same pair)
+    from .report import ProgressLine
+
+    progress = ProgressLine(sys.stderr)  # a slow replay says how far it got (a terminal only)
     try:
         for path in args.files:
             for each in _expand(path, outcome):
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                     for transcript in replay_input(each, schemas=schemas, profile=args.profile,
                                                    notes=outcome.notes, seen=seen):
                         outcome.add(transcript)
+                        progress.done()
                         printer.transcript(transcript)
+                        progress.update(f"{PROG}: {outcome.transcripts} transcripts checked, reading {each}")
                         if args.html:
                             kept.append(transcript)
                 except EmptyInput as exc:
@@ -192,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 except ReplayError as exc:
                     outcome.errors.append((each, str(exc)))
                     print(f"{PROG}: {each}: {exc}", file=sys.stderr)
+        progress.done()
         printer.finish(outcome)
         sys.stdout.flush()
         if args.html and not _write_html(args.html, args.files, kept, args.profile, outcome):

@@ -110,6 +110,80 @@ def format_violations(case: "Case", result: "ScenarioResult", violations: list[V
     return "\n".join(lines)
 
 
+class ProgressLine:
+    """One line of progress on a terminal, rewritten in place (`\\r`) at most every `every`
+    seconds and cleared at the end; nothing when the stream is not a terminal (CI logs stay
+    as they were). Replay uses it for long inputs."""
+
+    def __init__(self, stream: Any, every: float = 1.0, after: float = 2.0) -> None:
+        import time
+
+        self.stream = stream
+        self.every = every
+        self.started = time.monotonic()
+        self.after = after  # a replay that ends before this shows nothing
+        self.last = 0.0
+        self.width = 0
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+
+    def update(self, text: str) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.tty or now - self.started < self.after or now - self.last < self.every:
+            return
+        self.last = now
+        line = f"{text} ({now - self.started:.0f} s)"[:200]
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def done(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def scenario_progress(session: "ConformanceSession", scenarios: list[Any]) -> None:
+    """A line per finished scenario, as they finish, on a terminal (or with -v): on a slow
+    target the run says what it is waiting for instead of stalling on a dot. The scenarios
+    are already sent (concurrently); this only waits for them in the order they end, so the
+    items that follow read their results at once. Quiet (-q) and piped runs print nothing."""
+    import time
+
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    verbose = config.option.verbose
+    if reporter is None or verbose < 0 or not (verbose > 0 or reporter.isatty()):
+        return
+    ids = list(dict.fromkeys(s.id for s in scenarios))
+    total, shown, started = len(ids), 0, time.monotonic()
+    width = max(len(i) for i in ids) if ids else 0
+    reporter.write_line(f"responses-conformance: {total} scenario{'s' if total != 1 else ''} sent to "
+                        f"{session.target.label if session.target else '-'}; each line is one that finished")
+    pending = set(ids)
+    while pending:
+        finished = session.runner.results
+        for sid in [i for i in ids if i in pending and i in finished]:
+            pending.discard(sid)
+            shown += 1
+            result = finished[sid]
+            must = sum(1 for v in result.violations if counts_must(v, result))
+            status = str(result.status)
+            detail = f" ({must} MUST finding{'s' if must != 1 else ''})" if must else ""
+            if result.reason and not must:
+                detail = f" ({' '.join(str(result.reason).split())[:80]})"
+            reporter.write_line(f"  [{shown:>{len(str(total))}}/{total}] {sid:<{width}}  {status}{detail}  "
+                                f"{time.monotonic() - started:.1f} s")
+        if pending:
+            time.sleep(0.05)
+
+
+def counts_must(violation: Violation, result: Any) -> bool:
+    return results_mod.counts(violation, deterministic=getattr(result, "deterministic", True))
+
+
 def could_not_test(result: "ScenarioResult") -> str:
     exchange = result.exchange
     request = f"{exchange.method} {exchange.url}" if exchange is not None else "-"
