@@ -33,12 +33,12 @@ FAULT_FINDINGS = {
     # holds no text to recall, no tool call, no JSON, and differs from the stored response.
     "final_output_empty": ({"consistency.final_output_matches_items", "consistency.nonstream_matches_stream",
                             "consistency.retrieve_matches_final", "consistency.context_kept",
-                            "consistency.tool_called", "consistency.structured_output_valid"}, set()),
+                            "consistency.tool_called", "consistency.structured_output_strict"}, set()),
     "usage_total_wrong": ({"usage.total_is_sum"}, set()),
     "error_status_200": ({"error.status_fits"}, set()),
     "error_envelope_flat": ({"error.envelope_shape"}, set()),
     # The final text lacks its first delta: structured output is no longer valid JSON.
-    "text_mismatch": ({"consistency.deltas_match_done", "consistency.structured_output_valid"}, set()),
+    "text_mismatch": ({"consistency.deltas_match_done", "consistency.structured_output_strict"}, set()),
 }
 
 

@@ -554,6 +554,12 @@ class Runner:
             missing = [v for k, v in args.items() if isinstance(v, str) and k in assertions.STEP_PARAMETERS and v not in views]
             if missing:
                 continue  # the scenario stopped before that step, on a broken rule already reported
+            why_not = assertions.inconclusive(entry["check"], views, args)
+            if why_not is not None:
+                # The scenario tested nothing on this target (a cancel that found the response
+                # already completed): not a pass, not a failure.
+                result.not_applicable = f"not tested: {why_not}"
+                continue
             for finding in assertions.run(entry["check"], views, args):
                 out.append(self._redact(Violation(finding.check, severity, finding.message, finding.path)))
         return out

@@ -271,7 +271,8 @@ class StepJudge:
         self._finished = True
         before = len(self.violations)
         if not complete:
-            return []
+            self.violations.extend(self._stamper.summaries())  # what the per-cause cap folded
+            return self.violations[before:]
         cut = 0
         for response in list(self._open):
             self._stream_violations(response, response.checker.close())
@@ -292,6 +293,7 @@ class StepJudge:
                 message = (f"{missing} of {self.sent} response.create got no answer (no response and no error "
                            "frame) before the target fell silent")
             self._add([Finding("grammar.ws_sequential_responses", message)])
+        self.violations.extend(self._stamper.summaries())  # what the per-cause cap folded
         return self.violations[before:]
 
     # -- the events ---------------------------------------------------------------------------
