@@ -109,7 +109,7 @@ class ForeignTraffic(CaptureError):
 def checks_for(kind: str, profile: str | profiles.Profile | None, *, head: bool) -> list[str]:
     """The check ids that apply to one kind of exchange, as the live suite chooses them."""
     chosen = profiles.get(profile)
-    ids = [c.id for c in registry.for_kind(kind, chosen.name) if c.id not in PAIR_CHECKS]
+    ids = [c.id for c in chosen.checks_for(kind) if c.id not in PAIR_CHECKS]
     return ids if head else [c for c in ids if c not in HEAD_CHECKS]
 
 

@@ -231,9 +231,7 @@ class Scenario:
         if any(step.websocket for step in self.steps):
             kinds.add("websocket")
             if all(step.websocket for step in self.steps):
-                from .ws import HTTP_ONLY_CHECKS
-
-                skipped |= HTTP_ONLY_CHECKS  # nothing HTTP or SSE to judge
+                skipped |= registry.HTTP_ONLY_CHECKS  # nothing HTTP or SSE to judge
             if not any(step.error_code for step in self.steps):
                 skipped.add("error.code_fits")
         wanted = {a["check"] for a in self.asserts}

@@ -56,13 +56,7 @@ from .transcript import header_env_name
 __all__ = ["Connections", "HTTP_ONLY_CHECKS", "StepJudge", "WsAnswer", "WsOutcome", "error_frame_problems",
            "replay_record", "write_transcript"]
 
-# Checks about HTTP and server-sent events: they have nothing to judge in a WebSocket step.
-HTTP_ONLY_CHECKS = frozenset({
-    "framing.http_status_ok", "framing.content_type_event_stream", "framing.content_type_json",
-    "framing.sse_well_formed", "framing.event_name_matches_type", "framing.event_name_present",
-    "framing.no_done_sentinel", "framing.done_sentinel_present", "framing.no_sse_id", "error.envelope_shape",
-    "consistency.nonstream_matches_stream",
-})
+HTTP_ONLY_CHECKS = registry.HTTP_ONLY_CHECKS  # nothing to judge in a WebSocket step (engine/registry.py)
 NORMAL_CLOSE_CODES = frozenset({1000, 1001, 1005})  # 1005: a close frame without a code
 MAX_RECORD_EVENTS = 10_000  # frames listed in the .json record (the .ws.jsonl has them all)
 _EXCERPT = 400

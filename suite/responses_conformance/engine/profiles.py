@@ -54,6 +54,10 @@ class Profile:
     def enabled(self, check_id: str) -> bool:
         return self.severity(check_id) is not None
 
+    def checks_for(self, kind: str) -> tuple[registry.Check, ...]:
+        """The checks of this profile that apply to one kind of exchange (stream, response, error)."""
+        return tuple(c for c in registry.CHECKS if kind in c.applies and self.enabled(c.id))
+
     def is_known_event(self, event_type: str) -> bool:
         if event_type in self.known_event_types:
             return True

@@ -443,9 +443,11 @@ def is_model_behaviour(check_id: str) -> bool:
 MODEL_BEHAVIOUR_CHECKS: frozenset[str] = frozenset(c.id for c in CHECKS if c.model_behaviour)
 
 
-def for_kind(kind: str, profile: str = "openai") -> tuple[Check, ...]:
-    """The checks that apply to one kind of exchange (stream, response, error) in a profile."""
-    from .profiles import get
-
-    chosen = get(profile)
-    return tuple(c for c in CHECKS if kind in c.applies and chosen.enabled(c.id))
+# Checks about HTTP and server-sent events: a WebSocket step has nothing for them to judge
+# (its transport findings are the `framing.ws_*` checks).
+HTTP_ONLY_CHECKS: frozenset[str] = frozenset({
+    "framing.http_status_ok", "framing.content_type_event_stream", "framing.content_type_json",
+    "framing.sse_well_formed", "framing.event_name_matches_type", "framing.event_name_present",
+    "framing.no_done_sentinel", "framing.done_sentinel_present", "framing.no_sse_id", "error.envelope_shape",
+    "consistency.nonstream_matches_stream",
+})
