@@ -555,7 +555,11 @@ def write_matrix(docs: Path, targets: list[dict], replacements: dict[str, str], 
             "127.0.0.1 with a deterministic backend (a tiny model the script builds, or a fixed agent; bridges "
             "and proxies in front of the suite's own reference server, which then also checks upstream "
             "fidelity), and the whole suite was run against it (`--profile openai`). Regenerate with "
-            "`python scripts/real_servers.py` (every server) or `--only KEY,...`."), "",
+            "`python scripts/real_servers.py` (every server) or `--only KEY,...`: on a 2-core machine about 6 minutes "
+            "with every virtualenv to install (2 of them for torch and transformers, over 1 for LiteLLM), about 2 minutes "
+            "once they are cached in `.real-servers/`. CI runs llama.cpp's server and fastresponses on every "
+            "submission (`--ci --check`, half a minute) and checks their verdicts against "
+            "`scripts/real_servers_expected.json`."), "",
            "Summary (✓ every check of the category that ran passed; ✗ n: n MUST checks broken; ⚠ only SHOULD "
            "checks broken; — nothing of the category ran):", "",
            "| target | version | date | verdict | " + " | ".join(CATEGORIES) + " |",
