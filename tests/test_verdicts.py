@@ -284,10 +284,13 @@ def test_a_trigger_the_target_ignores_makes_its_scenario_not_applicable(tmp_path
 def test_a_refusal_naming_a_core_parameter_is_not_unsupported() -> None:
     from responses_conformance.runner import _refuses_one_of
 
-    assert _refuses_one_of("input[0].type", {"streaming"}) is False  # a core input shape refused: broken
-    assert _refuses_one_of("stream", {"streaming"}) is True
-    assert _refuses_one_of(None, {"streaming"}) is True  # no param named: taken at the feature's word
-    assert _refuses_one_of("previous_response_id", {"state"}) is True
+    body = {"model": "m", "stream": True, "input": [{"role": "user", "content": "Hi"}]}
+    assert _refuses_one_of("input[0].type", {"streaming"}, body) is False  # a core input shape refused: broken
+    assert _refuses_one_of("stream", {"streaming"}, body) is True
+    assert _refuses_one_of(None, {"streaming"}, body) is True  # no param named: taken at the feature's word
+    assert _refuses_one_of("previous_response_id", {"state"}, {"previous_response_id": "resp_1"}) is True
+    # A path parameter (a cancel of a finished response, as Microsoft's agent server names it).
+    assert _refuses_one_of("response_id", {"background"}, None) is True
 
 
 def test_a_pair_finding_is_in_results_whichever_items_ran(tmp_path: Path) -> None:
@@ -300,3 +303,33 @@ def test_a_pair_finding_is_in_results_whichever_items_ran(tmp_path: Path) -> Non
     data = json.loads((tmp_path / "reports" / "results.json").read_text())
     record = next(s for s in data["scenarios"] if s["id"] == "text-nonstream")
     assert "consistency.nonstream_matches_stream" in {v["check"] for v in record["violations"]}
+
+
+def test_an_idempotent_request_on_a_connection_closed_under_it_is_retried_once(tmp_path: Path) -> None:
+    """A keep-alive connection the server closed just as the request went out is the client's
+    race: a GET is sent again on a fresh connection, once, before the target is called untestable."""
+    from responses_conformance.engine.schemas import SchemaSet
+    from responses_conformance.http import Limits
+    from responses_conformance.runner import Runner, Target
+
+    body = (b'{"error": {"message": "No response found with id resp_0.", "type": "invalid_request_error", '
+            b'"param": null, "code": null}}')
+    connections = []
+
+    def first_closed_then_404(conn, request) -> None:
+        connections.append(request.split(b"\r\n", 1)[0])
+        if len(connections) == 1:
+            conn.close()  # closed before any byte of the answer
+            return
+        conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+
+    with _targets.target(first_closed_then_404) as url:
+        runner = Runner(Target(url, "sk-abcdefgh12345678", "m"), limits=Limits(timeout=5, idle_timeout=3),
+                        reports_dir=tmp_path, schemas=SchemaSet.load())
+        try:
+            result = runner.result(_scenario("error-unknown-response-id"))
+        finally:
+            runner.close()
+    assert len(connections) == 2 and all(line.startswith(b"GET ") for line in connections)
+    assert result.error is None and result.status == "passed", (result.error, result.violations)
