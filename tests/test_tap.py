@@ -522,3 +522,109 @@ def test_compressed_answers_are_judged_decoded() -> None:
     assert plain == b'{"object": "response"}' * 100 and decoder.problem is None
     assert tap_module._Decoder("br").problem is not None
     assert tap_module._Decoder(None).feed(b"x") == b"x"
+
+
+# -- the mitmproxy addon ----------------------------------------------------------------------------------
+class _Headers(list):
+    def items(self, multi: bool = False) -> list:
+        return list(self)
+
+
+def _flow(method: str, path: str, body: bytes | None, status: int, headers: list, request_headers: list) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        request=SimpleNamespace(method=method, path=path, raw_content=body, headers=_Headers(request_headers),
+                                pretty_url="http://upstream" + path),
+        response=SimpleNamespace(status_code=status, headers=_Headers(headers), stream=None), error=None)
+
+
+def test_mitmproxy_addon_judges_the_flows_it_is_handed(tmp_path: Path) -> None:
+    """The addon's hooks, fed as mitmproxy feeds them (duck-typed flows), with real upstream bytes."""
+    from types import SimpleNamespace
+
+    from websockets.sync.client import connect
+
+    from responses_conformance.tap_mitm import ResponsesConformance
+
+    auth = [("Authorization", f"Bearer {KEY}")]
+    with ReferenceServer(faults={"usage_total_wrong"}) as server:
+        request = {"model": MODEL, "input": "Hello", "stream": True}
+        answer = httpx.post(server.base_url + "/responses", headers=dict(auth), json=request, timeout=10)
+        frames = []
+        with connect(server.url.replace("http://", "ws://") + "/v1/responses", additional_headers=dict(auth),
+                     open_timeout=5) as websocket:
+            websocket.send(json.dumps({"type": "response.create", "model": MODEL, "input": "Hi"}))
+            while not frames or json.loads(frames[-1])["type"] != "response.completed":
+                frames.append(websocket.recv(timeout=5))
+    out = io.StringIO()
+    addon = ResponsesConformance(TapOptions(upstream="(mitmproxy)", port=0, reports_dir=tmp_path / "reports"), out=out)
+    addon.running()
+    flow = _flow("POST", "/v1/responses", json.dumps(request).encode(), 200, list(answer.headers.items()), auth)
+    addon.responseheaders(flow)
+    assert callable(flow.response.stream)
+    passed = b"".join(flow.response.stream(answer.content[i:i + 100]) for i in range(0, len(answer.content), 100))
+    assert passed == answer.content
+    flow.response.stream(b"")
+    other = _flow("GET", "/v1/models", None, 200, [("content-type", "application/json")], auth)
+    addon.responseheaders(other)
+    assert other.response.stream is None  # not streamed, not judged
+    socket_flow = _flow("GET", "/v1/responses", None, 101, [], auth)
+    addon.websocket_start(socket_flow)
+    messages = [SimpleNamespace(from_client=True, is_text=True, text=json.dumps({"type": "response.create"}),
+                                content=b"")]
+    socket_flow.websocket = SimpleNamespace(messages=messages, closed_by_client=True, close_code=1000, close_reason="")
+    addon.websocket_message(socket_flow)
+    for frame in frames:
+        messages.append(SimpleNamespace(from_client=False, is_text=True, text=frame, content=frame.encode()))
+        addon.websocket_message(socket_flow)
+    addon.websocket_end(socket_flow)
+    addon.done()
+    data = json.loads((tmp_path / "reports" / "results.json").read_text())
+    assert data["summary"]["verdict"] == "not conformant"
+    assert data["checks"]["usage.total_is_sum"]["exchanges"] == 2  # the HTTP stream and the WebSocket response
+    assert data["tap"]["passed_through"] == 1
+    assert "usage.total_is_sum" in out.getvalue()
+    assert KEY not in (tmp_path / "reports" / "transcripts" / "tap-000001.json").read_text()
+
+
+def test_mitmdump_with_the_addon(clean: ReferenceServer, tmp_path: Path) -> None:
+    """mitmproxy itself, in reverse mode in front of the reference server, with the SDK as client
+    (runs where mitmproxy is installed: the `[mitm]` extra)."""
+    pytest.importorskip("mitmproxy")
+    import shutil
+
+    mitmdump = shutil.which("mitmdump") or str(Path(sys.executable).with_name("mitmdump"))
+    if not Path(mitmdump).exists():
+        pytest.skip("mitmdump is not installed")
+    from responses_conformance import tap_mitm
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([mitmdump, "--mode", f"reverse:{clean.url}", "--listen-host", "127.0.0.1",
+                                "--listen-port", str(port), "-s", tap_mitm.__file__, "--set",
+                                f"rc_reports={tmp_path / 'reports'}", "--set", f"confdir={tmp_path / 'mitm'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=20)
+        client.responses.create(model=MODEL, input="Hello")
+        with client.responses.stream(model=MODEL, input="Hello") as stream:
+            stream.get_final_response()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=5)
+    data = json.loads((tmp_path / "reports" / "results.json").read_text())
+    assert data["tap"]["judged"] == 2, output
+    assert data["summary"]["verdict"] == "conformant", output
+    assert "responses-conformance: CONFORMANT" in output
