@@ -50,24 +50,22 @@ def register(config: pytest.Config, session: Any) -> None:
     seed = config.getoption("fuzz_seed")
     if seed is not None and not 0 <= seed < 2**64:
         raise pytest.UsageError(f"--fuzz-seed must be a number from 0 to 2**64-1, got {seed}")
-    try:
-        import hypothesis  # noqa: F401
-        import hypothesis_jsonschema  # noqa: F401
-    except ImportError:
-        raise pytest.UsageError("fuzz mode needs Hypothesis and hypothesis-jsonschema: "
-                                "pip install 'responses-conformance[fuzz]'") from None
-    from .fuzz import DEFAULT_BUDGET, FuzzConfig
+    import importlib.util
 
-    fuzz_config = FuzzConfig(cases=cases, seed=seed, budget=budget or DEFAULT_BUDGET,
-                             concurrency=max(1, config.getoption("concurrency")),
-                             database=config.getoption("fuzz_database"))
-    config.pluginmanager.register(FuzzHooks(session, fuzz_config), "responses-conformance-fuzz")
+    # Looked up, not imported: Hypothesis counts what it does before the session starts as
+    # plugin initialisation and warns about it.
+    if any(importlib.util.find_spec(name) is None for name in ("hypothesis", "hypothesis_jsonschema")):
+        raise pytest.UsageError("fuzz mode needs Hypothesis and hypothesis-jsonschema: "
+                                "pip install 'responses-conformance[fuzz]'")
+    options = {"cases": cases, "seed": seed, "budget": budget, "database": config.getoption("fuzz_database"),
+               "concurrency": max(1, config.getoption("concurrency"))}
+    config.pluginmanager.register(FuzzHooks(session, options), "responses-conformance-fuzz")
 
 
 class FuzzHooks:
-    def __init__(self, session: Any, config: Any) -> None:
+    def __init__(self, session: Any, options: dict[str, Any]) -> None:
         self.session = session
-        self.config = config
+        self.options = options
         session.fuzz = None
         session.fuzz_skipped = None
 
@@ -88,8 +86,11 @@ class FuzzHooks:
         self.run(session.config)
 
     def run(self, config: pytest.Config) -> None:
-        from .fuzz import FuzzTarget, run
+        from .fuzz import DEFAULT_BUDGET, FuzzConfig, FuzzTarget, run
 
+        options = dict(self.options)
+        options["budget"] = options["budget"] or DEFAULT_BUDGET
+        self.config = FuzzConfig(**options)
         conformance = self.session
         reporter = config.pluginmanager.get_plugin("terminalreporter")
 
