@@ -162,6 +162,13 @@ def test_only_the_first_step_or_a_declared_one_can_be_refused_as_unsupported(tmp
 
         # The stored response is gone at once: broken (I-02), never "unsupported".
         assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1])) is None
+        stored = {"steps": {"create": {"response": {"id": "resp_1", "store": True}}}}
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), stored) is None
+        # ... but a target that never said it stored the response (no `store: true` in its answer,
+        # as llama.cpp's server) may refuse to read it back: it has no state.
+        unstored = {"steps": {"create": {"response": {"id": "resp_1"}}}}
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), unstored) == \
+            "HTTP 404: No response found"
         # Refusing to resume is an honest answer for a target without resume (I-07).
         assert runner._refusal(resume, resume.steps[1], refused(resume.steps[1])) == "HTTP 404: No response found"
         # The first step stands for the scenario's features.

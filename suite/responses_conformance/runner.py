@@ -247,6 +247,21 @@ class _Sink:
             self.crash_trace = traceback.format_exc(limit=20)
 
 
+def _reads_back_unstored(step: Step, context: dict) -> bool:
+    """A GET of a response an earlier step created, whose answer did not say `store: true`."""
+    if step.method != "GET":
+        return False
+    try:
+        path = render(step.path, context).split("?")[0]
+    except LookupError:
+        return False
+    for earlier in (context.get("steps") or {}).values():
+        answer = earlier.get("response") or earlier.get("body")
+        if isinstance(answer, dict) and isinstance(answer.get("id"), str) and answer["id"] and answer["id"] in path:
+            return answer.get("store") is not True
+    return False
+
+
 def _refuses_one_of(param: Any, features: set[str], body: Any = None) -> bool:
     """Does a refusal's `param` concern one of these optional features? A param that names no
     part of the request body (nothing, or a path parameter such as `response_id`) is taken at
@@ -475,7 +490,7 @@ class Runner:
                                            "body": done.body_json, "response": done.final_response,
                                            "events": done.decoded_events, "request": done.request_json,
                                            **done.context}
-            refusal = self._refusal(scenario, step, done)
+            refusal = self._refusal(scenario, step, done, context)
             if refusal is not None:
                 late = self._finished_before_cancel(step, context)
                 if late is not None:
@@ -570,7 +585,7 @@ class Runner:
                 out.append(self._redact(Violation(finding.check, severity, finding.message, finding.path)))
         return out
 
-    def _refusal(self, scenario: Scenario, step: Step, done: StepResult) -> str | None:
+    def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict | None = None) -> str | None:
         """A clean 4xx to a request for an optional feature means "unsupported", not "broken".
 
         Clean: a 4xx status and OpenAI's error envelope with a message. A 5xx, an HTML page or a
@@ -582,6 +597,10 @@ class Runner:
         # the features it declares (resume, delete, input_items, cancel): a GET of a response the
         # target just stored answered 404 is broken (I-02), not unsupported.
         declared = step.features or (scenario.features if step is scenario.steps[0] else ())
+        if not declared and "state" in scenario.features and _reads_back_unstored(step, context or {}):
+            # ... unless the target never said it stored it: an answer without `store: true`
+            # makes reading it back a request for a feature the target may not have.
+            declared = ("state",)
         optional = set(declared) - CORE_FEATURES
         status = done.exchange.status if done.exchange is not None else None
         if not optional or step.expect.kind == "error" or status not in REFUSAL_STATUSES:
