@@ -172,7 +172,7 @@ def test_the_terminal_names_exactly_three_causes(three_faults: dict) -> None:
                         "error.envelope_shape in 14 scenarios")
     block = output[output.index(headline):]
     for check in CAUSES:
-        assert re.search(rf"^  {re.escape(check)}  MUST  \d+ violations? in \d+ scenarios", block, re.M), check
+        assert re.search(rf"^  {re.escape(check)}  MUST  \d+ occurrences? in \d+ scenarios", block, re.M), check
     # One example each, and where to look: its transcript, its test item, its evidence.
     assert "    e.g. text-stream, event #" in block and "    e.g. text-nonstream: total_tokens" in block
     assert "look at: transcript reports/transcripts/text-stream.json; " \

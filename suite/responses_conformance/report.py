@@ -585,7 +585,7 @@ def _headline(finding: dict[str, Any]) -> str:
 def _cause(finding: dict[str, Any], results_dir: Path, base: Path) -> list[str]:
     ex = finding.get("example") or {}
     severity = "model behaviour" if finding.get("model_behaviour") else str(finding.get("severity", "")).upper()
-    lines = [f"  {finding['check']}  {severity}  {_plural(finding.get('count', 0), 'violation')} in "
+    lines = [f"  {finding['check']}  {severity}  {_plural(finding.get('count', 0), 'occurrence')} in "
              f"{_plural(len(finding.get('scenarios') or ()), 'scenario')}"]
     where = ex.get("scenario") or "-"
     if ex.get("step"):
