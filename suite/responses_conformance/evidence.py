@@ -71,7 +71,7 @@ SOURCES: tuple[Entry, ...] = (
     Entry("SDK-JS", "The official JavaScript SDK",
           "openai-node's response accumulator, the strictest client we know: it throws on unknown event types, "
           "items and parts that were never opened, an `item_id` or `output_index` that does not match, and "
-          "arrays appended out of order. Its error messages are quoted in our check messages.",
+          "arrays appended out of order. The bases of our checks quote its error messages.",
           ("https://github.com/openai/openai-node",)),
     Entry("WHATWG", "The server-sent events standard",
           "The HTML Living Standard's definition of server-sent events: how `event:`, `data:` and blank lines "

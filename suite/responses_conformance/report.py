@@ -155,7 +155,9 @@ def scenario_progress(session: "ConformanceSession", scenarios: list[Any]) -> No
     config = session.config
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     verbose = config.option.verbose
-    if reporter is None or verbose < 0 or not (verbose > 0 or reporter.isatty()):
+    tty = getattr(reporter, "isatty", False)
+    tty = tty() if callable(tty) else bool(tty)  # a plain bool before pytest 8.x made it callable
+    if reporter is None or verbose < 0 or not (verbose > 0 or tty):
         return
     ids = list(dict.fromkeys(s.id for s in scenarios))
     total, shown, started = len(ids), 0, time.monotonic()
