@@ -156,6 +156,8 @@ def test_fault_reported_with_the_live_suites_check(fault: str, tmp_path: Path) -
     assert found & expected
     printed = out.getvalue()
     assert any(f"FAIL" in line and check in line for line in printed.splitlines() for check in expected)
+    page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
+    assert all(check in page for check in found)
     assert data["summary"]["verdict"] == "not conformant"
 
 
@@ -381,6 +383,45 @@ def test_memory_stays_bounded(clean: ReferenceServer, tmp_path: Path, monkeypatc
     assert len(recorder.passed_through) == 1  # routes are counted, not listed per request
     data = results(tap)
     assert data["summary"]["scenarios"] == 60 and len(data["scenarios"]) == 5
+
+
+def test_memory_does_not_grow_with_traffic(clean: ReferenceServer, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a warm-up, 120 more requests (streams, bodies, failures, pass-through) leave the
+    tap's memory where it was: what it keeps is bounded, not proportional to the traffic."""
+    import gc
+    import tracemalloc
+
+    monkeypatch.setattr(tap_module, "MAX_LISTED_PASSED", 5)
+    monkeypatch.setattr(tap_module, "MAX_LISTED_FINDINGS", 5)
+    tap, _ = start(clean.url, tmp_path, max_transcripts=5)
+
+    def traffic(client: httpx.Client, count: int) -> None:
+        for i in range(count):
+            client.post(tap.base_url + "/responses", headers={"Authorization": f"Bearer {KEY}"},
+                        json={"model": MODEL, "input": f"n{i}", "stream": i % 2 == 0, "store": False}).read()
+            client.post(tap.base_url + "/responses", json={"model": MODEL, "input": "no key"}).read()  # a 401
+            client.get(tap.base_url + "/models", headers={"Authorization": f"Bearer {KEY}"}).read()
+
+    try:
+        with httpx.Client(timeout=10) as client:
+            traffic(client, 20)
+            gc.collect()
+            tracemalloc.start(25)
+            before = tracemalloc.take_snapshot()
+            traffic(client, 40)
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+    finally:
+        tap.stop()
+    # the reference server shares the process: what its frames allocate (its journal) is not the tap's
+    upstream = [tracemalloc.Filter(False, "*/reference/*", all_frames=True)]
+    before, after = before.filter_traces(upstream), after.filter_traces(upstream)
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert tap.recorder.judged == 120
+    # about 50 KB of interpreter caches here; one judged exchange kept by mistake is several KB
+    assert grown < 128 * 1024, [str(s) for s in after.compare_to(before, "lineno")[:10]]
 
 
 # -- ending ------------------------------------------------------------------------------------------------
