@@ -280,3 +280,20 @@ def test_the_progress_line_stays_off_a_pipe() -> None:
     line.update("replay: 3 transcripts checked")
     line.done()
     assert tty.getvalue().startswith("\rreplay: 3 transcripts checked (0 s)") and tty.getvalue().endswith("\r")
+
+
+def test_model_behaviour_is_a_section_of_its_own_on_the_page() -> None:
+    violations = [{"check": "usage.total_is_sum", "severity": "must", "message": "total_tokens 3 but input_tokens + "
+                   "output_tokens = 2", "path": "$.usage.total_tokens", "event_index": None},
+                  {"check": "consistency.tool_called", "severity": "must", "message": "no function_call item",
+                   "path": "$", "event_index": None, "model_behaviour": True}]
+    scenarios = [{"id": "s", "status": "failed", "kind": "response", "violations": violations}]
+    results = {"summary": {"verdict": "not conformant"}, "target": {"url": "http://x/v1", "profile": "openai"},
+               "scenarios": scenarios, "findings": [c.to_json() for c in results_mod.causes(
+                   {**v, "scenario": "s"} for v in violations)]}
+    page = hr.render_standalone(results, hr.findings_from_results(results, "."))
+    top = page[page.index('id="rc-causes"'):]
+    assert re.findall(r'data-check="([^"]+)"', top[:top.index("</ol>")]) == ["usage.total_is_sum"]
+    model = page[page.index('id="rc-model-causes"'):]
+    assert re.findall(r'data-check="([^"]+)"', model[:model.index("</ol>")]) == ["consistency.tool_called"]
+    assert "Model behaviour: 1 cause" in page and "1 cause: <code>usage.total_is_sum</code>" in page
