@@ -22,10 +22,10 @@ from . import ws
 from .engine import assertions, fidelity, profiles
 from .engine.assertions import StepView
 from .engine.checks.consistency import shape_differences
-from .engine.checker import parse_json
+from .engine.checker import parse_json, stamp
 from .engine.exchange import ExchangeChecker
 from .engine.sse import SseDecoder, SseEvent, WireNote
-from .engine.violations import Severity, Violation
+from .engine.violations import Finding, Severity, Violation
 from .http import Exchange, Limits, StopReading, _check_api_key, make_client, run_exchange
 from .redact import Redactor, header_secrets
 from .results import Status
@@ -364,16 +364,13 @@ class Runner:
 
         twin = next(s for s in load_all() if s.id == scenario.compare_shape_with)
         mine, other = self.result(scenario), self.result(twin)
-        severity = profiles.get(self.profile).severity("consistency.nonstream_matches_stream")
         if mine.final_response is None or other.final_response is None:
             judged: tuple[list[Violation], str | None] = (
                 [], f"no final response from {'this scenario' if mine.final_response is None else twin.id}")
-        elif severity is None:
-            judged = ([], None)
         else:
             problems = shape_differences(other.final_response, mine.final_response)
-            judged = ([Violation("consistency.nonstream_matches_stream", severity, problem, "$")
-                       for problem in problems], None)
+            judged = (stamp([Finding("consistency.nonstream_matches_stream", problem, "$") for problem in problems],
+                            self.profile), None)
         with self._lock:
             self._pairs[scenario.id] = judged
         return judged
@@ -406,9 +403,7 @@ class Runner:
 
     def _fidelity(self, final: Any, checks: list[str]) -> list[Violation]:
         entries = self._journal("GET") or []
-        chosen = profiles.get(self.profile)
-        return [Violation(f.check, chosen.severity(f.check), f.message, f.path)
-                for f in fidelity.check(final, entries) if f.check in checks and chosen.severity(f.check)]
+        return stamp(fidelity.check(final, entries), self.profile, checks)
 
     def _http(self) -> Any:
         with self._client_lock:
@@ -566,11 +561,10 @@ class Runner:
     def _assertions(self, scenario: Scenario, result: ScenarioResult) -> list[Violation]:
         chosen = profiles.get(self.profile)
         views = {done.step.name: done.view() for done in result.steps}
-        out = []
+        found: list[Finding] = []
         for entry in scenario.asserts:
             args = {k: v for k, v in entry.items() if k != "check"}
-            severity = chosen.severity(entry["check"])
-            if severity is None:
+            if not chosen.enabled(entry["check"]):
                 continue
             missing = [v for k, v in args.items() if isinstance(v, str) and k in assertions.STEP_PARAMETERS and v not in views]
             if missing:
@@ -581,9 +575,8 @@ class Runner:
                 # already completed): not a pass, not a failure.
                 result.not_applicable = f"not tested: {why_not}"
                 continue
-            for finding in assertions.run(entry["check"], views, args):
-                out.append(self._redact(Violation(finding.check, severity, finding.message, finding.path)))
-        return out
+            found += assertions.run(entry["check"], views, args)
+        return [self._redact(v) for v in stamp(found, chosen)]
 
     def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict | None = None) -> str | None:
         """A clean 4xx to a request for an optional feature means "unsupported", not "broken".

@@ -45,7 +45,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from .engine import grammar as g
 from .engine import profiles, registry
-from .engine.checker import StreamChecker, _Stamper, parse_json
+from .engine.checker import Stamper, StreamChecker, parse_json
 from .engine.exchange import Expectation
 from .engine.state import Event
 from .engine.violations import Finding, Violation
@@ -149,7 +149,7 @@ class StepJudge:
         else:
             chosen = list(checks)
         self._checks = [c for c in chosen if c not in HTTP_ONLY_CHECKS]
-        self._stamper = _Stamper(self._checks, self.profile)
+        self._stamper = Stamper(self._checks, self.profile)
         self.responses: list[_Response] = []
         self._open: list[_Response] = []
         self.answers: list[WsAnswer] = []

@@ -123,11 +123,12 @@ def fold_derived(derived: list[Finding], primary: list[Finding]) -> list[Finding
     return out
 
 
-class _Stamper:
+class Stamper:
     """Turns findings into violations: severity from the profile, dropping checks it switches off
     and, when `enabled` is given, checks outside that set. Lists at most MAX_SHOWN_PER_CAUSE
     violations per (check, path) and MAX_KEPT_PER_CHECK per check; `summaries()` says how many
-    more there were."""
+    more there were. The one way any finding becomes a violation: streams, exchanges, WebSocket
+    steps, scenario assertions, upstream fidelity and the stream-vs-non-stream pair."""
 
     def __init__(self, enabled: Iterable[str] | None, profile: profiles.Profile) -> None:
         self._enabled = frozenset(enabled) if enabled is not None else None
@@ -176,6 +177,14 @@ class _Stamper:
         return out
 
 
+def stamp(findings: Iterable[Finding], profile: str | profiles.Profile | None,
+          enabled: Iterable[str] | None = None) -> list[Violation]:
+    """Findings judged outside a stream (assertions, fidelity, the pair): stamped, capped and
+    summarised as a stream's are."""
+    stamper = Stamper(enabled, profiles.get(profile))
+    return stamper.stamp(findings) + stamper.summaries()
+
+
 class StreamChecker:
     """Checks one response stream. Sans-IO: bytes or events in, violations out."""
 
@@ -185,7 +194,7 @@ class StreamChecker:
         self.profile = profiles.get(profile)
         self.state = StreamState(starting_after=starting_after)
         self._schemas = schemas
-        self._stamper = _Stamper(checks, self.profile)
+        self._stamper = Stamper(checks, self.profile)
         self._decoder = SseDecoder(**({"max_event_bytes": max_event_bytes} if max_event_bytes else {}))
         self._index = 0
         self._closed = False
@@ -295,7 +304,7 @@ def check_response_body(response: Any, *, schemas: Any = None, checks: Iterable[
                         profile: str | profiles.Profile | None = None) -> list[Violation]:
     """Checks for one non-streamed Response object."""
     findings: Iterator[Finding]
-    stamper = _Stamper(checks, profiles.get(profile))
+    stamper = Stamper(checks, profiles.get(profile))
     if not isinstance(response, dict):
         return stamper.stamp([Finding("schema.response", f"the body is a JSON {type(response).__name__}, "
                                                "not a Response object")])

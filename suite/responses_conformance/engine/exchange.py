@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
 from . import profiles
-from .checker import StreamChecker, _Stamper, check_response_body, parse_json
+from .checker import Stamper, StreamChecker, check_response_body, parse_json
 from .checks import error as error_checks
 from .violations import Finding, Violation
 
@@ -42,7 +42,7 @@ class ExchangeChecker:
         self.profile = profiles.get(profile)
         self._schemas = schemas
         self._checks = checks
-        self._stamper = _Stamper(checks, self.profile)
+        self._stamper = Stamper(checks, self.profile)
         self.status: int | None = None
         self.content_type: str | None = None
         self.stream: StreamChecker | None = None
