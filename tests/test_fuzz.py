@@ -69,6 +69,25 @@ def test_same_seed_same_requests_and_another_seed_others():
     assert len(first) == 60
 
 
+def test_constants_of_local_modules_are_never_drawn(monkeypatch: pytest.MonkeyPatch):
+    """Hypothesis mixes in constants from the source of "local" modules (ours among them: the
+    reference server's key, its model's triggers); which ones depends on the folder and the
+    imports, so fuzz mode leaves them out: the same seed gives the same requests anywhere."""
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    before = [c.key for c in fuzz.generate(DEFAULT_MODEL, fuzz.FuzzConfig(cases=120, seed=5))]
+    planted = Constants(strings={f"planted constant {i}" for i in range(50)}, integers={4242})
+    monkeypatch.setattr(providers, "_get_local_constants", lambda: planted)  # another folder, other imports
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        after = [c.key for c in fuzz.generate(DEFAULT_MODEL, fuzz.FuzzConfig(cases=120, seed=5))]
+    finally:
+        providers.CONSTANTS_CACHE.cache.clear()
+    assert before == after
+    assert "planted constant" not in " ".join(after)
+
+
 def test_half_valid_half_invalid_and_every_kind_of_breakage_in_a_short_run():
     shares = fuzz_strategies.allocate(200)
     assert sum(n for _, n in shares) == 200

@@ -30,6 +30,7 @@ scenarios' statuses in `results.verdict` (fuzz_plugin.py); results.json gets a `
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -38,7 +39,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import results as results_mod
 from .engine import assertions, profiles
@@ -447,6 +448,37 @@ def _settings(count: int, phases: list[Any], database: Any) -> Any:
                     print_blob=False)
 
 
+@contextlib.contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Hypothesis now and then draws a constant it found in the source of "local" modules (ours,
+    and whatever the folder the run starts in holds). Which ones depends on what is imported and
+    where: the same seed would not give the same requests everywhere; and our constants include
+    the reference server's key and its model's scripted triggers. Fuzz mode draws without them
+    (Hypothesis' own list of tricky values stays). A private hook: without it, nothing changes."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # pragma: no cover - another Hypothesis
+        yield
+        return
+    saved = getattr(providers, "_get_local_constants", None)
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if saved is None or not hasattr(cache, "clear"):  # pragma: no cover - another Hypothesis
+        yield
+        return
+    with _CONSTANTS_LOCK:
+        providers._get_local_constants = Constants  # an empty set of constants
+        cache.clear()
+        try:
+            yield
+        finally:
+            providers._get_local_constants = saved
+            cache.clear()
+
+
+_CONSTANTS_LOCK = threading.RLock()
+
+
 def generate(model: str, config: FuzzConfig, schema: dict[str, Any] | None = None) -> list[Case]:
     """The run's requests: every slot's share, each from its own seeded Hypothesis run. The same
     seed gives the same list."""
@@ -454,17 +486,18 @@ def generate(model: str, config: FuzzConfig, schema: dict[str, Any] | None = Non
 
     valid = valid_bodies(model, schema)
     out: list[Case] = []
-    for slot, count in allocate(config.cases):
-        drawn: list[Case] = []
+    with _no_local_constants():
+        for slot, count in allocate(config.cases):
+            drawn: list[Case] = []
 
-        @seed_(slot_seed(config.seed, slot.name))
-        @_settings(count, [Phase.generate], None)
-        @given(slot.strategy(valid))
-        def collect(case: Case) -> None:
-            drawn.append(case)
+            @seed_(slot_seed(config.seed, slot.name))
+            @_settings(count, [Phase.generate], None)
+            @given(slot.strategy(valid))
+            def collect(case: Case) -> None:
+                drawn.append(case)
 
-        collect()
-        out += drawn[:count]
+            collect()
+            out += drawn[:count]
     return out
 
 
@@ -593,7 +626,8 @@ def _shrink(finding: FuzzFinding, judge: Judge, config: FuzzConfig, deadline: fl
 
     probe._hypothesis_internal_add_digest = finding.cause.encode()  # one database entry per cause
     try:
-        probe()
+        with _no_local_constants():
+            probe()
     except _Reproduced:
         pass
     except Exception as exc:  # noqa: BLE001 - Flaky: a cause that did not show again
