@@ -54,7 +54,8 @@ from .engine import profiles, registry
 from .engine.exchange import Expectation
 from .engine.violations import Severity, Violation
 from .redact import REDACTED, SENSITIVE_HEADERS, Redactor, header_secrets
-from .results import Status, Tally, Verdict, final_line, scenario_status, verdict
+from .results import (CAUSE_TIERS, Cause, Status, Tally, Verdict, causes, final_line, folded_count, message_shape,
+                      scenario_status, verdict)
 
 __all__ = ["Plan", "Recorder", "Tap", "TapApp", "TapOptions", "main", "plan_for"]
 
@@ -67,6 +68,9 @@ MAX_REQUEST_HELD = 16 * 1024 * 1024  # a request body is read whole up to this, 
 MAX_RECORD_REQUEST = 1024 * 1024  # a request body larger than this is not copied into the transcript
 MAX_SECRETS = 64  # recent credentials remembered for redacting the final reports
 MAX_NOTES = 50
+MAX_CAUSES = 200  # distinct causes kept (check + message shape); further ones are counted together
+MAX_CAUSE_EXAMPLES = 20  # occurrences kept per cause (its count is complete)
+TIER_LABELS = {"must": "FAIL", "should": "WARN", "known": "KNOWN", "model behaviour": "MODEL"}
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                         "upgrade", "proxy-authenticate"})
 WS_HANDSHAKE = frozenset({"host", "connection", "upgrade", "sec-websocket-key", "sec-websocket-version",
@@ -256,6 +260,9 @@ class Recorder:
         self.client_disconnects = 0
         self.ws_connections = 0
         self.checks: dict[str, dict[str, Any]] = {}  # check -> {severity, exchanges, violations, first}
+        self.causes: dict[tuple[str, str, str], dict[str, Any]] = {}  # (check, shape, tier) -> cause, exchanges, first
+        self.other_causes = 0  # occurrences of causes beyond MAX_CAUSES
+        self._pending: dict[tuple[str, str, str], int] = {}  # causes printed, not yet counted (exchange open)
         self.listed_findings: list[Seen] = []
         self.listed_passed: list[Seen] = []
         self.unlisted = 0
@@ -298,17 +305,41 @@ class Recorder:
             pass
 
     # -- findings as they happen ---------------------------------------------------------------
+    def tier(self, violation: Violation) -> str:
+        """The cause tier of a finding (results.CAUSE_TIERS): a real client's model is not
+        scripted, so a model-behaviour finding never counts."""
+        if violation.severity is not Severity.MUST:
+            return "should"
+        if _model(violation.check):
+            return "model behaviour"
+        return "known" if self.known(violation) else "must"
+
+    def cause_key(self, violation: Violation) -> tuple[str, str, str]:
+        return violation.check, message_shape(violation.message), self.tier(violation)
+
     def finding(self, number: int, what: str, violation: Violation) -> None:
-        label = "KNOWN" if self.known(violation) else ("FAIL" if violation.severity is Severity.MUST else "WARN")
-        if registry.BY_ID.get(violation.check) is not None and _model(violation.check) \
-                and violation.severity is Severity.MUST:
-            label = "MODEL"
-        self.say(f"{label:<5} #{number} {what}: {violation.check} ({violation.severity.value.upper()}) "
-                 f"{violation.where()}: {_one_line(violation.message)}")
+        """A finding as it happens: the first of its cause (check and message shape) in full, a
+        cause seen before in one line that says so."""
+        if folded_count(violation.message) is not None:
+            return  # the checker's "and N more like it": said when the exchange ends
+        key = self.cause_key(violation)
+        label = TIER_LABELS[key[2]]
+        entry = self.causes.get(key)
+        if entry is None or entry["printed"] is None:
+            if entry is not None:
+                entry["printed"] = number
+            else:
+                self._pending[key] = number
+            self.say(f"{label:<5} #{number} {what}: {violation.check} ({violation.severity.value.upper()}) "
+                     f"{violation.where()}: {_one_line(violation.message)}")
+        else:
+            ordinal = list(self.causes).index(key) + 1
+            self.say(f"{label:<5} #{number} {what}: {violation.check} again (cause {ordinal}, first in "
+                     f"#{entry['first']}, {entry['exchanges'] + 1} exchanges so far)")
 
     def finished(self, number: int, what: str, transcript: capture.Transcript, redactor: Redactor,
                  record: Path | None = None) -> Status:
-        """One judged exchange is over: count it, keep it (bounded), say what was folded."""
+        """One judged exchange is over: count it, keep it (bounded), add its causes."""
         violations = [_redacted(v, redactor) for v in transcript.violations]
         outcome = Status.COULD_NOT_TEST if transcript.could_not_check is not None else Status.PASSED
         status = scenario_status(outcome, violations, deterministic=False, known=self.known)
@@ -322,9 +353,11 @@ class Recorder:
             entry["violations"] += count
             if first.severity is Severity.MUST:
                 entry["severity"] = "must"
+        label = f"#{number} {what}"
+        self._add_causes(label, number, violations, record)
         kept = replace(transcript, violations=violations[:MAX_KEPT_VIOLATIONS],
                        notes=[redactor.text(n) for n in transcript.notes[:10]])
-        seen = Seen(number, f"#{number} {what}", kept, status, record)
+        seen = Seen(number, label, kept, status, record)
         bucket, cap = ((self.listed_findings, MAX_LISTED_FINDINGS) if violations or status is not Status.PASSED
                        else (self.listed_passed, MAX_LISTED_PASSED))
         if len(bucket) < cap:
@@ -336,6 +369,47 @@ class Recorder:
         if self.on_judged is not None:
             self.on_judged(self.judged)
         return status
+
+    def _add_causes(self, label: str, number: int, violations: list[Violation], record: Path | None) -> None:
+        """The exchange's findings grouped by cause (results.causes, as the live report groups
+        them) and added to the run's causes: counts complete, examples bounded."""
+        records = []
+        for v in violations:
+            tier = self.tier(v)
+            records.append({**v.to_json(), "scenario": label, "transcript": str(record) if record else None,
+                            **({"known": True} if tier == "known" else {}),
+                            **({"model_behaviour": True} if tier == "model behaviour" else {})})
+        for cause in causes(records):
+            key = (cause.check, cause.shape, cause.tier)
+            entry = self.causes.get(key)
+            if entry is None:
+                if len(self.causes) >= MAX_CAUSES:
+                    self.other_causes += cause.count
+                    continue
+                entry = self.causes[key] = {"cause": Cause(cause.check, cause.shape, cause.tier, cause.severity),
+                                            "exchanges": 0, "first": number,
+                                            "printed": self._pending.pop(key, None)}
+            entry["exchanges"] += 1
+            if cause.count > 1:
+                self.say(f"      #{number}: and {cause.count - 1} more like it ({cause.check})")
+            kept: Cause = entry["cause"]
+            kept.count += cause.count
+            room = MAX_CAUSE_EXAMPLES - len(kept.occurrences)
+            if room > 0:
+                kept.occurrences.extend(cause.occurrences[:room])
+        self._pending = {k: n for k, n in self._pending.items() if n != number}
+
+    def findings(self) -> list[dict[str, Any]]:
+        """results.json's `findings`: the causes, MUST first, then by count (each with at most
+        MAX_CAUSE_EXAMPLES exchanges named; its count is complete)."""
+        ordered = sorted(self.causes.values(), key=lambda e: (CAUSE_TIERS.index(e["cause"].tier), -e["cause"].count,
+                                                              e["cause"].check, e["cause"].shape))
+        out = []
+        for entry in ordered:
+            data = entry["cause"].to_json()
+            data["exchanges"] = entry["exchanges"]
+            out.append(data)
+        return out
 
     # -- transcripts ---------------------------------------------------------------------------
     def transcript_paths(self, number: int, suffix: str) -> tuple[Path, Path] | None:
@@ -384,6 +458,9 @@ class Recorder:
                          "notes": list(t.notes), "violations": [v.to_json() for v in t.violations],
                          **({"transcript": str(seen.record)} if seen.record is not None else {})})
         cause = self.cause(chosen)
+        if self.other_causes:
+            self.note(f"{self.other_causes} finding(s) of causes beyond the first {MAX_CAUSES} are counted per "
+                      "check only")
         data = {
             "suite": {"name": "responses-conformance", "version": _suite_version(), "profile": self.options.profile},
             "generated_at": _now(),
@@ -399,6 +476,7 @@ class Recorder:
             "features": {},
             "scenarios": rows,
             "checks": {check: dict(entry) for check, entry in sorted(self.checks.items())},
+            "findings": self.findings(),
             "summary": {"scenarios": self.judged, **tally.to_json(), "verdict": chosen.label,
                         "exit_code": chosen.exit_code, **({"cause": cause} if cause else {})},
             "notes": list(self.notes),
@@ -410,9 +488,14 @@ class Recorder:
         lines = [f"tap: {self.numbers} request(s): {self.judged} Responses exchange(s) judged "
                  f"({Tally(dict(self.statuses)).line()}), {self.passed_through_total} passed through"
                  + (f", {self.upstream_errors} upstream error(s)" if self.upstream_errors else "")]
-        for check, entry in sorted(self.checks.items(), key=lambda kv: (kv[1]["severity"] != "must", kv[0])):
-            lines.append(f"  {check} ({entry['severity'].upper()}): {entry['exchanges']} exchange(s), "
-                         f"{entry['violations']} finding(s), first in #{entry['first']}")
+        found = self.findings()
+        if found:
+            lines.append(f"tap: {len(found)} cause(s):")
+        for number, cause in enumerate(found, start=1):
+            example = cause["example"]
+            lines.append(f"  {number}. {TIER_LABELS.get(cause['severity'], cause['severity'].upper())} "
+                         f"{cause['check']}: {cause['count']} occurrence(s) in {cause['exchanges']} exchange(s), "
+                         f"e.g. {example.get('scenario')}: {_one_line(example.get('message') or '', 160)}")
         detail = f"{self.judged} exchange(s) judged, {Tally(dict(self.statuses)).line()}"
         cause = self.cause(chosen)
         lines.append(final_line(chosen, cause if cause and chosen is not Verdict.CONFORMANT else detail))
@@ -455,6 +538,9 @@ class Recorder:
                             "judged exchanges not listed here (counted in the summary)", *data["notes"]]
         for row, seen in zip(results.get("scenarios", []), kept):
             row["status"] = {Status.FAILED: "failed", Status.COULD_NOT_TEST: "errored"}.get(seen.status, "passed")
+        # the run's causes, complete in their counts; the exchanges they name that the page lists
+        listed = {s.label for s in kept}
+        results["findings"] = [{**f, "scenarios": [x for x in f["scenarios"] if x in listed]} for f in data["findings"]]
         return render_standalone(results, findings, title="Responses API conformance report (tap)")
 
 
@@ -563,7 +649,7 @@ class HttpJudge:
         self.headers: list[tuple[str, str]] = []
         self.limit: str | None = None
         self.problem: str | None = None
-        self._shown: Counter[str] = Counter()
+        self._shown: Counter[tuple[str, str, str]] = Counter()
         self._seen = 0
         self._body_file: IO[bytes] | None = None
         self._stream_redactor = self.redactor.stream()
@@ -639,9 +725,11 @@ class HttpJudge:
             self._show(violation)
 
     def _show(self, violation: Violation) -> None:
-        self._shown[violation.check] += 1
-        if self._shown[violation.check] == 1:
-            self.recorder.finding(self.number, self.what, _redacted(violation, self.redactor))
+        violation = _redacted(violation, self.redactor)
+        key = self.recorder.cause_key(violation)
+        self._shown[key] += 1
+        if self._shown[key] == 1:  # the rest of this cause in this exchange: one line when it ends
+            self.recorder.finding(self.number, self.what, violation)
 
     def close(self, end: str = "eof", error: str | None = None) -> Status | None:
         """The exchange is over (`end`: eof, client_disconnected, upstream_error, tap_stopped)."""
@@ -674,11 +762,7 @@ class HttpJudge:
             transcript.could_not_check = self.problem
             transcript.notes.append(f"could not check: {self.problem}")
         record = self._write_record(transcript, end, error)
-        status = self.recorder.finished(self.number, self.what, transcript, self.redactor, record)
-        for check, count in self._shown.items():
-            if count > 1:
-                self.recorder.say(f"      #{self.number}: and {count - 1} more {check}")
-        return status
+        return self.recorder.finished(self.number, self.what, transcript, self.redactor, record)
 
     def abandon(self) -> None:
         """Nothing judged (no answer came): remove the transcript that was begun."""
@@ -818,9 +902,6 @@ class WsJudge:
             return
         record = turn.write_record(transcript, complete)
         self.recorder.finished(turn.number, f"{self.what} (websocket)", transcript, self.redactor, record)
-        for check, count in turn.shown.items():
-            if count > 1:
-                self.recorder.say(f"      #{turn.number}: and {count - 1} more {check}")
 
     def abandon(self) -> None:
         if self.turn is not None:
@@ -853,10 +934,11 @@ class _Turn:
         while self.seen < len(found):
             violation = found[self.seen]
             self.seen += 1
-            self.shown[violation.check] += 1
-            if self.shown[violation.check] == 1:
-                self.owner.recorder.finding(self.number, f"{self.owner.what} (websocket)",
-                                            _redacted(violation, self.owner.redactor))
+            violation = _redacted(violation, self.owner.redactor)
+            key = self.owner.recorder.cause_key(violation)
+            self.shown[key] += 1
+            if self.shown[key] == 1:
+                self.owner.recorder.finding(self.number, f"{self.owner.what} (websocket)", violation)
 
     def close_file(self) -> None:
         if self.file is not None:
