@@ -139,7 +139,8 @@ def test_checks_catalogue_is_up_to_date() -> None:
 
 def test_engine_imports_neither_httpx_nor_pytest() -> None:
     code = ("import sys; import responses_conformance.engine.checker, responses_conformance.engine.exchange, "
-            "responses_conformance.engine.schemas; bad = {'httpx', 'pytest', 'starlette'} & set(sys.modules); "
+            "responses_conformance.engine.schemas, responses_conformance.engine.websocket; "
+            "bad = {'httpx', 'pytest', 'starlette', 'websockets'} & set(sys.modules); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -18,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from responses_conformance import replay, ws
+from responses_conformance.engine import registry
 from responses_conformance.engine.exchange import Expectation
 from responses_conformance.engine.schemas import SchemaSet
 from responses_conformance.engine.violations import Severity
@@ -412,6 +413,6 @@ def test_websocket_scenarios_are_judged_by_websocket_checks_only() -> None:
     checks = {c.id for c in SCENARIOS["ws-one-response"].checks()}
     assert {"framing.ws_text_frames", "grammar.ws_sequential_responses", "sequence.ws_restarts_at_zero",
             "error.ws_error_shape", "grammar.terminal_event_present"} <= checks
-    assert not checks & ws.HTTP_ONLY_CHECKS
+    assert not checks & registry.HTTP_ONLY_CHECKS
     assert "error.code_fits" not in checks
     assert "error.code_fits" in {c.id for c in SCENARIOS["ws-reconnect-previous-not-found"].checks()}

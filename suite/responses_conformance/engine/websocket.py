@@ -1,0 +1,380 @@
+"""The judge of WebSocket mode, sans-IO: the frames of one scenario step go in (text, binary,
+a close), the violations come out.
+
+Each response's events go through their own `StreamChecker` (`feed_payload`: every stream rule
+applies as it is, and sequence numbers restart per response). What only a connection can break
+is judged here: frames that are not JSON text, close codes, error frames, responses that
+interleave or carry their numbering on, a `response.create` left without an answer. The live
+runner (through ws.py's connections), replay and the tap feed it the same frames, so every one
+of them reaches the same verdict.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import grammar as g
+from . import profiles, registry
+from .checker import Stamper, StreamChecker, parse_json
+from .exchange import Expectation
+from .state import Event
+from .violations import Finding, Violation
+
+__all__ = ["NORMAL_CLOSE_CODES", "StepJudge", "WsAnswer", "error_frame_problems"]
+
+NORMAL_CLOSE_CODES = frozenset({1000, 1001, 1005})  # 1005: a close frame without a code
+_EXCERPT = 400
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def error_frame_problems(frame: dict) -> list[tuple[str, str]]:
+    """What is wrong with a WebSocket error frame: (message, JSON path) pairs (error.ws_error_shape)."""
+    problems = []
+    status, number = frame.get("status"), _int(frame.get("status"))
+    if "status" not in frame:
+        problems.append(("the error frame has no `status` (the HTTP-style status of the failure)", "$.status"))
+    elif number is None:
+        problems.append((f"status is {status!r}, not an integer", "$.status"))
+    elif not 400 <= number <= 599:
+        problems.append((f"status is {status}, not a 4xx or 5xx error status", "$.status"))
+    error = frame.get("error")
+    if not isinstance(error, dict):
+        where = "the error frame has no `error` object" if error is None else f"error is {error!r}, not an object"
+        problems.append((where, "$.error"))
+        return problems
+    message = error.get("message")
+    if not isinstance(message, str) or not message:
+        problems.append((f"error.message is {message!r}, not a non-empty string", "$.error.message"))
+    code = error.get("code")
+    if code is not None and not isinstance(code, str):
+        problems.append((f"error.code is {code!r}, not a string", "$.error.code"))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# The judge (sans-IO)
+
+
+@dataclass
+class WsAnswer:
+    """What answered one `response.create`: a response stream or an error frame."""
+
+    kind: str  # "response" | "error"
+    frame: int  # the frame (index among the step's incoming frames) that completed it
+    response: dict | None = None  # the terminal event's Response
+    events: list[dict] = field(default_factory=list)
+    error: dict | None = None  # the error frame
+
+
+class _Response:
+    def __init__(self, checker: StreamChecker) -> None:
+        self.checker = checker
+        self.frames: list[int] = []  # the step's frame index of each event fed, in order
+        self.events: list[dict] = []
+        self.answered = False
+
+    @property
+    def id(self) -> Any:
+        identity = self.checker.state.identity
+        return identity.get("id") if identity else None
+
+    @property
+    def ended(self) -> bool:
+        return self.checker.state.ended
+
+
+class StepJudge:
+    """The frames of one WebSocket step (after its `sent` client messages) in, violations out.
+
+    Feed `upgrade()` when the step opened the connection, `frame()` per incoming frame, then
+    `server_closed()` / `client_failed()` when the connection ended, and `finish()` once.
+    `done` says when every message sent has its answer and no response is open: the step stops
+    reading there.
+    """
+
+    def __init__(self, expectation: Expectation, *, sent: int, schemas: Any = None,
+                 checks: Iterable[str] | None = None, profile: str | profiles.Profile | None = None,
+                 error_code: str | None = None) -> None:
+        self.expectation = expectation
+        self.sent = sent
+        self.error_code = error_code
+        self.profile = profiles.get(profile)
+        self._schemas = schemas
+        if checks is None:
+            chosen = [c.id for c in registry.CHECKS if c.applies & {"stream", "websocket", "error"}]
+        else:
+            chosen = list(checks)
+        self._checks = [c for c in chosen if c not in registry.HTTP_ONLY_CHECKS]
+        self._stamper = Stamper(self._checks, self.profile)
+        self.responses: list[_Response] = []
+        self._open: list[_Response] = []
+        self.answers: list[WsAnswer] = []
+        self.frames = 0
+        self.violations: list[Violation] = []
+        self.closed_by_server: tuple[int | None, str] | None = None
+        self.upgrade_status: int | None = None
+        self._closed_before = False
+        self._finished = False
+
+    # -- results ------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return len(self.answers) >= self.sent and not self._open
+
+    @property
+    def open_responses(self) -> int:
+        return len(self._open)
+
+    @property
+    def first_response(self) -> WsAnswer | None:
+        return next((a for a in self.answers if a.kind == "response"), None)
+
+    @property
+    def first_error(self) -> WsAnswer | None:
+        return next((a for a in self.answers if a.kind == "error"), None)
+
+    @property
+    def events_checked(self) -> int:
+        return sum(r.checker.event_count for r in self.responses)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        out = dict(self._stamper.dropped)
+        for response in self.responses:
+            for check, count in response.checker.dropped.items():
+                out[check] = out.get(check, 0) + count
+        return out
+
+    def refusal(self) -> tuple[int, str] | None:
+        """(status, message) when the step's answer is a clean refusal: an error frame with a 4xx
+        status and a message, and no response at all."""
+        if self.responses or not self.answers or self.answers[0].kind != "error":
+            return None
+        frame = self.answers[0].error or {}
+        status, error = _int(frame.get("status")), frame.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        if status is None or not 400 <= status < 500 or not isinstance(message, str) or not message:
+            return None
+        return status, message
+
+    # -- input ----------------------------------------------------------------------------------
+    def upgrade(self, status: int | None, body: str = "") -> None:
+        """The answer to the upgrade request of a connection this step opened."""
+        self.upgrade_status = status
+        if status != 101:
+            said = f": {_short(body, 120)!r}" if body.strip() else ""
+            self._add([Finding("framing.ws_upgrade_accepted",
+                               f"the WebSocket upgrade was answered with HTTP {status}{said}", "$")])
+
+    def frame(self, data: str | bytes) -> None:
+        index = self.frames
+        self.frames += 1
+        if isinstance(data, (bytes, bytearray)):
+            raw = bytes(data)
+            shown = raw[:_EXCERPT].decode("utf-8", "replace")
+            self._add([Finding("framing.ws_text_frames",
+                               f"a binary frame of {len(raw)} bytes: Responses events are sent as text frames")],
+                      Event(index=index, data=shown))
+            try:
+                data = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return
+        ok, payload = parse_json(data)
+        if not ok or not isinstance(payload, dict):
+            what = "not JSON" if not ok else f"a JSON {_json_kind(payload)}, not an object"
+            self._add([Finding("framing.ws_text_frames", f"the frame is {what}: {_short(data)!r}")],
+                      Event(index=index, data=data, payload=payload, json_ok=ok))
+            return
+        self._event(payload, data, index)
+
+    def server_closed(self, code: int | None, reason: str = "") -> None:
+        """The server closed the connection with a close frame (after the frames fed so far)."""
+        self.closed_by_server = (code, reason)
+        if code not in NORMAL_CLOSE_CODES:
+            said = f" ({_short(reason)})" if reason else ""
+            self._add([Finding("framing.ws_close_clean",
+                               f"the server closed the connection with code {code}{said}, not 1000 or 1001")])
+
+    def client_failed(self, code: int | None, reason: str = "") -> None:
+        """Our side failed the connection on something the server sent (the library's verdict)."""
+        if code == 1007:
+            self._add([Finding("framing.ws_text_frames",
+                               f"a text frame is not valid UTF-8 (the client failed the connection with 1007: "
+                               f"{_short(reason)})")])
+
+    def closed_between_steps(self, code: int | None, reason: str = "", *, seen: bool = False) -> None:
+        """The connection this step was to use was closed by the server after an earlier step
+        (`seen`: during it, where its close code was judged already)."""
+        if seen:
+            self.closed_by_server = (code, reason)
+        else:
+            self.server_closed(code, reason)
+        self._closed_before = True
+
+    def finish(self, *, complete: bool) -> list[Violation]:
+        """End of the step. `complete`: reading ended because the step was answered, the server
+        closed the connection, or it stayed silent with every response finished; the
+        end-of-stream rules then run, as at the end of an HTTP body. Otherwise (limits, a
+        broken connection) they do not: the target was not allowed to finish."""
+        if self._finished:
+            return []
+        self._finished = True
+        before = len(self.violations)
+        if not complete:
+            self.violations.extend(self._stamper.summaries())  # what the per-cause cap folded
+            return self.violations[before:]
+        cut = 0
+        for response in list(self._open):
+            self._stream_violations(response, response.checker.close())
+            cut += 1
+        self._open = []
+        missing = self.sent - len(self.answers) - cut
+        if missing > 0 and self.upgrade_status in (None, 101):
+            if self.closed_by_server is not None:
+                code, reason = self.closed_by_server
+                said = f" ({_short(reason)})" if reason else ""
+                if self._closed_before:
+                    message = (f"the server closed the connection (code {code}{said}) after an earlier step: "
+                               f"it cannot carry the next response.create ({missing} unanswered)")
+                else:
+                    message = (f"the server closed the connection (code {code}{said}) with {missing} "
+                               f"response.create unanswered")
+            else:
+                message = (f"{missing} of {self.sent} response.create got no answer (no response and no error "
+                           "frame) before the target fell silent")
+            self._add([Finding("grammar.ws_sequential_responses", message)])
+        self.violations.extend(self._stamper.summaries())  # what the per-cause cap folded
+        return self.violations[before:]
+
+    # -- the events ---------------------------------------------------------------------------
+    def _event(self, payload: dict, data: str, index: int) -> None:
+        etype = payload.get("type")
+        current = self._open[-1] if self._open else None
+        if etype == g.ERROR and (current is None or _int(payload.get("sequence_number")) is None):
+            self._error_answer(payload, data, index)
+            return
+        if etype == g.KEEPALIVE and current is None:
+            return  # between responses: keeps the connection warm, answers nothing
+        event = Event(index=index, data=data, payload=payload, json_ok=True)
+        if etype == g.CREATED:
+            if current is not None:
+                self._add([Finding("grammar.ws_sequential_responses",
+                                   f"response.created of a second response while {current.id!r} is still in "
+                                   "progress (no terminal event yet): the two responses interleave", "$.type")],
+                          event)
+            response = self._start()
+        elif current is None:
+            last = self.responses[-1] if self.responses else None
+            # After the last response ended: fed to it, so that `nothing after terminal` judges it.
+            response = last if last is not None and last.ended else self._start()
+        else:
+            response = self._route(payload, current)
+        self._feed(response, payload, data, index)
+
+    def _start(self) -> _Response:
+        checker = StreamChecker(schemas=self._schemas, checks=self._checks, profile=self.profile)
+        response = _Response(checker)
+        self.responses.append(response)
+        self._open.append(response)
+        return response
+
+    def _route(self, payload: dict, current: _Response) -> _Response:
+        """Lifecycle events name their response; every other event belongs to the newest one."""
+        body = payload.get("response")
+        wanted = body.get("id") if isinstance(body, dict) else None
+        if isinstance(wanted, str):
+            for response in self._open:
+                if response.id == wanted:
+                    return response
+        return current
+
+    def _feed(self, response: _Response, payload: dict, data: str, index: int) -> None:
+        if not response.frames:
+            seq = _int(payload.get("sequence_number"))
+            if seq is not None and seq != 0:
+                self._add([Finding("sequence.ws_restarts_at_zero",
+                                   f"the response's first event has sequence_number {seq}, not 0",
+                                   "$.sequence_number")],
+                          Event(index=index, data=data, payload=payload, json_ok=True))
+        response.frames.append(index)
+        response.events.append(payload)
+        self._stream_violations(response, response.checker.feed_payload(payload))
+        if response.ended and not response.answered:
+            response.answered = True
+            if response in self._open:
+                self._open.remove(response)
+            final = response.checker.final_response
+            self.answers.append(WsAnswer("response", index, response=final, events=response.events))
+            if self.expectation.kind == "error":
+                status = final.get("status") if isinstance(final, dict) else None
+                self._add([Finding("error.status_fits",
+                                   f"a response stream (status {status!r}) where an error frame was expected "
+                                   "(a request that must be refused)", "$")],
+                          Event(index=index, data=data, payload=payload, json_ok=True))
+
+    def _stream_violations(self, response: _Response, found: list[Violation]) -> None:
+        """A response's violations, their event index turned into the step's frame index."""
+        for violation in found:
+            where = violation.event_index
+            if where is not None and 0 <= where < len(response.frames):
+                violation = _replace_index(violation, response.frames[where])
+            self.violations.append(violation)
+
+    def _error_answer(self, frame: dict, data: str, index: int) -> None:
+        event = Event(index=index, data=data, payload=frame, json_ok=True)
+        self.answers.append(WsAnswer("error", index, error=frame))
+        findings = [Finding("error.ws_error_shape", message, path) for message, path in error_frame_problems(frame)]
+        status = _int(frame.get("status"))
+        error: dict = frame["error"] if isinstance(frame.get("error"), dict) else {}
+        message = error.get("message")
+        kind = self.expectation.kind
+        if kind == "stream":
+            said = f": {_short(str(message))!r}" if message else ""
+            findings.append(Finding("framing.ws_create_streamed",
+                                    f"an error frame (status {status}){said} answered a valid response.create",
+                                    "$"))
+        elif kind == "error":
+            expected = self.expectation.statuses
+            if status is not None and expected and status not in expected:
+                why = "a server error for a client mistake" if status >= 500 else "not the status OpenAI uses"
+                findings.append(Finding("error.status_fits",
+                                        f"status {status}, expected {' or '.join(map(str, expected))} ({why})",
+                                        "$.status"))
+            wanted_type = self.expectation.error_type
+            if wanted_type is not None and isinstance(error.get("type"), str) and error["type"] != wanted_type:
+                findings.append(Finding("error.type_fits",
+                                        f"error.type is {error['type']!r}, OpenAI uses {wanted_type!r}",
+                                        "$.error.type"))
+            wanted_param = self.expectation.error_param
+            if wanted_param is not None and error.get("param") != wanted_param:
+                findings.append(Finding("error.param_named",
+                                        f"error.param is {error.get('param')!r}, expected {wanted_param!r}",
+                                        "$.error.param"))
+            if self.error_code is not None and error.get("code") != self.error_code:
+                findings.append(Finding("error.code_fits",
+                                        f"error.code is {error.get('code')!r}, expected {self.error_code!r}",
+                                        "$.error.code"))
+        self._add(findings, event)
+
+    def _add(self, findings: list[Finding], event: Event | None = None) -> None:
+        if findings:
+            self.violations.extend(self._stamper.stamp(findings, event))
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else type(value).__name__)
+
+
+def _replace_index(violation: Violation, index: int) -> Violation:
+    from dataclasses import replace
+
+    return replace(violation, event_index=index)
