@@ -363,7 +363,7 @@ def test_fifty_concurrent_streams(tmp_path: Path) -> None:
     # one cause: said in full once, then one line per exchange that shows it again
     assert [(f["check"], f["count"], f["exchanges"]) for f in data["findings"]] == [("usage.total_is_sum", 50, 50)]
     printed = [line for line in out.getvalue().splitlines() if line.startswith("FAIL")]
-    assert len(printed) == 50 and sum("usage.total_is_sum again (cause 1" in line for line in printed) == 49
+    assert len(printed) == 50 and sum("usage.total_is_sum again (the cause first seen in #" in line for line in printed) == 49
     assert code == 1
     assert len(list((tmp_path / "reports" / "transcripts").iterdir())) == 20  # the last 10 exchanges, 2 files each
 

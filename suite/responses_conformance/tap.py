@@ -262,7 +262,6 @@ class Recorder:
         self.checks: dict[str, dict[str, Any]] = {}  # check -> {severity, exchanges, violations, first}
         self.causes: dict[tuple[str, str, str], dict[str, Any]] = {}  # (check, shape, tier) -> cause, exchanges, first
         self.other_causes = 0  # occurrences of causes beyond MAX_CAUSES
-        self._pending: dict[tuple[str, str, str], int] = {}  # causes printed, not yet counted (exchange open)
         self.listed_findings: list[Seen] = []
         self.listed_passed: list[Seen] = []
         self.unlisted = 0
@@ -324,18 +323,22 @@ class Recorder:
             return  # the checker's "and N more like it": said when the exchange ends
         key = self.cause_key(violation)
         label = TIER_LABELS[key[2]]
-        entry = self.causes.get(key)
-        if entry is None or entry["printed"] is None:
-            if entry is not None:
-                entry["printed"] = number
-            else:
-                self._pending[key] = number
+        entry = self._cause(key, violation.severity.value, number)
+        if entry is None or entry["seen"] == 0:
             self.say(f"{label:<5} #{number} {what}: {violation.check} ({violation.severity.value.upper()}) "
                      f"{violation.where()}: {_one_line(violation.message)}")
         else:
-            ordinal = list(self.causes).index(key) + 1
-            self.say(f"{label:<5} #{number} {what}: {violation.check} again (cause {ordinal}, first in "
-                     f"#{entry['first']}, {entry['exchanges'] + 1} exchanges so far)")
+            self.say(f"{label:<5} #{number} {what}: {violation.check} again (the cause first seen in "
+                     f"#{entry['first']}; {entry['seen'] + 1} exchanges so far)")
+        if entry is not None:
+            entry["seen"] += 1
+
+    def _cause(self, key: tuple[str, str, str], severity: str, number: int) -> dict[str, Any] | None:
+        entry = self.causes.get(key)
+        if entry is None and len(self.causes) < MAX_CAUSES:
+            entry = self.causes[key] = {"cause": Cause(key[0], key[1], key[2], severity), "exchanges": 0,
+                                        "first": number, "seen": 0}
+        return entry
 
     def finished(self, number: int, what: str, transcript: capture.Transcript, redactor: Redactor,
                  record: Path | None = None) -> Status:
@@ -380,15 +383,10 @@ class Recorder:
                             **({"known": True} if tier == "known" else {}),
                             **({"model_behaviour": True} if tier == "model behaviour" else {})})
         for cause in causes(records):
-            key = (cause.check, cause.shape, cause.tier)
-            entry = self.causes.get(key)
+            entry = self._cause((cause.check, cause.shape, cause.tier), cause.severity, number)
             if entry is None:
-                if len(self.causes) >= MAX_CAUSES:
-                    self.other_causes += cause.count
-                    continue
-                entry = self.causes[key] = {"cause": Cause(cause.check, cause.shape, cause.tier, cause.severity),
-                                            "exchanges": 0, "first": number,
-                                            "printed": self._pending.pop(key, None)}
+                self.other_causes += cause.count
+                continue
             entry["exchanges"] += 1
             if cause.count > 1:
                 self.say(f"      #{number}: and {cause.count - 1} more like it ({cause.check})")
@@ -397,12 +395,11 @@ class Recorder:
             room = MAX_CAUSE_EXAMPLES - len(kept.occurrences)
             if room > 0:
                 kept.occurrences.extend(cause.occurrences[:room])
-        self._pending = {k: n for k, n in self._pending.items() if n != number}
 
     def findings(self) -> list[dict[str, Any]]:
         """results.json's `findings`: the causes, MUST first, then by count (each with at most
         MAX_CAUSE_EXAMPLES exchanges named; its count is complete)."""
-        ordered = sorted(self.causes.values(), key=lambda e: (CAUSE_TIERS.index(e["cause"].tier), -e["cause"].count,
+        ordered = sorted((e for e in self.causes.values() if e["cause"].count), key=lambda e: (CAUSE_TIERS.index(e["cause"].tier), -e["cause"].count,
                                                               e["cause"].check, e["cause"].shape))
         out = []
         for entry in ordered:
