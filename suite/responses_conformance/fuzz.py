@@ -54,7 +54,8 @@ from .transcript import curl_command
 
 DEFAULT_BUDGET = 120.0  # seconds for a whole fuzz run: generation, sending and shrinking
 DEFAULT_CASES = 200
-MAX_SHRUNK_CAUSES = 20  # causes shrunk per run (the others are reported as found)
+MAX_SHRUNK_CAUSES = 100  # causes shrunk per run (the others are reported as found)
+SHOWN_FINDINGS = 30  # causes listed in the terminal (results.json has them all)
 
 # Fuzz mode's own rules (the engine's checks judge the rest).
 CHECKS: dict[str, tuple[Severity, str]] = {
@@ -73,6 +74,9 @@ ECHOED = ("instructions", "temperature", "top_p", "max_output_tokens", "parallel
 ASSERTED = ("consistency.params_echoed", "consistency.output_limit_enforced", "consistency.structured_output_strict",
             "consistency.structured_output_valid")
 VALID_REFUSALS = frozenset({400, 404, 405, 422, 501})  # as runner.REFUSAL_STATUSES
+# Checks whose finding the generating slot explains (which field broke how): a cause per slot.
+SLOT_CAUSED = frozenset({"error.status_fits", "framing.http_status_ok", "fuzz.answered", "fuzz.invalid_refused",
+                         "fuzz.valid_completes"})
 
 
 @dataclass
@@ -120,9 +124,17 @@ class Judged:
         return slot_of(self.case)
 
     def causes(self) -> dict[str, list[Violation]]:
+        """The violations by cause: a status that the broken field explains (a 500, a 200, a
+        hang) is a cause per slot; anything else (an envelope without `param`, an event off its
+        schema) is one cause per check and place, whichever request showed it."""
         out: dict[str, list[Violation]] = {}
+        family = "invalid" if self.case.family == "invalid" else f"valid/{self.case.family}"
         for violation in self.violations:
-            out.setdefault(f"{self.slot}:{violation.check}", []).append(violation)
+            if violation.check in SLOT_CAUSED:
+                cause = f"{self.slot}:{violation.check}"
+            else:
+                cause = f"{family}:{violation.check}:{violation.path}"
+            out.setdefault(cause, []).append(violation)
         return out
 
 
@@ -148,6 +160,7 @@ class FuzzFinding:
     slot: str
     occurrences: int
     example: Judged
+    slots: tuple[str, ...] = ()  # every slot whose requests showed it
     shrunk: bool = False
     shrink_note: str | None = None
     model_behaviour: bool = False
@@ -160,6 +173,7 @@ class FuzzFinding:
         case = self.example.case
         return {"cause": self.cause, "check": self.check, "severity": self.severity.value, "message": self.message,
                 "slot": self.slot, "family": case.family, "occurrences": self.occurrences,
+                **({"slots": list(self.slots)} if len(self.slots) > 1 else {}),
                 **({"mutation": case.mutation.to_json()} if case.mutation else {}),
                 "status": self.example.status, "minimal_request": case.body, "curl": self.example.curl,
                 "shrunk": self.shrunk, **({"shrink_note": self.shrink_note} if self.shrink_note else {}),
@@ -255,14 +269,17 @@ class FuzzResult:
         if tolerated:
             out.append("  invalid bodies served that the published schema or OpenAI tolerate (not findings): "
                        + ", ".join(f"{s} x{n}" for s, n in tolerated))
-        for finding in self.findings:
+        for finding in self.findings[:SHOWN_FINDINGS]:
             what = "model behaviour" if finding.model_behaviour else str(finding.severity)
             shrunk = "minimal request" if finding.shrunk else "smallest request seen (not shrunk"
             shrunk += "" if finding.shrunk else f": {finding.shrink_note or 'shrinking off'})"
-            out.append(f"  {what} {finding.check} [{finding.slot}] x{finding.occurrences}: {finding.message}")
+            where = finding.slot if len(finding.slots) < 2 else f"{len(finding.slots)} kinds of request"
+            out.append(f"  {what} {finding.check} [{where}] x{finding.occurrences}: {finding.message}")
             out.append(f"    {shrunk}: {json.dumps(finding.example.case.body, ensure_ascii=False)[:400]}")
             if finding.example.curl:
                 out.append(f"    {finding.example.curl}")
+        if len(self.findings) > SHOWN_FINDINGS:
+            out.append(f"  ... and {len(self.findings) - SHOWN_FINDINGS} more causes (results.json, `fuzz.findings`)")
         if self.findings:
             out.append(f"  reproduce: {self.reproduce(command)}")
         return out
@@ -577,6 +594,7 @@ def _collect_findings(judge: Judge, config: FuzzConfig, deadline: float, result:
         first = smallest.causes()[cause][0]
         finding = FuzzFinding(cause=cause, check=first.check, severity=first.severity, message=first.message,
                               slot=smallest.slot, occurrences=len(seen), example=smallest,
+                              slots=tuple(sorted({j.slot for j in seen})),
                               model_behaviour=results_mod.is_model_behaviour(first.check) and not result.deterministic)
         if not config.shrink:
             finding.shrink_note = "shrinking off"
