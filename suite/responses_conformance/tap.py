@@ -1532,6 +1532,8 @@ def _listen(text: str) -> tuple[str, int]:
     if not colon:
         host, port = text, "8080"
     host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        raise ValueError(f"the port {port!r} is not a number")
     number = int(port)
     if not 0 <= number <= 65535:
         raise ValueError(f"port {number} is not 0..65535")
@@ -1551,6 +1553,8 @@ def options_from(args: argparse.Namespace) -> TapOptions:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "max_transcripts" else 1):
             raise ValueError(f"--{name.replace('_', '-')} must be positive")
+    if args.duration is not None and not args.duration > 0:
+        raise ValueError("--duration must be positive")
     reports = Path(args.reports_dir)
     return TapOptions(
         upstream=args.upstream.rstrip("/"), host=host, port=port, profile=args.profile, reports_dir=reports,
