@@ -185,6 +185,18 @@ def test_the_budget_stops_sending_and_says_so():
     assert result.status is Status.PASSED  # what was sent was judged
 
 
+def test_a_hang_is_a_must_finding():
+    """No answer within the time limit to any request: fuzz.answered, for valid and invalid ones."""
+    with ReferenceServer(request_delay=0.6) as server:
+        target = _target(server)
+        target.limits = Limits(timeout=0.3, idle_timeout=0.3)
+        result = fuzz.run(target, fuzz.FuzzConfig(cases=4, seed=1, concurrency=4, budget=6))
+    assert result.findings and {f.check for f in result.findings} == {"fuzz.answered"}
+    assert {f.severity.value for f in result.findings} == {"must"}
+    assert result.status is Status.FAILED
+    assert "total deadline" in result.findings[0].message
+
+
 # -- the pytest option and the command ---------------------------------------------------------
 def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -208,6 +220,8 @@ def test_pytest_fuzz_option_reports_findings_in_results_json_and_the_verdict(tmp
     finding = block["findings"][0]
     assert finding["minimal_request"] == {"model": DEFAULT_MODEL, "input": "0", "temperature": 3.0}
     assert finding["curl"].startswith("curl ") and finding["shrunk"]
+    transcript = json.loads((tmp_path / "out" / finding["transcript"]).read_text())
+    assert transcript["fuzz"]["cause"] == finding["cause"] and transcript["fuzz"]["seed"] == 7
     assert data["summary"]["verdict"] == "not conformant" and data["summary"]["exit_code"] == 1
     assert data["summary"]["violations"]["must"] == 1
     assert output.rstrip().splitlines()[-1].startswith("responses-conformance: NOT CONFORMANT")

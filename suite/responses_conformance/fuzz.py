@@ -118,6 +118,7 @@ class Judged:
     reason: str | None = None  # a refusal's or could-not-test's reason
     curl: str | None = None
     stop: str | None = None  # the target cannot be tested any more (down, key refused, rate limited)
+    exchange: Any = field(default=None, repr=False)  # http.Exchange, for the transcript of a finding
 
     @property
     def slot(self) -> str:
@@ -164,6 +165,7 @@ class FuzzFinding:
     shrunk: bool = False
     shrink_note: str | None = None
     model_behaviour: bool = False
+    transcript: str | None = None  # the minimal exchange's transcript, when one was written
 
     def violation(self) -> Violation:
         first = self.example.causes().get(self.cause, [None])[0]
@@ -177,7 +179,8 @@ class FuzzFinding:
                 **({"mutation": case.mutation.to_json()} if case.mutation else {}),
                 "status": self.example.status, "minimal_request": case.body, "curl": self.example.curl,
                 "shrunk": self.shrunk, **({"shrink_note": self.shrink_note} if self.shrink_note else {}),
-                **({"model_behaviour": True} if self.model_behaviour else {})}
+                **({"model_behaviour": True} if self.model_behaviour else {}),
+                **({"transcript": self.transcript} if self.transcript else {})}
 
 
 @dataclass
@@ -365,7 +368,7 @@ class Judge:
                                 api_key=api_key, raw_body=encode(case.body), extra_headers=headers or None,
                                 limits=target.limits, redactor=target.redactor, sink=sink)
         curl = curl_command(exchange, redactor=target.redactor)
-        done = Judged(case, "finding", status=exchange.status, curl=curl)
+        done = Judged(case, "finding", status=exchange.status, curl=curl, exchange=exchange)
         if exchange.end in ("connect_error", "tls_error", "redirect"):
             done.outcome, done.reason = "could not test", exchange.error or exchange.end
             done.stop = f"the target could not be reached: {exchange.error or exchange.end}"

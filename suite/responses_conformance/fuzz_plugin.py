@@ -112,6 +112,7 @@ class FuzzHooks:
         say(f"fuzz: {self.config.cases} requests, seed {self.config.seed} (--fuzz-seed={self.config.seed} repeats "
             f"them), budget {self.config.budget:g} s, concurrency {self.config.concurrency}")
         conformance.fuzz = run(fuzz_target, self.config, progress=say)
+        _write_transcripts(conformance)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         result = self.session.fuzz
@@ -123,6 +124,31 @@ class FuzzHooks:
             return
         for line in result.lines(command=_command()):
             terminalreporter.write_line(self.session.runner.redactor.text(line))
+
+
+def _write_transcripts(conformance: Any) -> None:
+    """The minimal request of each finding and what the target answered, beside the scenarios'
+    transcripts (`fuzz-<n>-<check>`)."""
+    from .transcript import write_transcript
+
+    result = conformance.fuzz
+    folder = conformance.reports_dir / "transcripts"
+    for index, finding in enumerate(result.findings, 1):
+        exchange = finding.example.exchange
+        if exchange is None:
+            continue
+        try:
+            paths = write_transcript(folder, f"fuzz-{index:02d}-{finding.check}", exchange,
+                                     violations=[v.to_json() for v in finding.example.violations],
+                                     extra={"fuzz": {"cause": finding.cause, "slot": finding.slot,
+                                                     "seed": result.config.seed, "shrunk": finding.shrunk}},
+                                     redactor=conformance.runner.redactor)
+        except OSError:
+            continue
+        try:
+            finding.transcript = str(paths["json"].relative_to(conformance.results_path.parent))
+        except ValueError:
+            finding.transcript = str(paths["json"])
 
 
 def _command() -> str:
