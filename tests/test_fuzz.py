@@ -227,6 +227,45 @@ def test_pytest_fuzz_option_reports_findings_in_results_json_and_the_verdict(tmp
     assert output.rstrip().splitlines()[-1].startswith("responses-conformance: NOT CONFORMANT")
 
 
+def _session(tmp_path: Path, **fuzz_state: Any) -> Any:
+    from types import SimpleNamespace
+
+    data = {"scenarios": [{"id": "a", "status": "passed"}, {"id": "b", "status": "not selected"}],
+            "summary": {"verdict": "conformant", "exit_code": 0, "violations": {"must": 0, "should": 0}}}
+    return SimpleNamespace(last_results=data, results_path=tmp_path / "results.json", runner_started=False,
+                           **fuzz_state)
+
+
+def test_the_fuzz_status_joins_the_one_verdict(tmp_path: Path):
+    from responses_conformance import fuzz_plugin
+    from responses_conformance.engine.violations import Severity
+    from responses_conformance.fuzz_strategies import Case
+
+    result = fuzz.FuzzResult(fuzz.FuzzConfig(cases=1, seed=1), deterministic=True)
+    judged = fuzz.Judged(Case("response", {"model": "m", "input": "0"}), "finding",
+                         violations=[fuzz._own("fuzz.valid_completes", "failed")])
+    result.judged.append(judged)
+    result.findings.append(fuzz.FuzzFinding("valid/response:fuzz.valid_completes", "fuzz.valid_completes",
+                                            Severity.MUST, "failed", "valid/response", 1, judged))
+    session = _session(tmp_path, fuzz=result, fuzz_skipped=None)
+    fuzz_plugin.amend_results(session, None)
+    summary = json.loads(session.results_path.read_text())["summary"]
+    assert (summary["verdict"], summary["exit_code"], summary["fuzz"]) == ("not conformant", 1, "failed")
+    assert summary["violations"]["must"] == 1
+
+    result.findings.clear()
+    session = _session(tmp_path, fuzz=result, fuzz_skipped=None)
+    fuzz_plugin.amend_results(session, None)
+    assert session.last_results["summary"]["verdict"] == "conformant"
+
+    # fuzz mode was asked for and crashed (a bug of ours): never conformant, the cause said once
+    session = _session(tmp_path, fuzz=None, fuzz_skipped="internal error in fuzz mode: boom", fuzz_failed=True)
+    fuzz_plugin.amend_results(session, None)
+    summary = session.last_results["summary"]
+    assert (summary["verdict"], summary["exit_code"]) == ("could not test", 6)
+    assert "boom" in summary["cause"]
+
+
 def test_fuzz_usage_errors(tmp_path: Path):
     suite = str(Path(fuzz.__file__).with_name("test_conformance.py"))
     done = _pytest([suite, "--fuzz=0", "--reports-dir=out", "-q"], tmp_path)

@@ -563,8 +563,14 @@ def _send_all(judge: Judge, cases: list[Case], config: FuzzConfig, deadline: flo
             stop.append(done.stop)
         return done
 
-    with ThreadPoolExecutor(max_workers=max(1, config.concurrency), thread_name_prefix="fuzz") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, config.concurrency), thread_name_prefix="fuzz")
+    try:
         answers = list(pool.map(one, unique.values()))
+    except BaseException:  # Ctrl-C: what is queued is not sent, what runs ends within its limits
+        stop.append("interrupted")
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     for case, done in zip(unique.values(), answers):
         if done is None:
             result.not_sent += 1

@@ -111,7 +111,14 @@ class FuzzHooks:
                                  profile=runner.profile, deterministic=target.deterministic)
         say(f"fuzz: {self.config.cases} requests, seed {self.config.seed} (--fuzz-seed={self.config.seed} repeats "
             f"them), budget {self.config.budget:g} s, concurrency {self.config.concurrency}")
-        conformance.fuzz = run(fuzz_target, self.config, progress=say)
+        try:
+            conformance.fuzz = run(fuzz_target, self.config, progress=say)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: said once, and the run could not test
+            what = " ".join(str(exc).split())[:200]
+            conformance.fuzz_skipped = (f"internal error in fuzz mode (a bug of responses-conformance, not the "
+                                        f"target's): {type(exc).__name__}{': ' + what if what else ''}")
+            conformance.fuzz_failed = True
+            return
         _write_transcripts(conformance)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -162,19 +169,19 @@ def amend_results(session: Any, ending: Verdict | None) -> None:
     import json
 
     data = session.last_results
+    summary = data["summary"]
     result = getattr(session, "fuzz", None)
     skipped = getattr(session, "fuzz_skipped", None)
-    if result is None and skipped is None:
-        if ending is None:
+    if result is None:
+        if skipped is None and ending is None:
             return
-        data["fuzz"] = {"not_run": "the run ended before fuzz mode"}
-    elif result is None:
-        data["fuzz"] = {"not_run": skipped}
+        data["fuzz"] = {"not_run": skipped or "the run ended before fuzz mode"}
+        if getattr(session, "fuzz_failed", False) and ending is None:  # asked for and not done: never conformant
+            _verdict(data, Status.COULD_NOT_TEST, skipped)
     else:
         block = result.to_json()
         block["reproduce"] = result.reproduce(_command())
         data["fuzz"] = session.runner.redactor.json(block) if session.runner_started else block
-        summary = data["summary"]
         counted = [f for f in result.findings if results_mod.counts(f.violation(), deterministic=result.deterministic)]
         should = [f for f in result.findings if f.severity.value == "should" and not f.model_behaviour]
         violations = summary.setdefault("violations", {})
@@ -182,18 +189,23 @@ def amend_results(session: Any, ending: Verdict | None) -> None:
         violations["should"] = violations.get("should", 0) + len(should)
         summary["fuzz"] = str(result.status)
         if ending is None:
-            statuses = [s["status"] for s in data.get("scenarios", [])] + [result.status]
-            preflight = data.get("preflight") or {}
-            stale = len((data.get("baseline") or {}).get("stale", []))
-            verdict = results_mod.verdict(statuses, stale_baseline=stale,
-                                          could_not_test=preflight.get("ok") is False)
-            summary["verdict"], summary["exit_code"] = verdict.label, verdict.exit_code
-            if verdict is Verdict.CONFORMANT:
-                summary.pop("cause", None)
-            elif result.status is Status.COULD_NOT_TEST and result.stopped and not summary.get("cause"):
-                summary["cause"] = f"fuzz mode: {result.stopped}"
+            _verdict(data, result.status, f"fuzz mode: {result.stopped}" if result.stopped else None)
     session.results_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     session.last_results = data
+
+
+def _verdict(data: dict[str, Any], fuzz_status: Status, cause: str | None) -> None:
+    """The run's verdict again, with the fuzz run's status beside the scenarios' statuses."""
+    summary = data["summary"]
+    statuses = [s["status"] for s in data.get("scenarios", [])] + [fuzz_status]
+    stale = len((data.get("baseline") or {}).get("stale", []))
+    verdict = results_mod.verdict(statuses, stale_baseline=stale,
+                                  could_not_test=(data.get("preflight") or {}).get("ok") is False)
+    summary["verdict"], summary["exit_code"] = verdict.label, verdict.exit_code
+    if verdict is Verdict.CONFORMANT:
+        summary.pop("cause", None)
+    elif fuzz_status is Status.COULD_NOT_TEST and cause and not summary.get("cause"):
+        summary["cause"] = cause
 
 
 FUZZ_HELP = """\
