@@ -282,7 +282,7 @@ def test_a_trigger_the_target_ignores_makes_its_scenario_not_applicable(tmp_path
 
 
 def test_a_refusal_naming_a_core_parameter_is_not_unsupported() -> None:
-    from responses_conformance.runner import _refuses_one_of
+    from responses_conformance.transports import refuses_one_of as _refuses_one_of
 
     body = {"model": "m", "stream": True, "input": [{"role": "user", "content": "Hi"}]}
     assert _refuses_one_of("input[0].type", {"streaming"}, body) is False  # a core input shape refused: broken

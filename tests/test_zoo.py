@@ -587,12 +587,12 @@ def test_a_crash_in_the_checker_is_an_internal_error_not_a_traceback(tmp_path: P
 
 
 def test_a_crash_after_the_exchange_is_an_internal_error_too(tmp_path: Path, monkeypatch) -> None:
-    from responses_conformance import runner as runner_module
+    from responses_conformance import transports as transports_module
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(runner_module, "write_transcript", broken)
+    monkeypatch.setattr(transports_module, "write_transcript", broken)
     with ZooServer(zoo.stream(zoo.reference_stream())) as server:
         runner = _runner(server.base_url, tmp_path)
         try:

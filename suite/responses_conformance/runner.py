@@ -1,59 +1,37 @@
-"""Runs scenarios against a target: one HTTP request per scenario, shared by all its checks.
+"""Runs scenarios against a target: each scenario once, shared by all its check items.
 
-The layer between the sans-IO engine and pytest: it sends the request (http.py), feeds the
-bytes to an ExchangeChecker as they arrive, writes the transcript, and keeps the result for
-every check item of the scenario to read.
+The layer between the transports (transports.py: HTTP, WebSocket; each feeds its sans-IO judge
+and writes the transcript) and pytest: it schedules scenarios concurrently and their steps in
+order, decides what an answer means for the scenario (a finding, unsupported, not applicable,
+could not test), runs the scenario's assertions and the stream-vs-non-stream pair, and keeps
+the result for every check item of the scenario to read.
 """
 from __future__ import annotations
 
 import json
 import threading
-import time
-
-import httpx
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
+
+import httpx
 
 from . import preflight as preflight_mod
 from . import ws
 from .engine import assertions, fidelity, profiles
-from .engine.assertions import StepView
 from .engine.checks.consistency import shape_differences
-from .engine.checker import parse_json, stamp
-from .engine.exchange import ExchangeChecker
-from .engine.sse import SseDecoder, SseEvent, WireNote
+from .engine.checker import stamp
 from .engine.violations import Finding, Severity, Violation
-from .http import Exchange, Limits, StopReading, _check_api_key, make_client, run_exchange
+from .http import Exchange, Limits, make_client, run_exchange
 from .redact import Redactor, header_secrets
 from .results import Status
 from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
-from .transcript import curl_command, safe_name, write_transcript
+from .transcript import safe_name, write_transcript
+from .transports import HttpTransport, StepResult, WebSocketTransport, internal_error
 
-# How a target that did not let us finish is described (end reasons of http.Exchange).
-END_REASONS = {
-    "deadline": "the exchange ran past its total time limit",
-    "idle": "the target stopped sending",
-    "too_large": "the body exceeded the size limit",
-    "too_many_events": "the stream exceeded the event limit",
-    "connect_error": "the target could not be reached",
-    "tls_error": "the TLS handshake failed (certificate not verified, or no TLS at all; "
-                 "--insecure skips verification)",
-    "protocol_error": "the connection broke, or what came was not valid HTTP",
-    "redirect": "the target answered with a redirect, which is not followed",
-}
-
-
-# The same, said of a WebSocket step (the frames of one or more responses on a connection).
-WS_END_REASONS = {
-    **END_REASONS,
-    "deadline": "the step ran past its total time limit",
-    "too_large": "the frames exceeded the size limit",
-    "too_many_events": "the frames exceeded the event limit",
-    "protocol_error": "the connection broke, or what came was not a valid WebSocket exchange",
-}
+__all__ = ["Runner", "ScenarioResult", "StepResult", "Target", "UpstreamError"]
 
 
 class UpstreamError(Exception):
@@ -91,28 +69,6 @@ class Target:
             headers[self.auth_header] = f"{self.auth_scheme} {key}".strip()
             return None, headers
         return key, headers
-
-
-@dataclass
-class StepResult:
-    step: Step
-    exchange: Exchange | None = None
-    violations: list[Violation] = field(default_factory=list)
-    error: str | None = None
-    events: int = 0
-    final_response: dict | None = None
-    body_json: Any = None
-    decoded_events: list[dict] = field(default_factory=list)
-    request_json: Any = None
-    transcript: dict[str, Path] = field(default_factory=dict)
-    curl: str | None = None
-    refusal: str | None = None  # websocket: a clean refusal of the upgrade or of the request
-    context: dict[str, Any] = field(default_factory=dict)  # websocket: `responses` and `errors` for references
-
-    def view(self) -> StepView:
-        return StepView(name=self.step.name, request=self.request_json,
-                        status=self.exchange.status if self.exchange is not None else None,
-                        body=self.body_json, response=self.final_response, events=self.decoded_events)
 
 
 @dataclass
@@ -161,92 +117,6 @@ class ScenarioResult:
         return Status.PASSED
 
 
-MAX_TRANSCRIPT_EVENTS = 10_000
-# A clean refusal of an optional feature: OpenAI's statuses for a request it will not serve.
-# 401/403 (the key), 408 (a timeout), 429 (rate limits) and 409 (a conflict of state) never are.
-REFUSAL_STATUSES = frozenset({400, 404, 405, 422, 501})
-
-
-def transcript_events(exchange: Exchange) -> list[Any]:
-    """The events of a streamed body, decoded again from the (redacted) bytes kept.
-
-    The checker keeps no event list (its memory must not grow with the stream); the body is
-    already bounded by the byte limit, and so is this list.
-    """
-    events: list[Any] = []
-    decoder = SseDecoder()
-    body = exchange.body
-    # Fed in slices and stopped at the cap: a body of a million tiny events must not become a
-    # list of a million decoded events first.
-    def batches() -> Iterator[list[SseEvent | WireNote]]:
-        for start in range(0, len(body), 64 * 1024):
-            yield decoder.feed(body[start:start + 64 * 1024])
-        yield decoder.close()
-
-    for items in batches():
-        for item in items:
-            if isinstance(item, SseEvent):
-                if len(events) >= MAX_TRANSCRIPT_EVENTS:
-                    events.append({"truncated": f"more than {MAX_TRANSCRIPT_EVENTS} events"})
-                    return events
-                ok, payload = parse_json(item.data)
-                events.append({"index": item.index, "event": item.event, "data": payload if ok else item.data})
-    return events
-
-
-def _internal_error(exc: BaseException) -> str:
-    what = " ".join(str(exc).split())[:200]
-    return (f"internal error in responses-conformance (a bug of ours, not the target's; please report it "
-            f"with the transcript): {type(exc).__name__}{': ' + what if what else ''}")
-
-
-class _Sink:
-    """Feeds the checker for run_exchange, and enforces what only the checker can count.
-
-    - The event limit: the body is fed in slices, and after each one the events checked so far
-      are counted; past `max_events` the exchange stops (StopReading). A slice holds at most a
-      few thousand events, so the checker never runs far past the limit, even when a gzip body
-      inflates to megabytes in one chunk.
-    - Robustness: an exception from the checker is a bug of ours, not the target's. It must not
-      become a traceback over every item of the scenario; it is kept (with its traceback, for
-      the transcript), the checker gets nothing more, and the scenario is reported as errored.
-    """
-
-    SLICE = 16 * 1024
-
-    def __init__(self, checker: ExchangeChecker, max_events: int) -> None:
-        self.checker = checker
-        self.max_events = max_events
-        self.crash: BaseException | None = None
-        self.crash_trace: str | None = None
-
-    def head(self, status: int, headers: list[tuple[str, str]]) -> None:
-        self._guard(self.checker.head, status, headers)
-
-    def body(self, chunk: bytes) -> None:
-        for start in range(0, len(chunk), self.SLICE):
-            if self.crash is not None:
-                return
-            self._guard(self.checker.body, chunk[start:start + self.SLICE])
-            if self.checker.events > self.max_events:
-                raise StopReading("too_many_events",
-                                  f"more than {self.max_events} events (event limit, --max-events)")
-
-    def close(self) -> list[Violation]:
-        if self.crash is None:
-            self._guard(self.checker.close)
-        return self.checker.violations
-
-    def _guard(self, fn: Any, *args: Any) -> None:
-        if self.crash is not None:
-            return
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - see the class docstring
-            self.crash = exc
-            self.crash_trace = traceback.format_exc(limit=20)
-
-
 def _reads_back_unstored(step: Step, context: dict) -> bool:
     """A GET of a response an earlier step created, whose answer did not say `store: true`."""
     if step.method != "GET":
@@ -260,21 +130,6 @@ def _reads_back_unstored(step: Step, context: dict) -> bool:
         if isinstance(answer, dict) and isinstance(answer.get("id"), str) and answer["id"] and answer["id"] in path:
             return answer.get("store") is not True
     return False
-
-
-def _refuses_one_of(param: Any, features: set[str], body: Any = None) -> bool:
-    """Does a refusal's `param` concern one of these optional features? A param that names no
-    part of the request body (nothing, or a path parameter such as `response_id`) is taken at
-    the feature's word."""
-    if not isinstance(param, str) or not param:
-        return True
-    root = param.split(".")[0].split("[")[0]
-    if not isinstance(body, dict) or root not in body:
-        return True
-    from .scenarios import FEATURE_PARAMETERS
-
-    return any(root in FEATURE_PARAMETERS.get(feature, ()) for feature in features) or all(
-        not FEATURE_PARAMETERS.get(feature) for feature in features)
 
 
 class Runner:
@@ -426,7 +281,7 @@ class Runner:
                 where.write_text(trace, encoding="utf-8")
             except OSError:
                 pass
-            return ScenarioResult(scenario=scenario, error=self.redactor.text(_internal_error(exc)))
+            return ScenarioResult(scenario=scenario, error=self.redactor.text(internal_error(exc)))
 
     def _run_scenario(self, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario=scenario, deterministic=self.target.deterministic)
@@ -442,7 +297,8 @@ class Runner:
         checks = [c.id for c in scenario.checks(self.profile, upstream=self.target.upstream_url is not None)]
         several = len(scenario.steps) > 1
         with ws.Connections(limits=self.limits, redactor=self.redactor, base_url=self.target.base_url) as sockets:
-            self._run_steps(scenario, result, context, checks, several, sockets)
+            transports = {"http": HttpTransport(self), "websocket": WebSocketTransport(self, sockets)}
+            self._run_steps(scenario, result, context, checks, several, transports)
         first = result.steps[0] if result.steps else None
         if first is not None:
             result.exchange, result.final_response = first.exchange, first.final_response
@@ -452,13 +308,11 @@ class Runner:
         return result
 
     def _run_steps(self, scenario: Scenario, result: ScenarioResult, context: dict[str, Any], checks: list[str],
-                   several: bool, sockets: ws.Connections) -> None:
+                   several: bool, transports: dict[str, Any]) -> None:
         for step in scenario.steps:
+            transport = transports[step.transport]
             try:
-                if step.websocket:
-                    done = self._ws_exchange(scenario, step, context, checks, several, sockets)
-                else:
-                    done = self._run_step(scenario, step, context, checks, several)
+                done = transport.run(scenario, step, context, checks, several)
             except UpstreamError as exc:
                 result.error = self.redactor.text(str(exc))
                 break
@@ -485,7 +339,7 @@ class Runner:
                                            "body": done.body_json, "response": done.final_response,
                                            "events": done.decoded_events, "request": done.request_json,
                                            **done.context}
-            refusal = self._refusal(scenario, step, done, context)
+            refusal = self._refusal(scenario, step, done, context, transport)
             if refusal is not None:
                 late = self._finished_before_cancel(step, context)
                 if late is not None:
@@ -578,14 +432,11 @@ class Runner:
             found += assertions.run(entry["check"], views, args)
         return [self._redact(v) for v in stamp(found, chosen)]
 
-    def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict | None = None) -> str | None:
-        """A clean 4xx to a request for an optional feature means "unsupported", not "broken".
-
-        Clean: a 4xx status and OpenAI's error envelope with a message. A 5xx, an HTML page or a
-        malformed body is a failure, and so is any refusal of a feature the user requires.
-        """
-        if step.websocket:
-            return done.refusal
+    def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict | None = None,
+                 transport: Any = None) -> str | None:
+        """A clean refusal of an optional feature the step asks for means "unsupported", not
+        "broken"; the transport says what a clean refusal looks like on its wire. Never for a
+        step that expects an error, nor for a feature the user requires (--require)."""
         # The first step stands for the scenario's features; a later step may be refused only for
         # the features it declares (resume, delete, input_items, cancel): a GET of a response the
         # target just stored answered 404 is broken (I-02), not unsupported.
@@ -594,113 +445,11 @@ class Runner:
             # ... unless the target never said it stored it: an answer without `store: true`
             # makes reading it back a request for a feature the target may not have.
             declared = ("state",)
-        optional = set(declared) - CORE_FEATURES
-        status = done.exchange.status if done.exchange is not None else None
-        if not optional or step.expect.kind == "error" or status not in REFUSAL_STATUSES:
-            return None
-        if optional & self.required:
-            return None
-        error = done.body_json.get("error") if isinstance(done.body_json, dict) else None
-        message = error.get("message") if isinstance(error, dict) else None
-        if not isinstance(message, str) or not message:
-            return None
-        if not _refuses_one_of(error.get("param"), optional, done.request_json):
-            return None  # the refusal names a core part of the request: broken, not a missing feature
-        short = " ".join(message.split())[:160]
-        return self.redactor.text(f"HTTP {status}: {short}")
-
-    def _run_step(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
-        deadline = time.monotonic() + (step.poll.timeout if step.poll else 0)
-        while True:
-            done = self._exchange(scenario, step, context, checks, several)
-            if step.poll is None or done.error is not None:
-                return done
-            status = done.body_json.get("status") if isinstance(done.body_json, dict) else None
-            if status in step.poll.until or done.exchange is None or done.exchange.status != 200:
-                return done
-            if time.monotonic() >= deadline:
-                done.error = (f"polling: status still {status!r} after {step.poll.timeout:g} s "
-                              f"(waiting for {', '.join(step.poll.until)})")
-                return done
-            time.sleep(step.poll.interval)
-
-    def _exchange(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
-        path = render(step.path, context)
-        if step.raw_body is not None:
-            json_body, raw_body = None, render(step.raw_body, context).encode()
-        else:
-            json_body, raw_body = render(step.json_body, context), None
-        prefix: list[dict] = []
-        if step.expect.starting_after is not None and step.expect.resume_of:
-            original = context["steps"].get(step.expect.resume_of, {}).get("events") or []
-            prefix = [e for e in original
-                      if isinstance(e.get("sequence_number"), int) and e["sequence_number"] <= step.expect.starting_after]
-        checker = ExchangeChecker(step.expect, schemas=self.schemas, profile=self.profile, checks=checks, prefix=prefix)
-        api_key, headers = self.target.credentials(step.auth)
-        sink = _Sink(checker, self.limits.max_events)
-        journal = self._journal("DELETE")
-        for attempt in (1, 2):
-            exchange = run_exchange(self._http(), method=step.method, url=self.target.base_url.rstrip("/") + path,
-                                    api_key=api_key, json_body=json_body, raw_body=raw_body,
-                                    extra_headers=headers or None, limits=self.limits, redactor=self.redactor, sink=sink)
-            # A connection broken before any byte of the answer, on an idempotent request: most
-            # likely a pooled keep-alive connection the server had just closed. HTTP clients retry
-            # such a request once on a fresh connection; so does the suite, before it calls the
-            # target untestable. Nothing reached the checker.
-            if not (attempt == 1 and step.method in ("GET", "DELETE") and exchange.status is None
-                    and exchange.end == "protocol_error" and exchange.bytes_received == 0):
-                break
-        self._note_answer(scenario, exchange)
-        done = StepResult(step=step, exchange=exchange, request_json=json_body)
-        if exchange.completed:
-            violations = sink.close()
-        else:
-            reason = END_REASONS.get(exchange.end, exchange.end)
-            done.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
-            # What arrived before the end is still checked, so the transcript shows it.
-            violations = checker.violations
-        internal = None
-        if sink.crash is not None:
-            done.error = self.redactor.text(_internal_error(sink.crash))
-            internal = self.redactor.text(sink.crash_trace or done.error)
-        # Belt and braces: the HTTP layer already redacts what the checker sees, but a message
-        # may be built from several chunks.
-        final = checker.final_response or checker.body_json
-        # Fidelity is about a model answer: a POST /responses that finished (not a retrieve, a
-        # resume or cancel, nor a background response still queued).
-        generated = (step.method == "POST" and path.split("?")[0].rstrip("/").endswith("/responses")
-                     and isinstance(final, dict) and final.get("status") in ("completed", "incomplete", "failed"))
-        if journal is not None and exchange.status == 200 and generated:
-            violations = violations + self._fidelity(final, checks)
-        done.violations = [self._redact(replace(v, step=step.name if several else None)) for v in violations]
-        done.final_response = self.redactor.json(checker.final_response)
-        done.body_json = self.redactor.json(checker.body_json)
-        done.events = checker.events
-        done.curl = curl_command(exchange)
-        streamed = checker.stream is not None
-        events = transcript_events(exchange) if streamed else None
-        done.decoded_events = [e["data"] for e in events or [] if isinstance(e.get("data"), dict)]
-        name = f"{scenario.id}.{step.name}" if several else scenario.id
-        done.transcript = write_transcript(
-            self.reports_dir / "transcripts", name, exchange,
-            events=events,
-            violations=[v.to_json() for v in done.violations],
-            extra={"scenario": scenario.data, "step": step.name, "error": done.error, "events_checked": done.events,
-                   "target": self.target.base_url, "model": self.target.model,
-                   **({"violations_not_kept": checker.dropped} if checker.dropped else {}),
-                   **({"internal_error": internal} if internal else {})},
-            redactor=self.redactor)
-        return done
-
-    # -- WebSocket mode ---------------------------------------------------------------------
-    def _ws_headers(self, step: Step) -> dict[str, str]:
-        """The upgrade's headers: the key as for HTTP (Authorization: Bearer, or the target's own
-        header and scheme) and the target's extra headers."""
-        key, headers = self.target.credentials(step.auth)
-        _check_api_key(key)
-        if key is not None:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+        optional = frozenset(declared) - CORE_FEATURES
+        if optional & self.required or step.expect.kind == "error":
+            optional = frozenset()
+        transport = transport or (WebSocketTransport(self, None) if step.websocket else HttpTransport(self))
+        return transport.refused(scenario, step, done, optional)
 
     def _note_answer(self, scenario: Scenario, exchange: Any) -> None:
         """Which scenario the target last answered; and, when a target that passed the
@@ -712,63 +461,3 @@ class Runner:
                 if self._down is None:
                     last = f"; the last answer came in scenario {self._last_answered}" if self._last_answered else ""
                     self._down = self.redactor.text(f"the target stopped answering ({exchange.error}){last}")
-
-    def _ws_refusal(self, scenario: Scenario, outcome: ws.WsOutcome, judge: ws.StepJudge, step: Step) -> str | None:
-        """A target without WebSocket mode refuses the upgrade with a 4xx: unsupported, unless
-        `--require websocket`. A request for another optional feature refused with a clean
-        error frame (4xx and a message) is unsupported too, unless one of them is required."""
-        status = outcome.exchange.status
-        if outcome.refused_upgrade and status is not None and 400 <= status < 500:
-            if "websocket" in self.required or "websocket" not in scenario.features:
-                return None
-            said = f": {outcome.upgrade_message}" if outcome.upgrade_message else ""
-            return self.redactor.text(f"WebSocket upgrade refused with HTTP {status}{said}")
-        # As for HTTP: a later step may be refused only for the features it declares.
-        declared = step.features or (scenario.features if step is scenario.steps[0] else ())
-        optional = set(declared) - CORE_FEATURES
-        if not optional or optional & self.required or step.expect.kind == "error":
-            return None
-        refused = judge.refusal()
-        if refused is None:
-            return None
-        return self.redactor.text(f"error frame {refused[0]}: {' '.join(refused[1].split())[:160]}")
-
-    def _ws_exchange(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool,
-                     sockets: ws.Connections) -> StepResult:
-        sends = [render(message, context) for message in step.send]
-        judge = ws.StepJudge(step.expect, sent=len(sends), schemas=self.schemas, checks=checks,
-                             profile=self.profile, error_code=step.error_code)
-        headers = self._ws_headers(step)
-        outcome = sockets.run(connection=step.connection, reconnect=step.reconnect, path=render(step.path, context),
-                              sends=sends, judge=judge, headers=headers)
-        exchange = outcome.exchange
-        self._note_answer(scenario, exchange)
-        done = StepResult(step=step, exchange=exchange,
-                          request_json=outcome.sent[0] if len(outcome.sent) == 1 else outcome.sent)
-        if exchange.completed:
-            judge.finish(complete=outcome.complete)
-        else:
-            reason = WS_END_REASONS.get(exchange.end, exchange.end)
-            done.error = self.redactor.text(f"{reason}: {exchange.error or exchange.end}")
-        done.refusal = self._ws_refusal(scenario, outcome, judge, step)
-        done.violations = [self._redact(replace(v, step=step.name if several else None)) for v in judge.violations]
-        first, error = judge.first_response, judge.first_error
-        done.final_response = self.redactor.json(first.response) if first is not None else None
-        done.decoded_events = self.redactor.json(first.events) if first is not None else []
-        done.body_json = self.redactor.json(error.error) if error is not None else None
-        done.events = judge.events_checked
-        done.context = {"responses": [self.redactor.json(a.response) for a in judge.answers if a.kind == "response"],
-                        "errors": [self.redactor.json(a.error) for a in judge.answers if a.kind == "error"]}
-        url = ws.ws_url(self.target.base_url, render(step.path, context))
-        done.curl = ws.reproduce_command(self.redactor.text(url), headers, outcome.sent, redactor=self.redactor)
-        name = f"{scenario.id}.{step.name}" if several else scenario.id
-        done.transcript = ws.write_transcript(
-            self.reports_dir / "transcripts", name, outcome, judge,
-            violations=[v.to_json() for v in done.violations], curl=done.curl,
-            extra={"scenario": scenario.data, "step": step.name, "connection": step.connection,
-                   "error": done.error, "events_checked": done.events, "target": self.target.base_url,
-                   "model": self.target.model,
-                   **({"unsupported": done.refusal} if done.refusal else {}),
-                   **({"violations_not_kept": judge.dropped} if judge.dropped else {})},
-            redactor=self.redactor)
-        return done
