@@ -64,7 +64,9 @@ def test_plan_judges_responses_paths_only() -> None:
     assert plan_for("POST", "/v1/responses", "", b'{"model": "m"}').kind == "response"
     assert plan_for("POST", "/openai/v1/responses", "", b"not json").kind == "response"
     assert plan_for("GET", "/v1/responses/resp_1", "stream=true", None).kind == "stream"
-    assert plan_for("GET", "/v1/responses/resp_1", "stream=true&starting_after=3", None) is None  # a tail
+    tail = plan_for("GET", "/v1/responses/resp_1", "stream=true&starting_after=3", None)
+    assert (tail.kind, tail.resumes, tail.starting_after) == ("stream", "resp_1", 3)  # judged if the tap kept resp_1
+    assert plan_for("POST", "/v1/responses", "", b'{"stream": true, "background": true}').keep
     assert plan_for("GET", "/v1/responses/resp_1", "", None).kind == "response"
     assert plan_for("POST", "/v1/responses/resp_1/cancel", "", b"").kind == "response"
     for method, path in [("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("DELETE", "/v1/responses/r"),
@@ -673,3 +675,38 @@ def test_mitmdump_with_the_addon(clean: ReferenceServer, tmp_path: Path) -> None
     assert data["tap"]["judged"] == 2, output
     assert data["summary"]["verdict"] == "conformant", output
     assert "responses-conformance: CONFORMANT" in output
+
+
+@pytest.mark.parametrize("fault", [None, "resume_from_zero"])
+def test_resumed_background_stream_is_judged_after_its_start(fault: str | None, tmp_path: Path) -> None:
+    """The SDK breaks off a background stream and resumes it with starting_after: the tap judges
+    the tail after the events it kept, as the live suite's state-resume scenario does."""
+    with ReferenceServer(faults={fault} if fault else set(), background_step=0.05) as server:
+        tap, out = start(server.url, tmp_path)
+        try:
+            client = sdk(tap)
+            stream = client.responses.create(model=MODEL, input="Hello there, in the background", background=True,
+                                             stream=True)
+            seen = []
+            for event in stream:
+                seen.append(event)
+                if len(seen) == 5:
+                    break
+            stream.close()
+            response_id = seen[0].response.id
+            tail = list(client.responses.retrieve(response_id, stream=True, starting_after=seen[-1].sequence_number))
+            assert tail[-1].type == "response.completed"
+            untracked = list(client.responses.retrieve(response_id, stream=True, starting_after=2))  # kept too
+            assert untracked
+        finally:
+            code = tap.stop()
+    data = results(tap)
+    rows = {row["id"]: row for row in data["scenarios"]}
+    resumed = [row for label, row in rows.items() if "stream after" in label]
+    assert len(resumed) == 2 and data["tap"]["passed_through"] == 0
+    found = {v["check"] for row in resumed for v in row["violations"] if v["severity"] == "must"}
+    if fault is None:
+        assert code == 0 and found == set(), out.getvalue()
+    else:
+        assert "consistency.resume_continues" in found  # what the live suite reports for this fault
+        assert code == 1

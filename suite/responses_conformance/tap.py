@@ -9,8 +9,10 @@ fed to the engine, as `replay` feeds a capture:
   whose path is a Responses path: `POST .../responses` (a stream when the request says
   `"stream": true`), `GET .../responses/{id}` (a stream with `?stream=true`), `POST
   .../responses/{id}/cancel`; an answer of 4xx/5xx there is judged as an error envelope. A
-  resumed stream (`starting_after`) is passed through: the live suite judges it as the tail of
-  the original's events, which the tap does not keep. Every other path (models, chat completions, `input_items`, compact, ...) is
+  resumed stream (`starting_after`) is judged as the live suite judges it, as the tail of the
+  original's events, when the tap kept them: it keeps the events of background streams it saw
+  (to their end or to where the client broke off), a bounded while (`MAX_KEPT_STREAMS_BYTES`);
+  other resumes pass through. Every other path (models, chat completions, `input_items`, compact, ...) is
   passed through and counted, not judged.
 * WebSocket on `.../responses`: every `response.create` (any client message) and the frames
   that answer it go to one `ws.StepJudge`, the live suite's judge.
@@ -43,7 +45,7 @@ import sys
 import threading
 import time
 import zlib
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
@@ -68,6 +70,9 @@ MAX_REQUEST_HELD = 16 * 1024 * 1024  # a request body is read whole up to this, 
 MAX_RECORD_REQUEST = 1024 * 1024  # a request body larger than this is not copied into the transcript
 MAX_SECRETS = 64  # recent credentials remembered for redacting the final reports
 MAX_NOTES = 50
+MAX_KEPT_STREAM = 2 * 1024 * 1024  # a background stream's events kept for judging a resume (bytes)
+MAX_KEPT_STREAMS_BYTES = 16 * 1024 * 1024  # all of them (the oldest go first)
+MAX_KEPT_STREAMS = 64
 MAX_CAUSES = 200  # distinct causes kept (check + message shape); further ones are counted together
 MAX_CAUSE_EXAMPLES = 20  # occurrences kept per cause (its count is complete)
 TIER_LABELS = {"must": "FAIL", "should": "WARN", "known": "KNOWN", "model behaviour": "MODEL"}
@@ -85,6 +90,9 @@ class Plan:
 
     kind: str  # "stream" | "response" | "sniff" (decided by the answer's Content-Type)
     what: str  # "POST /v1/responses (stream)"
+    resumes: str | None = None  # the response id whose stream this one resumes (`starting_after`)
+    starting_after: int | None = None
+    keep: bool = False  # a background stream: its events are kept a while, for a resume to be judged
 
 
 def _responses_route(path: str) -> tuple[str, str | None] | None:
@@ -110,21 +118,27 @@ def plan_for(method: str, path: str, query: str, body: bytes | None) -> Plan | N
     route = _responses_route(path)
     if route is None:
         return None
-    name, _ = route
+    name = route[0]
     method = method.upper()
     if name == "create" and method == "POST":
         if body is None:
             return Plan("sniff", f"POST {path}")
         ok, value = _json(body)
         streamed = ok and isinstance(value, dict) and value.get("stream") is True
-        return Plan("stream" if streamed else "response", f"POST {path}" + (" (stream)" if streamed else ""))
+        background = streamed and value.get("background") is True
+        return Plan("stream" if streamed else "response", f"POST {path}" + (" (stream)" if streamed else ""),
+                    keep=background)
     if name == "retrieve" and method == "GET":
         args = parse_qs(query)
         streamed = args.get("stream", [""])[-1].lower() == "true"
         if streamed and args.get("starting_after"):
-            # The tail of a stream: the live suite judges it after the original's events, which the
-            # tap does not keep (constant memory); without them its items were opened out of sight.
-            return None
+            # The tail of a stream: judged after the original's events, as the live suite judges it,
+            # when the tap kept them (`Recorder.prefix`); passed through otherwise.
+            try:
+                after = int(args["starting_after"][-1])
+            except ValueError:
+                return None
+            return Plan("stream", f"GET {path} (stream after {after})", resumes=route[1], starting_after=after)
         return Plan("stream" if streamed else "response", f"GET {path}" + (" (stream)" if streamed else ""))
     if name == "cancel" and method == "POST":
         return Plan("response", f"POST {path}")
@@ -262,6 +276,8 @@ class Recorder:
         self.checks: dict[str, dict[str, Any]] = {}  # check -> {severity, exchanges, violations, first}
         self.causes: dict[tuple[str, str, str], dict[str, Any]] = {}  # (check, shape, tier) -> cause, exchanges, first
         self.other_causes = 0  # occurrences of causes beyond MAX_CAUSES
+        self.kept_streams: "OrderedDict[str, list[str]]" = OrderedDict()  # response id -> event payloads
+        self.kept_bytes = 0
         self.listed_findings: list[Seen] = []
         self.listed_passed: list[Seen] = []
         self.unlisted = 0
@@ -406,6 +422,47 @@ class Recorder:
             data = entry["cause"].to_json()
             data["exchanges"] = entry["exchanges"]
             out.append(data)
+        return out
+
+    # -- background streams, for their resumes ---------------------------------------------------
+    def keep_stream(self, response_id: str, payloads: list[str]) -> None:
+        """The events of a background stream, from its first: a resume of it (`starting_after`)
+        is judged after them, as the live suite judges it. The list grows as the stream goes on
+        (`kept_grew`), so that a client that breaks off and resumes at once finds them. Bounded:
+        the oldest streams go first."""
+        self.forget_stream(response_id)
+        self.kept_streams[response_id] = payloads
+        self.kept_bytes += sum(map(len, payloads))
+        self._evict()
+
+    def kept_grew(self, response_id: str, size: int) -> None:
+        if response_id in self.kept_streams:
+            self.kept_bytes += size
+            self._evict()
+
+    def forget_stream(self, response_id: str) -> None:
+        old = self.kept_streams.pop(response_id, None)
+        if old is not None:
+            self.kept_bytes -= sum(map(len, old))
+
+    def _evict(self) -> None:
+        while len(self.kept_streams) > 1 and (len(self.kept_streams) > MAX_KEPT_STREAMS
+                                              or self.kept_bytes > MAX_KEPT_STREAMS_BYTES):
+            _, dropped = self.kept_streams.popitem(last=False)
+            self.kept_bytes -= sum(map(len, dropped))
+
+    def prefix(self, response_id: str | None, after: int | None) -> list[dict] | None:
+        """The kept events of `response_id` up to sequence_number `after`, or None."""
+        payloads = self.kept_streams.get(response_id or "")
+        if payloads is None or after is None:
+            return None
+        self.kept_streams.move_to_end(response_id)
+        out = []
+        for data in payloads:
+            ok, value = _json(data.encode("utf-8", "surrogatepass"))
+            seq = value.get("sequence_number") if ok and isinstance(value, dict) else None
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq <= after:
+                out.append(value)
         return out
 
     # -- transcripts ---------------------------------------------------------------------------
@@ -623,8 +680,14 @@ class HttpJudge:
     appear (`Recorder.finding`), the transcript written as the body goes by."""
 
     def __init__(self, recorder: Recorder, number: int, plan: Plan, *, method: str, url: str,
-                 request_headers: list[tuple[str, str]], request_body: bytes | None) -> None:
+                 request_headers: list[tuple[str, str]], request_body: bytes | None,
+                 prefix: list[dict] | None = None) -> None:
         self.recorder = recorder
+        self.prefix = prefix or []
+        self._kept: list[str] | None = [] if plan.keep or prefix is not None else None  # for resumes
+        self._kept_size = 0
+        self._kept_id: str | None = None
+        self._kept_decoder: Any = None
         self.number = number
         self.plan = plan
         self.options = recorder.options
@@ -666,9 +729,16 @@ class HttpJudge:
             ctype = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
             expectation = Expectation("stream" if ctype == "text/event-stream" else "response")
         else:
-            expectation = Expectation(kind)
+            expectation = Expectation(kind, starting_after=self.plan.starting_after if self.prefix else None)
         self.replay = capture.ExchangeReplay(self.what, self.number, expectation, status, headers,
-                                             schemas=self.recorder.schemas, profile=self.options.profile)
+                                             schemas=self.recorder.schemas, profile=self.options.profile,
+                                             prefix=self.prefix)
+        if self._kept is not None and status == 200:
+            from .engine.sse import SseDecoder
+
+            self._kept_decoder = SseDecoder()
+        else:
+            self._kept = None
         self.decoder = _Decoder(_header(headers, "content-encoding"))
         if self.decoder.problem:
             self.problem = self.decoder.problem
@@ -708,10 +778,72 @@ class HttpJudge:
             except OSError:
                 self._body_file = None
         self.replay.body(chunk)
+        if self._kept is not None:
+            self._keep(chunk)
         checker = self.replay.checker
         if checker.events > self.options.max_events:
             self.limit = f"the stream has more than {self.options.max_events} events (--max-events)"
         self._report()
+
+    def _resume_findings(self) -> list[Violation]:
+        """The live suite's cross-step rule for a resume (consistency.resume_continues), on the
+        original's events the tap kept and this stream's. When the tap saw the original only up
+        to where the client broke off, what came after `starting_after` there is unknown: the
+        resumed stream stands for it, so only where it starts is judged."""
+        from .engine.assertions import StepView, run
+        from .engine.checker import stamp
+
+        tail = self._kept
+        original = self.recorder.kept_streams.get(self.plan.resumes or "")
+        after = self.plan.starting_after
+        if tail is None or original is None or after is None or self.status != 200:
+            return []
+        decode = [_json(d.encode("utf-8", "surrogatepass")) for d in tail]
+        again = [v for ok, v in decode if ok and isinstance(v, dict)]
+        before = [v for ok, v in (_json(d.encode("utf-8", "surrogatepass")) for d in original)
+                  if ok and isinstance(v, dict)]
+        whole = bool(before) and before[-1].get("type") in ("response.completed", "response.failed",
+                                                            "response.incomplete")
+        if not whole:
+            before = [e for e in before if isinstance(e.get("sequence_number"), int)
+                      and e["sequence_number"] <= after] + again
+        steps = {"original": StepView("original", events=before, status=200),
+                 "resumed": StepView("resumed", events=again, status=self.status)}
+        found = run("consistency.resume_continues", steps, {"original": "original", "resumed": "resumed",
+                                                           "after": after})
+        return stamp(found, self.options.profile)
+
+    def _keep(self, chunk: bytes) -> None:
+        """A background stream's payloads, kept (bounded) for a resume of it to be judged after them."""
+        from .engine.sse import SseEvent
+
+        kept = self._kept
+        assert kept is not None
+        grew = 0
+        for item in self._kept_decoder.feed(chunk):
+            if type(item) is SseEvent:
+                kept.append(item.data)
+                grew += len(item.data)
+        self._kept_size += grew
+        if self.plan.resumes is not None:  # a resumed stream's own events: for consistency.resume_continues
+            if self._kept_size > MAX_KEPT_STREAM:
+                self._kept = None
+            return
+        if self._kept_id is None and kept:
+            ok, first = _json(kept[0].encode("utf-8", "surrogatepass"))
+            response = first.get("response") if ok and isinstance(first, dict) else None
+            rid = response.get("id") if isinstance(response, dict) else None
+            if not isinstance(rid, str):
+                self._kept = None  # no id to resume by
+                return
+            self._kept_id = rid
+            self.recorder.keep_stream(rid, kept)
+        elif self._kept_id is not None:
+            self.recorder.kept_grew(self._kept_id, grew)
+        if self._kept_size > MAX_KEPT_STREAM:
+            if self._kept_id is not None:
+                self.recorder.forget_stream(self._kept_id)
+            self._kept = None
 
     def _report(self) -> None:
         assert self.replay is not None
@@ -748,16 +880,17 @@ class HttpJudge:
         self.replay.complete = complete
         self.replay.notes.extend(notes)
         transcript = self.replay.close()
-        shown_before = len(self.replay.checker.violations)
+        if self.plan.resumes is not None and complete:
+            transcript.violations.extend(self._resume_findings())
         for violation in transcript.violations[self._seen:]:
             self._show(violation)
-        del shown_before
         if self.limit is not None:
             transcript.could_not_check = f"limit: {self.limit}"
             transcript.notes.append(f"could not check: {transcript.could_not_check}; what came before it was checked")
         elif self.problem is not None and not transcript.violations:
             transcript.could_not_check = self.problem
             transcript.notes.append(f"could not check: {self.problem}")
+        self._kept = None  # what was kept stays with the recorder (a stream the client broke off: it resumes)
         record = self._write_record(transcript, end, error)
         return self.recorder.finished(self.number, self.what, transcript, self.redactor, record)
 
@@ -1054,6 +1187,11 @@ class TapApp:
             content = rest()
         number = self.recorder.next_number()
         plan = plan_for(method, path, query, None if more else held)
+        prefix = None
+        if plan is not None and plan.resumes is not None:
+            prefix = self.recorder.prefix(plan.resumes, plan.starting_after)
+            if prefix is None:  # the original stream was not seen (or not kept): nothing to judge it after
+                plan = None
         judge = None
         client = self.client()
         try:
@@ -1064,7 +1202,7 @@ class TapApp:
             await asyncio.sleep(0)
             if plan is not None:
                 judge = HttpJudge(self.recorder, number, plan, method=method, url=url, request_headers=headers,
-                                  request_body=None if more else held)
+                                  request_body=None if more else held, prefix=prefix)
             else:
                 self.recorder.pass_through(method, path)
             response = await sending
