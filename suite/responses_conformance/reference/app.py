@@ -678,13 +678,13 @@ def create_app(
                 **part,
                 "item_id": rotated(out.id, "item_id_rotates"),
                 "delta": delta,
-                "logprobs": (logprob_entries([delta], top, with_bytes=False, start=position)
+                "logprobs": (logprob_entries([delta], top, with_bytes=open_responses, start=position)
                              if run.logprobs else []),
             }
         text = final_text(plan)
         if "no_output_text_done" not in faults:
             yield {"type": "response.output_text.done", **part, "text": text,
-                   "logprobs": part_logprobs(run, plan, with_bytes=False)}
+                   "logprobs": part_logprobs(run, plan, with_bytes=open_responses)}
         yield {"type": "response.content_part.done", **part,
                "part": text_part(text, part_logprobs(run, plan, with_bytes=True))}
 
