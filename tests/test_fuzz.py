@@ -35,11 +35,11 @@ from responses_conformance.scenarios import load_all  # noqa: E402
 REQUIRED = {"model", "input"}
 
 
-def _target(server: ReferenceServer) -> fuzz.FuzzTarget:
+def _target(server: ReferenceServer, profile: str = "openai") -> fuzz.FuzzTarget:
     key = server.api_key
     return fuzz.FuzzTarget(server.base_url, DEFAULT_MODEL, lambda choice: (key, {}),
-                           Limits(timeout=10, idle_timeout=5), Redactor([key]), schemas=SchemaSet.load(),
-                           deterministic=True)
+                           Limits(timeout=10, idle_timeout=5), Redactor([key]), schemas=SchemaSet.load(profile=profile),
+                           profile=profile, deterministic=True)
 
 
 def _schema_for(model: str) -> dict[str, Any]:
@@ -115,12 +115,13 @@ def test_valid_bodies_fit_the_schema_and_invalid_ones_break_it():
 
 
 # -- against the reference server ------------------------------------------------------------
-def test_clean_reference_server_200_requests_in_under_a_minute_without_a_finding():
-    with ReferenceServer() as server:
+@pytest.mark.parametrize("profile", ["openai", "openresponses", "openai-strict"])
+def test_clean_reference_server_200_requests_in_under_a_minute_without_a_finding(profile: str):
+    with ReferenceServer(flavour=profile) as server:
         started = time.monotonic()
-        result = fuzz.run(_target(server), fuzz.FuzzConfig(cases=200, seed=20, concurrency=4))
+        result = fuzz.run(_target(server, profile), fuzz.FuzzConfig(cases=200, seed=20, concurrency=4))
         elapsed = time.monotonic() - started
-    print(f"\nfuzz --fuzz=200 against the clean reference server: {elapsed:.1f} s "
+    print(f"\nfuzz --fuzz=200 against the clean reference server ({profile}): {elapsed:.1f} s "
           f"(generation {result.generation_seconds:.1f} s), {result.counts()}")
     assert not result.findings, "\n".join(result.lines())
     assert elapsed < 60
