@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from .engine import profiles, registry
 from .engine.exchange import Expectation
 from .engine.violations import Severity
 from .results import Status, Verdict, final_line, verdict
+from .transcript import is_record, record_for
 
 PROG = "responses-conformance replay"
 MAX_RECORD = 256 * 1024 * 1024  # a transcript record (.json) is read whole; the live suite bounds it
@@ -57,7 +57,6 @@ HTML_MARK = '<meta name="generator" content="responses-conformance">'
 # What the live run's own limits end an exchange with (http.END_REASONS): not the server's fault.
 _OUR_LIMITS = {"too_large": "the live run stopped reading at its size limit (--max-bytes)",
                "too_many_events": "the live run stopped reading at its event limit (--max-events)"}
-_RECORD_START = re.compile(rb'\A\s*\{\s*"name"\s*:')
 
 
 class ReplayError(Exception):
@@ -335,7 +334,7 @@ def html_target_problem(html: str, inputs: list[str]) -> str | None:
 def _expand(path: str, outcome: Outcome) -> list[str]:
     """A folder stands for the transcript records in it; anything else for itself."""
     if path != "-" and Path(path).is_dir():
-        records = [str(p) for p in sorted(Path(path).glob("*.json")) if _looks_like_record(p)]
+        records = [str(p) for p in sorted(Path(path).glob("*.json")) if is_record(p)]
         if not records:
             outcome.errors.append((path, "a folder without transcripts of the live suite"))
             print(f"{PROG}: {path}: a folder without transcripts of the live suite (<scenario>.json)",
@@ -361,7 +360,7 @@ def replay_input(path: str, *, schemas: Any, profile: str, notes: list[tuple[str
         target = Path(path)
         if target.is_dir():
             raise ReplayError("is a folder (name its transcripts, or pass the folder on the command line)")
-        record_path = _record_for(target)
+        record_path = record_for(target)
         if record_path is not None:
             key = record_path.resolve()
             if seen is not None:
@@ -402,27 +401,6 @@ def replay_stream(handle: IO[bytes], source: str, *, schemas: Any, profile: str,
         notes.extend((source, note) for note in reader.notes)
 
 
-def _looks_like_record(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            start = handle.read(512)
-    except OSError:
-        return False
-    return bool(_RECORD_START.match(start)) and b'"request"' in start
-
-
-def _record_for(path: Path) -> Path | None:
-    """The transcript record of a live-suite transcript file (or the record itself), if there is one."""
-    if path.suffix == ".json":
-        return path if _looks_like_record(path) else None
-    if path.name.endswith(".ws.jsonl"):  # the frames of a WebSocket step: its record is <name>.json
-        sibling = path.with_name(path.name[: -len(".ws.jsonl")] + ".json")
-        return sibling if sibling.is_file() and _looks_like_record(sibling) else None
-    if path.suffix in (".sse", ".body"):
-        sibling = path.with_suffix(".json")
-        if sibling.is_file() and _looks_like_record(sibling):
-            return sibling
-    return None
 
 
 def replay_record(record_path: Path, *, schemas: Any, profile: str, source: str | None = None) -> Transcript:

@@ -1,11 +1,18 @@
 """Transcripts: what was sent and received in one exchange, written so that a human (or
-``check <file>.sse`` offline) can see what happened, and never containing a secret.
+``responses-conformance replay``) can see what happened, and never containing a secret. The one
+module for their format: the writers of the live run (HTTP and WebSocket steps) and the reader
+replay uses to find them.
 
-`write_transcript` writes two files per exchange:
+`write_transcript` writes two files per HTTP exchange:
 
 - ``<name>.sse`` (the response is an event stream) or ``<name>.body`` (anything else): the
   response body bytes exactly as the engine saw them (decoded if Content-Encoding was used);
-- ``<name>.json``: request, response head, end reason, events, violations, a curl command.
+- ``<name>.json``: the record: request, response head, end reason, events, violations, a curl
+  command, and what the run adds (scenario, step, error, target).
+
+`write_ws_transcript` writes a WebSocket step: ``<name>.ws.jsonl`` (every frame, one JSON
+object a line, tagged by direction) and the same ``<name>.json`` record with `"transport":
+"websocket"`. `record_for` finds the record of any of these files.
 
 Everything goes through the redactor once more on the way out, even though `run_exchange`
 already redacted it: belt and braces (style-anchors §8, rule 12).
@@ -23,7 +30,12 @@ from typing import Any, Iterable
 from .http import Exchange
 from .redact import SENSITIVE_HEADERS, Redactor
 
-__all__ = ["curl_command", "header_env_name", "safe_name", "write_transcript"]
+__all__ = ["MAX_RECORD_EVENTS", "curl_command", "header_env_name", "is_record", "record_for", "safe_name",
+           "write_transcript", "write_ws_transcript"]
+
+MAX_RECORD_EVENTS = 10_000  # WebSocket frames listed in the .json record (the .ws.jsonl has them all)
+# What a record starts with; replay tells a record from other JSON by it.
+_RECORD_START = re.compile(rb'\A\s*\{\s*"name"\s*:')
 
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
@@ -107,18 +119,7 @@ def write_transcript(
                 "body": _body_value(exchange.request_body),
                 "curl": curl_command(exchange, redactor=redactor),
             },
-            "response": {
-                "status": exchange.status,
-                "headers": [list(h) for h in exchange.headers],
-                "end": exchange.end,
-                "error": exchange.error,
-                "elapsed_s": round(exchange.elapsed, 4),
-                "headers_after_s": _round(exchange.headers_after),
-                "first_byte_after_s": _round(exchange.first_byte_after),
-                "content_encoding": exchange.content_encoding,
-                "bytes_received": exchange.bytes_received,
-                "body_file": body_path.name,
-            },
+            "response": _response_head(exchange, body_path.name),
             "events": list(events or []),
             "violations": list(violations or []),
         }
@@ -135,6 +136,88 @@ def write_transcript(
     body_path.write_bytes(redactor.bytes(exchange.body))
     json_path.write_text(text + "\n", encoding="utf-8")
     return {"body": body_path, "json": json_path}
+
+
+def _response_head(exchange: Exchange, body_file: str) -> dict[str, Any]:
+    """The response half of a record, for either transport."""
+    return {
+        "status": exchange.status,
+        "headers": [list(h) for h in exchange.headers],
+        "end": exchange.end,
+        "error": exchange.error,
+        "elapsed_s": round(exchange.elapsed, 4),
+        "headers_after_s": _round(exchange.headers_after),
+        "first_byte_after_s": _round(exchange.first_byte_after),
+        "content_encoding": exchange.content_encoding,
+        "bytes_received": exchange.bytes_received,
+        "body_file": body_file,
+    }
+
+
+def write_ws_transcript(directory: Path, name: str, outcome: Any, *, violations: list[dict], extra: dict,
+                        redactor: Redactor, curl: str | None) -> dict[str, Path]:
+    """A WebSocket step (`outcome`: ws.WsOutcome): `<name>.ws.jsonl`, every frame one a line,
+    and `<name>.json`, the record."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = safe_name(name)
+    frames_path = directory / f"{stem}.ws.jsonl"
+    json_path = directory / f"{stem}.json"
+    x = outcome.exchange
+    events: list[dict] = []
+    for line in outcome.lines:
+        entry = json.loads(line)
+        if entry.get("dir") != "in":
+            continue
+        if len(events) >= MAX_RECORD_EVENTS:
+            events.append({"truncated": f"more than {MAX_RECORD_EVENTS} frames"})
+            break
+        data = entry.get("data", entry.get("text", entry.get("binary")))
+        events.append({"index": len(events), "event": None, "data": data})
+    close = next((json.loads(line) for line in reversed(outcome.lines) if '"dir": "close"' in line), None)
+    record: dict[str, Any] = {
+        "name": name,
+        "transport": "websocket",
+        "request": {"method": "GET", "url": x.url, "headers": [list(h) for h in redactor.headers(x.request_headers)],
+                    "body": outcome.sent, "curl": curl},
+        "response": {**_response_head(x, frames_path.name),
+                     "headers": [list(h) for h in redactor.headers(x.headers)], "content_encoding": None,
+                     "close": close, "complete": outcome.complete,
+                     "upgrade_body": x.body.decode("utf-8", "replace") if x.body else None},
+        "events": events,
+        "violations": violations,
+    }
+    for key, value in extra.items():
+        record.setdefault(key, value)
+    text = redactor.text(json.dumps(redactor.json(record), indent=2, ensure_ascii=False))
+    frames_path.write_text("".join(redactor.text(line) + "\n" for line in outcome.lines), encoding="utf-8")
+    json_path.write_text(text + "\n", encoding="utf-8")
+    return {"body": frames_path, "json": json_path}
+
+
+def is_record(path: Path) -> bool:
+    """Is this file a transcript record of the live run?"""
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(512)
+    except OSError:
+        return False
+    return bool(_RECORD_START.match(start)) and b'"request"' in start
+
+
+def record_for(path: Path) -> Path | None:
+    """The record of a live-run transcript file (`.sse`, `.body`, `.ws.jsonl`, or the record
+    itself), if there is one."""
+    if path.suffix == ".json":
+        return path if is_record(path) else None
+    if path.name.endswith(".ws.jsonl"):  # the frames of a WebSocket step: its record is <name>.json
+        sibling = path.with_name(path.name[: -len(".ws.jsonl")] + ".json")
+        return sibling if sibling.is_file() and is_record(sibling) else None
+    if path.suffix in (".sse", ".body"):
+        sibling = path.with_suffix(".json")
+        if sibling.is_file() and is_record(sibling):
+            return sibling
+    return None
 
 
 def header_env_name(header: str) -> str:

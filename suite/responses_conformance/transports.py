@@ -23,7 +23,7 @@ from .engine.sse import SseDecoder, SseEvent, WireNote
 from .engine.violations import Violation
 from .http import Exchange, StopReading, _check_api_key, run_exchange
 from .scenarios import Scenario, Step, render
-from .transcript import curl_command, write_transcript
+from .transcript import curl_command, write_transcript, write_ws_transcript
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Runner
@@ -337,8 +337,8 @@ class WebSocketTransport:
         url = ws.ws_url(self.runner.target.base_url, render(step.path, context))
         done.curl = ws.reproduce_command(self.runner.redactor.text(url), headers, outcome.sent, redactor=self.runner.redactor)
         name = f"{scenario.id}.{step.name}" if several else scenario.id
-        done.transcript = ws.write_transcript(
-            self.runner.reports_dir / "transcripts", name, outcome, judge,
+        done.transcript = write_ws_transcript(
+            self.runner.reports_dir / "transcripts", name, outcome,
             violations=[v.to_json() for v in done.violations], curl=done.curl,
             extra={"scenario": scenario.data, "step": step.name, "connection": step.connection,
                    "error": done.error, "events_checked": done.events, "target": self.runner.target.base_url,

@@ -46,10 +46,8 @@ from .http import USER_AGENT, Exchange, Limits
 from .redact import Redactor
 from .transcript import header_env_name
 
-__all__ = ["Connections", "StepJudge", "WsAnswer", "WsOutcome", "error_frame_problems",
-           "replay_record", "write_transcript"]
+__all__ = ["Connections", "StepJudge", "WsAnswer", "WsOutcome", "error_frame_problems", "replay_record"]
 
-MAX_RECORD_EVENTS = 10_000  # frames listed in the .json record (the .ws.jsonl has them all)
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,53 +387,6 @@ def reproduce_command(url: str, headers: dict[str, str], sends: list[Any], api_k
 
 # --------------------------------------------------------------------------------------------
 # Transcripts and their replay
-
-
-def write_transcript(directory: Path, name: str, outcome: WsOutcome, judge: StepJudge, *,
-                     violations: list[dict], extra: dict, redactor: Redactor, curl: str | None) -> dict[str, Path]:
-    """`<name>.ws.jsonl` (every frame, one a line) and `<name>.json` (the record)."""
-    from .transcript import safe_name
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = safe_name(name)
-    frames_path = directory / f"{stem}.ws.jsonl"
-    json_path = directory / f"{stem}.json"
-    x = outcome.exchange
-    events: list[dict] = []
-    index = 0
-    for line in outcome.lines:
-        entry = json.loads(line)
-        if entry.get("dir") != "in":
-            continue
-        if len(events) >= MAX_RECORD_EVENTS:
-            events.append({"truncated": f"more than {MAX_RECORD_EVENTS} frames"})
-            break
-        data = entry.get("data", entry.get("text", entry.get("binary")))
-        events.append({"index": index, "event": None, "data": data})
-        index += 1
-    close = next((json.loads(line) for line in reversed(outcome.lines) if '"dir": "close"' in line), None)
-    record: dict[str, Any] = {
-        "name": name,
-        "transport": "websocket",
-        "request": {"method": "GET", "url": x.url, "headers": [list(h) for h in redactor.headers(x.request_headers)],
-                    "body": outcome.sent, "curl": curl},
-        "response": {"status": x.status, "headers": [list(h) for h in redactor.headers(x.headers)], "end": x.end,
-                     "error": x.error, "elapsed_s": round(x.elapsed, 4),
-                     "headers_after_s": None if x.headers_after is None else round(x.headers_after, 4),
-                     "first_byte_after_s": None if x.first_byte_after is None else round(x.first_byte_after, 4),
-                     "content_encoding": None, "bytes_received": x.bytes_received, "body_file": frames_path.name,
-                     "close": close, "complete": outcome.complete,
-                     "upgrade_body": x.body.decode("utf-8", "replace") if x.body else None},
-        "events": events,
-        "violations": violations,
-    }
-    for key, value in extra.items():
-        record.setdefault(key, value)
-    text = redactor.text(json.dumps(redactor.json(record), indent=2, ensure_ascii=False))
-    frames_path.write_text("".join(redactor.text(line) + "\n" for line in outcome.lines), encoding="utf-8")
-    json_path.write_text(text + "\n", encoding="utf-8")
-    return {"body": frames_path, "json": json_path}
 
 
 def replay_record(record: dict, frames_path: Path, *, schemas: Any, profile: str) -> tuple[list[Violation], list[str],
