@@ -65,7 +65,7 @@ PROG = "responses-conformance tap"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_LISTED_FINDINGS = 500  # exchanges with findings listed in results.json and the report (all are counted)
 MAX_LISTED_PASSED = 50  # exchanges without findings listed (all are counted)
-MAX_KEPT_VIOLATIONS = 50  # per exchange, for the report (the per-check counts are complete)
+MAX_KEPT_VIOLATIONS = 20  # per listed exchange, for the report (the counts per check and cause are complete)
 MAX_REQUEST_HELD = 16 * 1024 * 1024  # a request body is read whole up to this, to see `stream`
 MAX_RECORD_REQUEST = 1024 * 1024  # a request body larger than this is not copied into the transcript
 MAX_SECRETS = 64  # recent credentials remembered for redacting the final reports
@@ -310,8 +310,8 @@ class Recorder:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def say(self, line: str) -> None:
-        if self.options.quiet:
+    def say(self, line: str, *, always: bool = False) -> None:
+        if self.options.quiet and not always:
             return
         try:
             self.out.write(line + "\n")
@@ -1575,13 +1575,13 @@ class Tap:
             return self.exit_code
         self.problems = self.recorder.write_outputs()
         for line in self.recorder.summary_lines()[:-1]:
-            self.recorder.say(line)
+            self.recorder.say(line, always=True)
         for problem in self.problems:
             print(f"{PROG}: {problem}", file=sys.stderr)
         self.recorder.say(f"tap: wrote {self.options.results_path}, {self.options.html_path}, "
                           f"{self.options.junit_path}" + (f" and {self.options.transcripts_dir}/"
                                                           if self.options.transcripts else ""))
-        self.recorder.say(self.recorder.summary_lines()[-1])
+        self.recorder.say(self.recorder.summary_lines()[-1], always=True)
         self.exit_code = self.recorder.verdict().exit_code
         return self.exit_code
 

@@ -143,7 +143,7 @@ class ResponsesConformance:
         for problem in recorder.write_outputs():
             print(f"responses-conformance (mitmproxy): {problem}", file=sys.stderr)
         for line in recorder.summary_lines():
-            recorder.say(line)
+            recorder.say(line, always=True)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _recorder(self) -> Recorder:
