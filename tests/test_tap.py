@@ -178,6 +178,13 @@ def test_websocket_fault_reported(tmp_path: Path) -> None:
     found = {v["check"] for v in must_findings(results(tap))}
     assert code == 1
     assert "sequence.ws_restarts_at_zero" in found  # as the live suite's ws-sequential-responses
+    # the WebSocket transcripts replay to the same findings
+    from responses_conformance.replay import iter_transcripts
+
+    records = sorted(str(p) for p in (tmp_path / "reports" / "transcripts").glob("*.json"))
+    replayed = list(iter_transcripts(records))
+    assert [sorted({v.check for v in t.violations}) for t in replayed] == \
+        [sorted({v["check"] for v in row["violations"]}) for row in results(tap)["scenarios"]]
 
 
 # -- byte identity ----------------------------------------------------------------------------------
