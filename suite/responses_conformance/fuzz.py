@@ -21,9 +21,10 @@ each cause is shrunk by Hypothesis to its smallest request, shown with its curl.
 Bounded and reproducible: the run has a seed (printed; `--fuzz-seed`), a time budget
 (`--fuzz-budget`; sending and shrinking stop there and say so), the suite's concurrency limit
 (requests are generated first, then sent concurrently; shrinking is sequential), and no
-Hypothesis example database unless one is asked for (`--fuzz-database`). The same seed gives
-the same requests: each slot's cases come from its own Hypothesis run seeded from the run's
-seed and the slot's name.
+Hypothesis example database, in CI or anywhere (Hypothesis turns it off for seeded runs: the
+seed is what reproduces a run). The same seed gives the same requests: each slot's cases come
+from its own Hypothesis run seeded from the run's seed and the slot's name, without the
+constants Hypothesis would otherwise pick up from the local source.
 
 The run's status comes from `results.scenario_status` over the minimal findings, and joins the
 scenarios' statuses in `results.verdict` (fuzz_plugin.py); results.json gets a `fuzz` block.
@@ -85,7 +86,6 @@ class FuzzConfig:
     seed: int | None = None
     budget: float = DEFAULT_BUDGET
     concurrency: int = 8
-    database: str | None = None  # a folder for Hypothesis' example database; None: none
     shrink: bool = True
 
     def __post_init__(self) -> None:
@@ -241,7 +241,7 @@ class FuzzResult:
             "sent": sum(1 for j in self.judged if j.outcome != "could not test"), "not_sent": self.not_sent,
             "budget_seconds": self.config.budget, "elapsed_seconds": round(self.elapsed, 2),
             "generation_seconds": round(self.generation_seconds, 2), "shrink_requests": self.shrink_requests,
-            "concurrency": self.config.concurrency, "database": self.config.database,
+            "concurrency": self.config.concurrency,
             "status": str(self.status), "outcomes": self.counts(),
             "findings": [f.to_json() for f in self.findings],
             "refused_valid": [{"reason": r, "count": n} for r, n in self.refusals()],
@@ -460,10 +460,10 @@ def slot_seed(seed: int, slot: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{slot}".encode()).digest()[:8], "big")
 
 
-def _settings(count: int, phases: list[Any], database: Any) -> Any:
+def _settings(count: int, phases: list[Any]) -> Any:
     from hypothesis import HealthCheck, Verbosity, settings
 
-    return settings(max_examples=max(count, 1), phases=phases, database=database, deadline=None,
+    return settings(max_examples=max(count, 1), phases=phases, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
                     print_blob=False)
 
@@ -511,7 +511,7 @@ def generate(model: str, config: FuzzConfig, schema: dict[str, Any] | None = Non
             drawn: list[Case] = []
 
             @seed_(slot_seed(config.seed, slot.name))
-            @_settings(count, [Phase.generate], None)
+            @_settings(count, [Phase.generate])
             @given(slot.strategy(valid))
             def collect(case: Case) -> None:
                 drawn.append(case)
@@ -628,17 +628,14 @@ def _shrink(finding: FuzzFinding, judge: Judge, config: FuzzConfig, deadline: fl
     cause. The run replays the slot's seeded cases (answered from the cache, nothing re-sent)
     up to the first that shows it, then shrinks with new requests, one at a time."""
     from hypothesis import Phase, given, seed as seed_
-    from hypothesis.database import DirectoryBasedExampleDatabase
 
     slot: Slot = SLOTS[finding.slot]
     count = dict((s.name, n) for s, n in allocate(config.cases)).get(slot.name, 1)
-    database = DirectoryBasedExampleDatabase(config.database) if config.database else None
-    phases = ([Phase.reuse] if database is not None else []) + [Phase.generate, Phase.shrink]
     shown: list[Judged] = []
     budget_hit: list[bool] = []
 
     @seed_(slot_seed(config.seed, slot.name))
-    @_settings(count, phases, database)
+    @_settings(count, [Phase.generate, Phase.shrink])
     @given(slot.strategy(valid))
     def probe(case: Case) -> None:
         done = cache.get(case.key)
@@ -651,7 +648,6 @@ def _shrink(finding: FuzzFinding, judge: Judge, config: FuzzConfig, deadline: fl
             shown.append(done)
             raise _Reproduced(finding.cause)
 
-    probe._hypothesis_internal_add_digest = finding.cause.encode()  # one database entry per cause
     try:
         with _no_local_constants():
             probe()

@@ -27,9 +27,6 @@ def add_options(group: Any) -> None:
                     help="the fuzz run's seed (default: a random one, printed): the same seed sends the same requests")
     group.addoption("--fuzz-budget", dest="fuzz_budget", type=float, default=None, metavar="SECONDS",
                     help="time budget of the fuzz run, shrinking included (default: 120)")
-    group.addoption("--fuzz-database", dest="fuzz_database", default=None, metavar="DIR",
-                    help="keep Hypothesis' example database in DIR, so earlier findings are tried first "
-                         "(default: none, as in CI)")
     group.addoption("--fuzz-only", dest="fuzz_only", action="store_true", default=False,
                     help="with --fuzz: run fuzz mode alone, without the scenarios")
 
@@ -57,8 +54,7 @@ def register(config: pytest.Config, session: Any) -> None:
     if any(importlib.util.find_spec(name) is None for name in ("hypothesis", "hypothesis_jsonschema")):
         raise pytest.UsageError("fuzz mode needs Hypothesis and hypothesis-jsonschema: "
                                 "pip install 'responses-conformance[fuzz]'")
-    options = {"cases": cases, "seed": seed, "budget": budget, "database": config.getoption("fuzz_database"),
-               "concurrency": max(1, config.getoption("concurrency"))}
+    options = {"cases": cases, "seed": seed, "budget": budget, "concurrency": max(1, config.getoption("concurrency"))}
     config.pluginmanager.register(FuzzHooks(session, options), "responses-conformance-fuzz")
 
 
@@ -209,8 +205,8 @@ def _verdict(data: dict[str, Any], fuzz_status: Status, cause: str | None) -> No
 
 
 FUZZ_HELP = """\
-usage: responses-conformance fuzz [--fuzz=N] [--fuzz-seed=S] [--fuzz-budget=SECONDS] [--fuzz-database=DIR]
-                                  [--target-url=URL] [run options] [pytest options]
+usage: responses-conformance fuzz [--fuzz=N] [--fuzz-seed=S] [--fuzz-budget=SECONDS] [--target-url=URL]
+                                  [run options] [pytest options]
 
 Fuzz mode alone (`run --fuzz=N --fuzz-only`): N requests (default 200) generated with Hypothesis
 from the suite's request schema, half valid (streamed and not), half with one field broken, sent to
@@ -223,8 +219,9 @@ from the suite's request schema, half valid (streamed and not), half with one fi
                 clean 4xx refusal (counted as unsupported)
 
 Every finding is shrunk to its smallest request and shown with its curl, grouped by cause; the
-seed is printed, and --fuzz-seed=S sends the same requests again. The run stops sending and
-shrinking at --fuzz-budget (default 120 s). results.json gets a `fuzz` block.
+seed is printed, and --fuzz-seed=S sends the same requests again (Hypothesis' example database is
+not used). The run stops sending and shrinking at --fuzz-budget (default 120 s). results.json gets
+a `fuzz` block; each finding's exchange is in the transcripts folder as fuzz-<n>-<check>.
 
 exit codes: 0 conformant, 1 not conformant, 2 interrupted, 4 usage error, 5 nothing tested,
             6 could not test
