@@ -69,8 +69,8 @@ CHECKS: dict[str, tuple[Severity, str]] = {
                                             "failed response."),
 }
 # Parameters a Response echoes as they were sent (consistency.params_echoed).
-ECHOED = ("instructions", "temperature", "top_p", "max_output_tokens", "parallel_tool_calls", "truncation",
-          "metadata", "tools", "tool_choice", "text", "store")
+ECHOED = ("instructions", "temperature", "top_p", "max_output_tokens", "top_logprobs", "parallel_tool_calls",
+          "truncation", "metadata", "tools", "tool_choice", "text", "store")
 # Assertions any valid request can be held to.
 ASSERTED = ("consistency.params_echoed", "consistency.output_limit_enforced", "consistency.structured_output_strict",
             "consistency.structured_output_valid")
