@@ -70,6 +70,7 @@ MAX_REQUEST_HELD = 16 * 1024 * 1024  # a request body is read whole up to this, 
 MAX_RECORD_REQUEST = 1024 * 1024  # a request body larger than this is not copied into the transcript
 MAX_SECRETS = 64  # recent credentials remembered for redacting the final reports
 MAX_NOTES = 50
+MAX_QUEUED_CHUNKS = 16  # read from the upstream, not yet written to the client (backpressure beyond)
 MAX_KEPT_STREAM = 2 * 1024 * 1024  # a background stream's events kept for judging a resume (bytes)
 MAX_KEPT_STREAMS_BYTES = 16 * 1024 * 1024  # all of them (the oldest go first)
 MAX_KEPT_STREAMS = 64
@@ -1113,6 +1114,9 @@ def _frame_line(data: str | bytes) -> dict:
 
 
 # -- the proxy (ASGI) -------------------------------------------------------------------------------
+_END = object()  # the upstream's answer ended
+
+
 class _Stopped(Exception):
     """The upstream broke mid-answer: the client's connection is dropped too (never a clean end
     that would hide the cut)."""
@@ -1254,25 +1258,49 @@ class TapApp:
 
         async def forward() -> tuple[str, str | None]:
             await send({"type": "http.response.start", "status": status, "headers": out_headers})
+            # One task reads the upstream, this one writes to the client and then judges: when the
+            # client and the judge keep up, each chunk goes on alone at once; when chunks arrive
+            # faster, those already read go on together (never held back: no waiting for more).
+            chunks: asyncio.Queue = asyncio.Queue(maxsize=MAX_QUEUED_CHUNKS)
+
+            async def read() -> None:
+                try:
+                    async for chunk in response.aiter_raw():
+                        if chunk:
+                            await chunks.put(chunk)
+                    await chunks.put(_END)
+                except httpx.HTTPError as exc:
+                    await chunks.put(exc)
+
+            reader = asyncio.ensure_future(read())
             headed = False
+            ending: Any = None
             try:
-                async for chunk in response.aiter_raw():
-                    if not chunk:
-                        continue
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    if judge is not None:  # judged after it is forwarded: never a delay for the client
-                        if not headed:
-                            judge.head(status, head)
-                            headed = True
-                        judge.body(chunk)
-            except httpx.HTTPError as exc:
-                if judge is not None and not headed:
-                    judge.head(status, head)
-                return "upstream_error", _one_line(f"{type(exc).__name__}: {exc}", 200)
+                while ending is None:
+                    batch = [await chunks.get()]
+                    while not chunks.empty() and isinstance(batch[-1], bytes):
+                        batch.append(chunks.get_nowait())
+                    if not isinstance(batch[-1], bytes):
+                        ending = batch.pop()  # _END, or the upstream's error
+                    if batch:
+                        data = batch[0] if len(batch) == 1 else b"".join(batch)
+                        await send({"type": "http.response.body", "body": data, "more_body": True})
+                        if judge is not None:  # judged after it is forwarded: never a delay for the client
+                            if not headed:
+                                judge.head(status, head)
+                                headed = True
+                            judge.body(data)
+            finally:
+                if not reader.done():
+                    reader.cancel()
+                with contextlib.suppress(BaseException):
+                    await reader
+            if judge is not None and not headed:  # an empty body, or the upstream broke before any
+                judge.head(status, head)
+            if isinstance(ending, Exception):
+                return "upstream_error", _one_line(f"{type(ending).__name__}: {ending}", 200)
             state["final"] = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            if judge is not None and not headed:  # an empty body
-                judge.head(status, head)
             return "eof", None
 
         if streamed_request:
