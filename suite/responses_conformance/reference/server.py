@@ -3,9 +3,11 @@ background thread (`ReferenceServer`, what the suite and our tests use)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -116,11 +118,20 @@ class ReferenceServer:
             request_delay=request_delay,
         )
         self.disabled: frozenset[str] = self.app.state.disabled
+        # Every HTTP request and WebSocket connection served, by "METHOD /path" (ids as {id}):
+        # what a test counts to prove the suite sent each request once.
+        self.requests: Counter[str] = Counter()
         self._requested_port = port
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    async def _counted(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path = re.sub(r"/(resp|msg|fc|cmp|rs)_[A-Za-z0-9]+", "/{id}", scope.get("path", ""))
+            self.requests[f"{scope.get('method', 'WEBSOCKET')} {path}"] += 1
+        await self.app(scope, receive, send)
 
     @property
     def url(self) -> str:
@@ -141,7 +152,7 @@ class ReferenceServer:
             raise RuntimeError("ReferenceServer already started")
         sock = bind(self.host, self._requested_port)
         self.port = sock.getsockname()[1]
-        server = uvicorn.Server(_config(self.app, log_config=None))
+        server = uvicorn.Server(_config(self._counted, log_config=None, interface="asgi3"))
         self._server = server
 
         def run() -> None:
