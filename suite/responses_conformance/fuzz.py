@@ -284,7 +284,7 @@ class FuzzResult:
         if len(self.findings) > SHOWN_FINDINGS:
             out.append(f"  ... and {len(self.findings) - SHOWN_FINDINGS} more causes (results.json, `fuzz.findings`)")
         if self.findings:
-            out.append(f"  reproduce: {self.reproduce(command)}")
+            out.append(f"  reproduce: {self.reproduce(command)} (and this run's target options), or the curl above")
         return out
 
 
