@@ -23,7 +23,6 @@ from typing import Any, Callable
 from hypothesis import strategies as st
 
 SCHEMA_FILE = ("requests", "create-response.json")
-FAMILIES = ("invalid", "stream", "response")  # what a case is: a broken body, or a valid one streamed or not
 
 # Every top-level parameter of SPEC CreateResponse (and its allOf parts), and the ones OpenAI
 # documents besides: none of them is "unknown".
