@@ -77,7 +77,10 @@ class FuzzHooks:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session: pytest.Session):
         yield
-        if session.shouldstop or session.config.option.collectonly:
+        if session.config.option.collectonly:
+            return
+        if session.shouldstop or session.shouldfail:
+            self.session.fuzz_skipped = "not run: the run stopped before it (-x, --maxfail)"
             return
         self.run(session.config)
 
