@@ -1,7 +1,7 @@
 """What the tap costs a client: added time to first byte, added latency per event, throughput.
 
-    python benchmarks/tap_overhead.py            # about half a minute
-    python benchmarks/tap_overhead.py --quick    # a few seconds, rougher figures
+    python benchmarks/tap_overhead.py            # about 3 minutes on 2 cores
+    python benchmarks/tap_overhead.py --quick    # about a minute, rougher figures
 
 Three processes on 127.0.0.1: an upstream, the tap (`responses-conformance tap`, as a user runs
 it: transcripts on, every check), and this one, the client. The upstream replays a stream the
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds: a few seconds, rougher figures")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and a shorter stream: rougher figures")
     parser.add_argument("--upstream-role", nargs=2, metavar=("TEMPLATES", "PORTFILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.upstream_role:
