@@ -62,7 +62,8 @@ def must_findings(data: dict) -> list[dict]:
 def test_plan_judges_responses_paths_only() -> None:
     assert plan_for("POST", "/v1/responses", "", b'{"stream": true}').kind == "stream"
     assert plan_for("POST", "/v1/responses", "", b'{"model": "m"}').kind == "response"
-    assert plan_for("POST", "/openai/v1/responses", "", b"not json").kind == "response"
+    assert plan_for("POST", "/openai/v1/responses", "", b"not json").kind == "sniff"  # by the answer's type
+    assert plan_for("POST", "/v1/responses", "", None).kind == "sniff"  # a compressed or huge upload
     assert plan_for("GET", "/v1/responses/resp_1", "stream=true", None).kind == "stream"
     tail = plan_for("GET", "/v1/responses/resp_1", "stream=true&starting_after=3", None)
     assert (tail.kind, tail.resumes, tail.starting_after) == ("stream", "resp_1", 3)  # judged if the tap kept resp_1
@@ -717,3 +718,54 @@ def test_resumed_background_stream_is_judged_after_its_start(fault: str | None, 
     else:
         assert "consistency.resume_continues" in found  # what the live suite reports for this fault
         assert code == 1
+
+
+def test_compressed_request_is_judged_by_its_answer(tmp_path: Path) -> None:
+    """A client that compresses its request body (as some CLIs do): the tap cannot read `stream`,
+    so the answer's Content-Type says what it is; no false finding."""
+    import gzip
+
+    class Inflating:  # the upstream gets the body as sent; this one understands gzip, as a real server may
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and (b"content-encoding", b"gzip") in scope["headers"]:
+                body = b""
+                while True:
+                    message = await receive()
+                    body += message.get("body", b"")
+                    if not message.get("more_body"):
+                        break
+                plain = gzip.decompress(body)
+                scope = {**scope, "headers": [(k, v) for k, v in scope["headers"]
+                                              if k not in (b"content-encoding", b"content-length")]
+                         + [(b"content-length", str(len(plain)).encode())]}
+                sent = False
+
+                async def replay() -> dict:
+                    nonlocal sent
+                    if sent:
+                        return await receive()
+                    sent = True
+                    return {"type": "http.request", "body": plain, "more_body": False}
+
+                await self.app(scope, replay, send)
+            else:
+                await self.app(scope, receive, send)
+
+    server = ReferenceServer()
+    server.app = Inflating(server.app)
+    with server:
+        tap, out = start(server.url, tmp_path)
+        try:
+            body = gzip.compress(json.dumps({"model": MODEL, "input": "Hello", "stream": True}).encode())
+            answer = httpx.post(tap.base_url + "/responses", content=body, timeout=10,
+                                headers={"Authorization": f"Bearer {KEY}", "Content-Encoding": "gzip",
+                                         "Content-Type": "application/json"})
+            assert answer.status_code == 200 and b"response.completed" in answer.content
+        finally:
+            code = tap.stop()
+    data = results(tap)
+    assert code == 0 and must_findings(data) == [], out.getvalue()
+    assert data["scenarios"][0]["kind"] == "stream"

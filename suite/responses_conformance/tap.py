@@ -122,9 +122,10 @@ def plan_for(method: str, path: str, query: str, body: bytes | None) -> Plan | N
     name = route[0]
     method = method.upper()
     if name == "create" and method == "POST":
-        if body is None:
+        ok, value = _json(body) if body is not None else (False, None)
+        if not ok or not isinstance(value, dict):
+            # not read (a compressed or very large upload) or not JSON: judged by what the answer is
             return Plan("sniff", f"POST {path}")
-        ok, value = _json(body)
         streamed = ok and isinstance(value, dict) and value.get("stream") is True
         background = streamed and value.get("background") is True
         return Plan("stream" if streamed else "response", f"POST {path}" + (" (stream)" if streamed else ""),
@@ -1190,7 +1191,8 @@ class TapApp:
                         return
             content = rest()
         number = self.recorder.next_number()
-        plan = plan_for(method, path, query, None if more else held)
+        encoded = (_header(headers, "content-encoding") or "identity").strip().lower() != "identity"
+        plan = plan_for(method, path, query, None if more or encoded else held)
         prefix = None
         if plan is not None and plan.resumes is not None:
             prefix = self.recorder.prefix(plan.resumes, plan.starting_after)
