@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from responses_conformance.engine import profiles
-from responses_conformance.tap import HttpJudge, Recorder, TapOptions, WsJudge, _responses_route, plan_for
+from responses_conformance.tap import HttpJudge, Recorder, TapOptions, WsJudge, _header, _responses_route, plan_for
 
 __all__ = ["ResponsesConformance", "addons"]
 
@@ -72,14 +72,14 @@ class ResponsesConformance:
         request, response = flow.request, flow.response
         path, _, query = request.path.partition("?")
         body = request.raw_content
-        encoded = (request.headers.get("content-encoding") or "identity").strip().lower() != "identity"
+        headers = [(k, v) for k, v in request.headers.items(multi=True)]
+        encoded = (_header(headers, "content-encoding") or "identity").strip().lower() != "identity"
         plan = plan_for(request.method, path, query, None if encoded else body)
         if plan is None:
             recorder.next_number()
             recorder.pass_through(request.method, path)
             return
         number = recorder.next_number()
-        headers = [(k, v) for k, v in request.headers.items(multi=True)]
         judge = HttpJudge(recorder, number, plan, method=request.method, url=request.pretty_url,
                           request_headers=headers, request_body=body)
         judge.head(response.status_code, [(k, v) for k, v in response.headers.items(multi=True)])
