@@ -178,12 +178,13 @@ def test_the_fuzz_faults_are_invisible_to_the_scenarios(tmp_path: Path):
 
 
 def test_the_budget_stops_sending_and_says_so():
-    with ReferenceServer(request_delay=0.05) as server:
-        result = fuzz.run(_target(server), fuzz.FuzzConfig(cases=200, seed=4, concurrency=2, budget=3.0))
+    with ReferenceServer(request_delay=0.1) as server:
+        result = fuzz.run(_target(server), fuzz.FuzzConfig(cases=200, seed=4, concurrency=2, budget=4.0))
     assert result.not_sent > 0
     assert result.budget_hit and "not sent" in result.budget_hit
-    assert result.elapsed < 10
-    assert result.status is Status.PASSED  # what was sent was judged
+    assert result.elapsed < 4.0 + 10  # the budget, and at most one request's time limit after it
+    # What was sent was judged (a loaded machine may spend the whole budget generating).
+    assert result.status is (Status.PASSED if result.judged else Status.COULD_NOT_TEST)
 
 
 def test_a_hang_is_a_must_finding():
@@ -191,7 +192,7 @@ def test_a_hang_is_a_must_finding():
     with ReferenceServer(request_delay=0.6) as server:
         target = _target(server)
         target.limits = Limits(timeout=0.3, idle_timeout=0.3)
-        result = fuzz.run(target, fuzz.FuzzConfig(cases=4, seed=1, concurrency=4, budget=6))
+        result = fuzz.run(target, fuzz.FuzzConfig(cases=2, seed=1, concurrency=2, budget=30))
     assert result.findings and {f.check for f in result.findings} == {"fuzz.answered"}
     assert {f.severity.value for f in result.findings} == {"must"}
     assert result.status is Status.FAILED
