@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ import openai
 import pytest
 
 from responses_conformance import tap as tap_module
+from responses_conformance import tap_judge
 from responses_conformance.reference import DEFAULT_MODEL, ReferenceServer
 from responses_conformance.tap import Tap, TapOptions, plan_for
 
@@ -158,7 +158,7 @@ def test_fault_reported_with_the_live_suites_check(fault: str, tmp_path: Path) -
     assert found and found <= expected | {"schema.event"}, found
     assert found & expected
     printed = out.getvalue()
-    assert any(f"FAIL" in line and check in line for line in printed.splitlines() for check in expected)
+    assert any("FAIL" in line and check in line for line in printed.splitlines() for check in expected)
     page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
     assert all(check in page for check in found)
     assert data["summary"]["verdict"] == "not conformant"
@@ -379,7 +379,7 @@ def test_fifty_concurrent_streams(tmp_path: Path) -> None:
 
 
 def test_memory_stays_bounded(clean: ReferenceServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tap_module, "MAX_LISTED_PASSED", 5)
+    monkeypatch.setattr(tap_judge, "MAX_LISTED_PASSED", 5)
     tap, _ = start(clean.url, tmp_path, max_transcripts=3)
     try:
         with httpx.Client(timeout=10) as client:
@@ -406,8 +406,8 @@ def test_memory_does_not_grow_with_traffic(clean: ReferenceServer, tmp_path: Pat
     import gc
     import tracemalloc
 
-    monkeypatch.setattr(tap_module, "MAX_LISTED_PASSED", 5)
-    monkeypatch.setattr(tap_module, "MAX_LISTED_FINDINGS", 5)
+    monkeypatch.setattr(tap_judge, "MAX_LISTED_PASSED", 5)
+    monkeypatch.setattr(tap_judge, "MAX_LISTED_FINDINGS", 5)
     tap, _ = start(clean.url, tmp_path, max_transcripts=5)
 
     def traffic(client: httpx.Client, count: int) -> None:
@@ -571,12 +571,12 @@ def test_refused_websocket_upgrade_is_passed_back(tmp_path: Path) -> None:
 def test_compressed_answers_are_judged_decoded() -> None:
     import gzip
 
-    decoder = tap_module._Decoder("gzip")
+    decoder = tap_judge._Decoder("gzip")
     packed = gzip.compress(b'{"object": "response"}' * 100)
     plain = b"".join(decoder.feed(packed[i:i + 7]) for i in range(0, len(packed), 7))
     assert plain == b'{"object": "response"}' * 100 and decoder.problem is None
-    assert tap_module._Decoder("br").problem is not None
-    assert tap_module._Decoder(None).feed(b"x") == b"x"
+    assert tap_judge._Decoder("br").problem is not None
+    assert tap_judge._Decoder(None).feed(b"x") == b"x"
 
 
 # -- the mitmproxy addon ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
 the tap; as a regular proxy with mitmproxy's CA trusted by the client, it judges clients whose
 base URL cannot be changed (HTTPS interception: `HTTPS_PROXY=http://127.0.0.1:8080` and the
 mitmproxy CA in the client's trust store). What is judged is what `responses-conformance tap`
-judges, by the same judges (`tap.HttpJudge`, `tap.WsJudge`, `tap.Recorder`): a Responses
+judges, by the same judges (`tap_judge.HttpJudge`, `WsJudge`, `Recorder`): a Responses
 exchange is streamed (`flow.response.stream`, so mitmproxy does not buffer it) and its chunks
 fed to the engine as they pass; findings print as they happen; when mitmproxy stops,
 results.json, report.html, junit.xml and the transcripts are written to `rc_reports`, and the
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from responses_conformance.engine import profiles
-from responses_conformance.tap import HttpJudge, Recorder, TapOptions, WsJudge, _header, _responses_route, plan_for
+from responses_conformance.tap_judge import HttpJudge, Recorder, TapOptions, WsJudge, _header, _responses_route, plan_for
 
 __all__ = ["ResponsesConformance", "addons"]
 
