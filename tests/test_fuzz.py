@@ -188,7 +188,8 @@ def test_the_budget_stops_sending_and_says_so():
 
 
 def test_a_hang_is_a_must_finding():
-    """No answer within the time limit to any request: fuzz.answered, for valid and invalid ones."""
+    """No answer within the time limit to a broken request: fuzz.answered. A valid request that
+    runs past the limit could not be tested (a slow model is no hang)."""
     with ReferenceServer(request_delay=0.6) as server:
         target = _target(server)
         target.limits = Limits(timeout=0.3, idle_timeout=0.3)
@@ -197,6 +198,8 @@ def test_a_hang_is_a_must_finding():
     assert {f.severity.value for f in result.findings} == {"must"}
     assert result.status is Status.FAILED
     assert "total deadline" in result.findings[0].message
+    assert {f.slot.split("/")[0] for f in result.findings} == {"invalid"}
+    assert result.counts()["valid"] == {"could not test": 1}
 
 
 # -- the pytest option and the command ---------------------------------------------------------
