@@ -201,7 +201,14 @@ class FuzzResult:
     deterministic: bool = False
 
     def outcome(self) -> Status:
-        if self.stopped is not None or not any(j.outcome != "could not test" for j in self.judged):
+        """Could not test: the run stopped on the target, or every valid request (or every
+        request) went unjudged; otherwise passed, and the findings decide the rest."""
+        def judged(family: str | None) -> bool:
+            return any(j.outcome != "could not test" for j in self.judged
+                       if family is None or (j.case.family == "invalid") == (family == "invalid"))
+
+        valid_sent = any(j.case.family != "invalid" for j in self.judged)
+        if self.stopped is not None or not judged(None) or (valid_sent and not judged("valid")):
             return Status.COULD_NOT_TEST
         return Status.PASSED
 
