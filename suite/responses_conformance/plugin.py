@@ -139,9 +139,11 @@ def _configure_session(config: pytest.Config) -> "ConformanceSession":
                                                  {s.id for s in load_all()})
         except baseline_mod.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-    from . import fuzz_plugin  # --fuzz: checks its options, registers its hooks
+    from . import fuzz_plugin, xdist_support
 
-    fuzz_plugin.register(config, session)
+    xdist_support.configure(config, session)  # -n N: each scenario sent once, one set of outputs
+    if session.role != "worker":  # fuzz mode runs once, beside the scenarios, not in every worker
+        fuzz_plugin.register(config, session)  # --fuzz: checks its options, registers its hooks
     return session
 
 
@@ -202,6 +204,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     top and the last line all read it from here."""
     conformance = session.config.stash.get(SESSION_KEY, None)
     if conformance is None or session.config.option.collectonly:
+        return
+    if conformance.role == "worker":  # the controller writes the outputs, from every worker's records
+        from .xdist_support import KEY, worker_output
+
+        session.config.workeroutput[KEY] = worker_output(conformance)
         return
     ending = {pytest.ExitCode.INTERRUPTED: Verdict.INTERRUPTED,
               pytest.ExitCode.USAGE_ERROR: Verdict.USAGE_ERROR}.get(session.exitstatus)
@@ -266,6 +273,7 @@ def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     return result
 
 
+@pytest.hookimpl(tryfirst=True)  # a preflight that ends the run clears the items before pytest-xdist lists them
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Send every selected scenario now, concurrently; items then only read their results."""
     conformance = session.config.stash.get(SESSION_KEY, None)
@@ -280,7 +288,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     conformance.selected = set(selected)
     if not selected:
         return
-    found = conformance.runner.run_preflight()
+    found = conformance.runner.run_preflight()  # under xdist, the controller's, sent once
     if not found.ok:
         # A setup mistake, or a target that cannot be tested at all: said once, with its fix;
         # no scenario is sent, none is reported failed or unsupported because of it.
@@ -288,6 +296,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.items.clear()
         session.config.hook.pytest_deselected(items=dropped)
         return
+    if conformance.role == "worker":
+        return  # xdist hands this worker its items one group at a time: each scenario runs on its first item
     conformance.runner.prefetch(selected.values())
     report.scenario_progress(conformance, list(selected.values()))  # a line per finished scenario (a terminal, -v)
 
@@ -405,6 +415,9 @@ class ConformanceSession:
         self._server = None
         self.target: Target | None = None
         self.selected: set[str] = set()  # the scenarios this run's items use
+        self.role = "solo"  # pytest-xdist: "controller" or "worker" (xdist_support.py)
+        self.worker_input: dict | None = None  # a worker: the target and preflight the controller handed over
+        self.worker_records: dict | None = None  # the controller: the scenario records the workers sent
 
     @property
     def runner_started(self) -> bool:
@@ -420,10 +433,17 @@ class ConformanceSession:
         from .engine.schemas import SchemaSet
 
         transcripts = self.reports_dir / "transcripts"
-        if transcripts.is_dir():
-            shutil.rmtree(transcripts)  # only this run's transcripts, never a stale one
-        transcripts.mkdir(parents=True, exist_ok=True)
-        if self.target_url:
+        if self.worker_input is None:  # a worker writes beside the others, into the controller's folder
+            if transcripts.is_dir():
+                shutil.rmtree(transcripts)  # only this run's transcripts, never a stale one
+            transcripts.mkdir(parents=True, exist_ok=True)
+        if self.worker_input is not None:
+            given = self.worker_input
+            self.target = Target(given["base_url"], given["api_key"], given["model"], embedded=given["embedded"],
+                                 auth_header=self.config.getoption("auth_header"),
+                                 auth_scheme=self.config.getoption("auth_scheme"), headers=self.headers,
+                                 upstream_url=given["upstream_url"])
+        elif self.target_url:
             self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL,
                                  auth_header=self.config.getoption("auth_header"),
                                  auth_scheme=self.config.getoption("auth_scheme"),
@@ -439,9 +459,14 @@ class ConformanceSession:
             self._server.__enter__()
             self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,
                                  embedded=True)
-        return Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
-                      schemas=SchemaSet.load(profile=self.profile),
-                      concurrency=self.config.getoption("concurrency"), required=self.required)
+        runner = Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
+                        schemas=SchemaSet.load(profile=self.profile),
+                        concurrency=self.config.getoption("concurrency"), required=self.required)
+        if self.worker_input is not None:  # the controller sent the preflight; a worker sends none
+            from .preflight import Preflight
+
+            runner.preflight = Preflight(**self.worker_input["preflight"])
+        return runner
 
     def stop(self) -> None:
         if self._runner is not None:
@@ -464,23 +489,25 @@ class ConformanceSession:
     def preflight(self):
         return self._runner.preflight if self._runner is not None else None
 
+    def scenario_records(self) -> dict[str, dict]:
+        """The scenarios run, as results.json records them (report.scenario_records); under
+        pytest-xdist, the controller's are those its workers sent."""
+        return self.worker_records if self.worker_records is not None else report.scenario_records(self)
+
     def stale_baseline_entries(self) -> list:
         """Entries that matched no failure on what ran: a check-wide entry once anything ran, a
         scenario entry once its scenario ran (its own item also fails, naming it)."""
         if self.baseline is None:
             return []
-        ran = {scenario_id for scenario_id, result in self.results.items() if result.error is None}
+        ran = {sid for sid, entry in self.scenario_records().items()
+               if entry["record"]["status"] != str(results_mod.Status.COULD_NOT_TEST)}
         return [e for e in self.baseline.entries
                 if e.key not in self.baseline_hits and (e.scenario in ran if e.scenario is not None else ran)]
 
     def must_failures(self) -> list[tuple[str, str, str]]:
-        deterministic = self.target is not None and self.target.deterministic
-        failures = []
-        for scenario_id, result in self.results.items():
-            for violation in result.violations + self.extra_violations.get(scenario_id, []):
-                if results_mod.counts(violation, deterministic=deterministic):
-                    failures.append((scenario_id, violation.check, violation.message))
-        return failures
+        """Every MUST finding that counts, for --write-baseline."""
+        return [(sid, v["check"], v["message"]) for sid, entry in self.scenario_records().items()
+                for v in entry["record"]["violations"] if v["severity"] == "must" and not v.get("model_behaviour")]
 
     def final_line(self) -> str | None:
         data = getattr(self, "last_results", None)

@@ -350,25 +350,23 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
     verdict (interrupted, a usage error found by pytest)."""
     from .scenarios import load_all
 
-    results = session.results
+    ran = session.scenario_records()
     probe = session.preflight
     cause = probe.cause if probe is not None and not probe.ok else None
-    deterministic = session.target is not None and session.target.deterministic
-    base = session.results_path.parent
     scenarios = []
+    occurrences: list[dict[str, Any]] = []
     for scenario in load_all():
-        result = results.get(scenario.id)
-        if result is None:
+        entry = ran.get(scenario.id)
+        if entry is None:
             why = f"not sent: {cause}" if cause else "not selected"
             status = Status.COULD_NOT_TEST if cause and ending is None and _selected(session, scenario.id) else Status.NOT_SELECTED
             scenarios.append({"id": scenario.id, "description": scenario.description, "status": str(status),
                               "reason" if status is Status.NOT_SELECTED else "error": why,
                               "features": list(scenario.features), "violations": []})
         else:
-            scenarios.append(scenario_record(result, session.extra_violations.get(scenario.id, []), base,
-                                             session.baseline, deterministic=deterministic))
-    findings = [cause.to_json() for cause in results_mod.causes(_occurrences(session, scenarios, base),
-                                                                 prefer=_simplest(scenarios))]
+            scenarios.append(entry["record"])
+            occurrences += entry["occurrences"]
+    findings = [cause.to_json() for cause in results_mod.causes(occurrences, prefer=_simplest(scenarios))]
     tally = Tally.of(s["status"] for s in scenarios)
     counts = tally.to_json()
     error_only = frozenset(s.id for s in load_all() if all(step.expect.kind == "error" for step in s.steps))
@@ -416,22 +414,32 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
     }
 
 
-def _occurrences(session: "ConformanceSession", scenarios: list[dict[str, Any]], base: Path) -> list[dict[str, Any]]:
-    """Every violation record with the scenario it was found in and the evidence of its step
-    (transcript, relative to results.json, and the command that repeats the request), for the
-    causes (results.causes)."""
+def scenario_records(session: "ConformanceSession") -> dict[str, dict[str, Any]]:
+    """Every scenario run, as results.json records it, with each finding's evidence for the
+    causes (results.causes): `{id: {"record": ..., "occurrences": [...]}}`. Plain JSON, so
+    that a pytest-xdist worker can send it to the controller (xdist_support.py)."""
+    deterministic = session.target is not None and session.target.deterministic
+    base = session.results_path.parent
+    out = {}
+    for sid, result in session.results.items():
+        record = scenario_record(result, session.extra_violations.get(sid, []), base, session.baseline,
+                                 deterministic=deterministic)
+        out[sid] = {"record": record, "occurrences": _occurrences(result, record, base)}
+    return out
+
+
+def _occurrences(result: "ScenarioResult", record: dict[str, Any], base: Path) -> list[dict[str, Any]]:
+    """Every violation of one scenario with the evidence of its step (transcript, relative to
+    results.json, and the command that repeats the request)."""
     out = []
-    for s in scenarios:
-        result = session.results.get(s["id"])
-        for v in s["violations"]:
-            record = {**v, "scenario": s["id"]}
-            if result is not None:
-                step, transcript, curl = step_evidence(result, v.get("step"))
-                record["step"] = step
-                record["transcript"] = _relative(transcript.get("json"), base) if transcript.get("json") else None
-                if curl:
-                    record["reproduce"] = curl
-            out.append(record)
+    for v in record["violations"]:
+        occurrence = {**v, "scenario": record["id"]}
+        step, transcript, curl = step_evidence(result, v.get("step"))
+        occurrence["step"] = step
+        occurrence["transcript"] = _relative(transcript.get("json"), base) if transcript.get("json") else None
+        if curl:
+            occurrence["reproduce"] = curl
+        out.append(occurrence)
     return out
 
 
@@ -657,17 +665,22 @@ class HtmlHooks:
                                                                      base)}}
             if (f.get("example") or {}).get("transcript") else f for f in data.get("findings") or []]}
         items = list(self.items.values())
+        blocks = dict(self.blocks)
         if not items:
-            # No item ran (the preflight ended the run): the matrix shows the scenarios that
-            # were meant to run, each with the status results.json gives it.
+            # No item ran here: the preflight ended the run, or pytest-xdist ran the items in its
+            # workers. The matrix shows the scenarios that were meant to run, each with the status
+            # results.json gives it, and their failure blocks come from results.json too.
             meant = {**data, "scenarios": [s for s in data.get("scenarios", []) if s["status"] != "not selected"]}
-            items = html_report.items_from_results(meant)
+            found = html_report.findings_from_results(meant, session.results_path.parent)
+            blocks = {f.key: (f, html_report.finding_html(f)) for f in found}
+            items = html_report.items_from_results(meant, found)
         folded = sum(1 for item in self.items.values() if item.status == "passed" and not item.block)
         block = html_report.summary_html(data, items, live=True, folded=folded)
         prefix.append(session.runner.redactor.text(block) if session.runner_started else block)
-        if self.blocks:
-            postfix.append(html_report.findings_section([finding for finding, _ in self.blocks.values()],
-                                                        [markup for _, markup in self.blocks.values()],
+        if blocks:
+            redact = session.runner.redactor.text if session.runner_started else str
+            postfix.append(html_report.findings_section([finding for finding, _ in blocks.values()],
+                                                        [redact(markup) for _, markup in blocks.values()],
                                                         data.get("scenarios", [])))
 
     @hookimpl(hookwrapper=True)
