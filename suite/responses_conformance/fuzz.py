@@ -289,8 +289,8 @@ class FuzzResult:
             where = finding.slot if len(finding.slots) < 2 else f"{len(finding.slots)} kinds of request"
             out.append(f"  {what} {finding.check} [{where}] x{finding.occurrences}: {finding.message}")
             out.append(f"    {shrunk}: {json.dumps(finding.example.case.body, ensure_ascii=False)[:400]}")
-            if finding.example.curl:
-                out.append(f"    {finding.example.curl}")
+            if finding.example.curl and finding.severity is Severity.MUST and not finding.model_behaviour:
+                out.append(f"    {finding.example.curl}")  # the others' curls are in results.json
         if len(self.findings) > SHOWN_FINDINGS:
             out.append(f"  ... and {len(self.findings) - SHOWN_FINDINGS} more causes (results.json, `fuzz.findings`)")
         if self.findings:
