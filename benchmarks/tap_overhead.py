@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     upstream = subprocess.Popen([sys.executable, __file__, "--upstream-role", str(work / "templates.json"),
                                  str(port_file)])
     tap = None
+    rss: list = []
     try:
         deadline = time.monotonic() + 20
         while not port_file.exists() or not port_file.read_text():
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(timeout=120) as client:
             for url in paths.values():  # warm up both paths (connections, the tap's first schema use)
                 _stream(client, url, "small", 0)
+            rss = [_rss(tap.pid)]
             for _ in range(rounds_ttfb):
                 for name, url in paths.items():
                     figures[name]["ttfb"].append(_stream(client, url, "small", 0)[0])
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                     _, _, events, size, seconds = _stream(client, url, "big", 0)
                     figures[name]["rate"].append(events / seconds)
                     figures[name]["mbs"].append(size / seconds / 1e6)
+                rss.append(_rss(tap.pid))
     finally:
         for process in (tap, upstream):
             if process is not None and process.poll() is None:
@@ -243,7 +246,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| throughput, events/s (median of {len(d['rate'])}) | {a:,.0f} | {b:,.0f} | {b / a:.2f}x |")
     a, b = statistics.median(d["mbs"]), statistics.median(t["mbs"])
     print(f"| throughput, MB/s | {a:.1f} | {b:.1f} | {b / a:.2f}x |")
+    if rss and None not in rss:
+        print(f"\nthe tap's resident memory after the warm-up and after each throughput round: "
+              f"{', '.join(f'{k / 1024:.1f}' for k in rss)} MiB")
     return 0
+
+
+def _rss(pid: int) -> int | None:
+    """A process's resident memory in KiB (Linux), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _quantile(values: list[float], q: float) -> float:
