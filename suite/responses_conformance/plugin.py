@@ -478,7 +478,7 @@ class ConformanceSession:
     @property
     def results(self) -> dict:
         """The scenarios run so far (none when nothing was selected or the preflight failed)."""
-        return self._runner.results if self._runner is not None else {}
+        return self._runner.settled() if self._runner is not None else {}
 
     @property
     def extra_violations(self) -> dict[str, list]:

@@ -167,7 +167,13 @@ class Runner:
 
     @property
     def results(self) -> dict[str, ScenarioResult]:
+        """The scenarios finished so far."""
         return {sid: f.result() for sid, f in list(self._futures.items()) if f.done()}
+
+    def settled(self) -> dict[str, ScenarioResult]:
+        """Every scenario sent, waiting for those still running (each is bounded by the limits):
+        what the run's results are made of, whichever items happened to read them."""
+        return {sid: f.result() for sid, f in list(self._futures.items()) if not f.cancelled()}
 
     def run_preflight(self) -> preflight_mod.Preflight:
         """One plain request before any scenario (preflight.py): a setup mistake ends the run
@@ -231,10 +237,9 @@ class Runner:
         return judged
 
     def pair_violations(self) -> dict[str, list[Violation]]:
-        """The pair findings of every finished scenario whose twin has finished too."""
-        done = self.results
-        return {sid: self.pair(result.scenario)[0] for sid, result in done.items()
-                if result.scenario.compare_shape_with in done}
+        """The pair findings of every finished scenario whose twin was sent (waiting for it)."""
+        return {sid: self.pair(result.scenario)[0] for sid, result in self.results.items()
+                if result.scenario.compare_shape_with in self._futures}
 
     def _redact(self, violation: Violation) -> Violation:
         return replace(violation, message=self.redactor.text(violation.message),
