@@ -95,7 +95,7 @@ def test_a_feature_is_broken_only_by_checks_that_concern_it() -> None:
     ])
     # Usage arithmetic broken everywhere is no feature's fault: the features work, "but see".
     assert table["text"]["status"] == "supported" and "usage.total_is_sum" in table["text"]["see"]
-    assert report.feature_note(table["tools"]) == "works, but see: usage.total_is_sum"
+    assert hr.feature_note(table["tools"]) == "works, but see: usage.total_is_sum"
     # An error check concerns the error envelope; a stream check, streaming.
     assert table["errors"]["broken_by"] == ["error.envelope_shape"]
     assert "ids.item_id_matches" in table["streaming"]["broken_by"]
@@ -103,7 +103,7 @@ def test_a_feature_is_broken_only_by_checks_that_concern_it() -> None:
     # the narrowest feature that holds its failures, not streaming.
     assert table["reasoning"]["broken_by"] == ["framing.http_status_ok"]
     assert "framing.http_status_ok" not in table["streaming"].get("broken_by", [])
-    assert report.feature_note(table["reasoning"]) == "broken: framing.http_status_ok"
+    assert hr.feature_note(table["reasoning"]) == "broken: framing.http_status_ok"
 
 
 # -- the evidence ---------------------------------------------------------------------------------

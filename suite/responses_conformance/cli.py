@@ -25,7 +25,7 @@ from .engine import registry
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["--version"], ["-V"]):
-        from .report import suite_version
+        from . import suite_version
 
         print(f"responses-conformance {suite_version()}")
         return 0

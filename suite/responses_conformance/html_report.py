@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from . import evidence
+from . import evidence, suite_version
 from . import results as results_mod
 from .engine import profiles, registry
 
@@ -469,7 +469,7 @@ def replay_inputs(transcripts: Iterable[Any], *, profile: str = profiles.DEFAULT
     else:
         verdict = "conformant"
     results = {
-        "suite": {"name": "responses-conformance", "version": _suite_version(), "profile": profile},
+        "suite": {"name": "responses-conformance", "version": suite_version(), "profile": profile},
         "generated_at": _now(),
         "target": {"url": None, "model": None, "profile": profile,
                    "label": f"replay of {sum(verdicts.values())} captured transcripts"},
@@ -483,12 +483,6 @@ def replay_inputs(transcripts: Iterable[Any], *, profile: str = profiles.DEFAULT
         + [f"could not read {source}: {message}" for source, message in errors],
     }
     return results, findings
-
-
-def _suite_version() -> str:
-    from .report import suite_version
-
-    return suite_version()
 
 
 def _now() -> str:
@@ -624,7 +618,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         "categories": registry.CATEGORIES,
         "rows": rows,
         "not_selected": not_selected,
-        "features": [{"name": name, **entry, "note": _feature_note(entry)}
+        "features": [{"name": name, **entry, "note": feature_note(entry)}
                      for name, entry in (results.get("features") or {}).items()],
         "causes": [c for c in causes if not c["model_behaviour"]],
         "model_causes": [c for c in causes if c["model_behaviour"]],
@@ -634,10 +628,15 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
     }
 
 
-def _feature_note(entry: Mapping[str, Any]) -> str:
-    from .report import feature_note
+def feature_note(entry: Mapping[str, Any]) -> str:
+    """What the features table says beside a status: what broke it, or what else to look at."""
+    if entry.get("broken_by"):
+        return "broken: " + ", ".join(entry["broken_by"])
+    if entry.get("see") and entry.get("status") == "supported":
+        return "works, but see: " + ", ".join(entry["see"])
+    return ""
 
-    return feature_note(dict(entry))
+
 
 
 def finding_context(finding: Finding) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pluggy import HookimplMarker
 
-from . import evidence, html_report
+from . import evidence, html_report, suite_version
 from . import results as results_mod
 from .engine import profiles, registry
 from .engine.violations import Severity, Violation
@@ -27,13 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 SHOWN_PER_ITEM = 10
 # pytest's hookimpl marker, without importing pytest here (replay prints through this module).
 hookimpl = HookimplMarker("pytest")
-
-
-def suite_version() -> str:
-    try:
-        return metadata.version("responses-conformance")
-    except metadata.PackageNotFoundError:
-        return "dev"
 
 
 def scenario_catalogue(profile: str | None = None, *, as_json: bool = False) -> str:
@@ -334,15 +326,6 @@ def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = 
             entry["reason"] = refused[0]["reason"]
         table[feature] = entry
     return table
-
-
-def feature_note(entry: dict[str, Any]) -> str:
-    """What the features table says beside a status: what broke it, or what else to look at."""
-    if entry.get("broken_by"):
-        return "broken: " + ", ".join(entry["broken_by"])
-    if entry.get("see") and entry.get("status") == "supported":
-        return "works, but see: " + ", ".join(entry["see"])
-    return ""
 
 
 def build_results(session: "ConformanceSession", ending: Verdict | None = None) -> dict[str, Any]:

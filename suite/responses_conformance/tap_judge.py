@@ -634,7 +634,7 @@ def _now() -> str:
 
 
 def _suite_version() -> str:
-    from .report import suite_version
+    from . import suite_version
 
     return suite_version()
 

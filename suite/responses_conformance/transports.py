@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from . import ws
 from .engine.assertions import StepView
@@ -24,9 +24,6 @@ from .engine.violations import Violation
 from .http import Exchange, StopReading, _check_api_key, run_exchange
 from .scenarios import Scenario, Step, render
 from .transcript import curl_command, write_transcript, write_ws_transcript
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .runner import Runner
 
 __all__ = ["END_REASONS", "WS_END_REASONS", "REFUSAL_STATUSES", "HttpTransport", "StepResult", "WebSocketTransport",
            "internal_error", "transcript_events"]
@@ -184,7 +181,7 @@ class HttpTransport:
 
     name = "http"
 
-    def __init__(self, runner: "Runner") -> None:
+    def __init__(self, runner: Any) -> None:  # the runner.Runner whose steps it sends
         self.runner = runner
 
     def run(self, scenario: Scenario, step: Step, context: dict, checks: list[str], several: bool) -> StepResult:
@@ -294,7 +291,7 @@ class WebSocketTransport:
 
     name = "websocket"
 
-    def __init__(self, runner: "Runner", sockets: ws.Connections) -> None:
+    def __init__(self, runner: Any, sockets: ws.Connections) -> None:
         self.runner = runner
         self.sockets = sockets
 
