@@ -19,13 +19,12 @@ import pytest
 from . import baseline as baseline_mod
 from . import report
 from . import results as results_mod
-from .engine import profiles, registry
-from .engine.violations import Severity
+from .engine import profiles
 from .http import Limits
 from .preflight import UrlError, check_url
 from .results import Verdict
 from .runner import Runner, Target
-from .scenarios import FEATURES, Scenario, ScenarioError, add_directory, load_all
+from .scenarios import FEATURES, Case, Scenario, ScenarioError, add_directory, load_all
 
 SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -249,17 +248,6 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 # -- fixtures --------------------------------------------------------------------------------
-class Case:
-    def __init__(self, scenario: Scenario, check: registry.Check, severity: Severity) -> None:
-        self.scenario = scenario
-        self.check = check
-        self.severity = severity
-        self.id = f"{scenario.id}:{check.id}"
-
-    def __repr__(self) -> str:
-        return self.id
-
-
 @pytest.fixture
 def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     session: ConformanceSession = request.config.stash[SESSION_KEY]

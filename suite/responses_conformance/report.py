@@ -683,7 +683,7 @@ class HtmlHooks:
         """Keep the item's verdict for the matrix; attach its failure block as an extra."""
         import pytest
 
-        from .plugin import Case
+        from .scenarios import Case
 
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("conformance_case") if callspec else None

@@ -155,6 +155,19 @@ def compaction_shape(steps: dict[str, StepView], step: str) -> Iterator[Finding]
                             f"({counts['input_tokens']} + {counts['output_tokens']})", "$.usage.total_tokens")
 
 
+class Case:
+    """One conformance item: a scenario judged by one check (`text-stream:sequence.increasing`)."""
+
+    def __init__(self, scenario: Scenario, check: registry.Check, severity: Any) -> None:
+        self.scenario = scenario
+        self.check = check
+        self.severity = severity
+        self.id = f"{scenario.id}:{check.id}"
+
+    def __repr__(self) -> str:
+        return self.id
+
+
 class ScenarioError(ValueError):
     """A scenario file is malformed (a usage error)."""
 
