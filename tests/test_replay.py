@@ -455,3 +455,37 @@ def test_replay_writes_the_html_report(tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert "Verdict: not conformant" in html and "usage.total_is_sum" in html
     assert "<script src=" not in html  # self-contained
+
+
+def test_har_entries_that_answer_with_no_response_are_not_judged_as_one() -> None:
+    """input_items is a list, DELETE a deletion object, compact a compaction: a success there is
+    not a Response, and judging it as one would be a false finding. Errors are still envelopes."""
+    from responses_conformance.capture import _har_plan
+
+    def entry(method: str, url: str, status: int = 200, body: str = '{"object": "list", "data": []}') -> dict:
+        return {"request": {"method": method, "url": url},
+                "response": {"status": status, "headers": [], "content": {"text": body, "size": len(body)}}}
+
+    base = "https://api.example/v1/responses"
+    assert _har_plan(entry("GET", base + "/resp_1/input_items")) is None
+    assert _har_plan(entry("DELETE", base + "/resp_1")) is None
+    assert _har_plan(entry("POST", base + "/compact")) is None
+    assert _har_plan(entry("GET", base + "/resp_1"))[0].kind == "response"
+    assert _har_plan(entry("POST", base + "/resp_1/cancel"))[0].kind == "response"
+    assert _har_plan(entry("POST", base))[0].kind == "response"
+    refused = _har_plan(entry("GET", base + "/resp_1/input_items", 404, '{"error": {"message": "No such"}}'))
+    assert refused is not None and refused[0].kind == "error"
+
+
+def test_a_record_without_a_scenario_that_asked_for_a_stream_by_query_is_a_stream() -> None:
+    """A tap's transcript of `GET /responses/{id}?stream=true` (no scenario in its record) is a
+    stream, as the request asked, not a Response body."""
+    from responses_conformance import replay
+
+    record = {"name": "tap-000001", "request": {"method": "GET", "url": "http://127.0.0.1:1/v1/responses/resp_1?stream=true",
+                                                 "headers": [], "body": None},
+              "response": {"status": 200, "headers": [["content-type", "text/event-stream"]]}}
+    expectation, _, what = replay._expectation(record, "openai")
+    assert expectation.kind == "stream" and "stream" in what
+    record["request"]["url"] = "http://127.0.0.1:1/v1/responses/resp_1"
+    assert replay._expectation(record, "openai")[0].kind == "response"

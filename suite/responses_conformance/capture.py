@@ -997,6 +997,18 @@ def _header_list(headers: Any) -> list[tuple[str, str]]:
     return [(str(h.get("name", "")), str(h.get("value", ""))) for h in headers if isinstance(h, dict)]
 
 
+def _answers_with_a_response(method: str, path: str) -> bool:
+    """Does a successful answer to this request carry a Response (or its stream)? `POST
+    /responses`, `GET /responses/{id}` and `POST /responses/{id}/cancel` do; `input_items` (a
+    list), `DELETE` (a deletion object) and `/responses/compact` (a compaction) do not."""
+    tail = [part for part in path[path.rindex("/responses") + len("/responses"):].split("/") if part]
+    if not tail:
+        return method == "POST"
+    if len(tail) == 1:
+        return method == "GET" and tail[0] != "compact"
+    return len(tail) == 2 and tail[1] == "cancel" and method == "POST"
+
+
 def _har_plan(entry: dict) -> tuple[Expectation, int, list[tuple[str, str]], bytes, str] | None:
     """How to check one HAR entry, or None when it is not a /responses exchange we can check."""
     request = entry.get("request")
@@ -1014,6 +1026,8 @@ def _har_plan(entry: dict) -> tuple[Expectation, int, list[tuple[str, str]], byt
     status = response.get("status")
     if not isinstance(status, int) or isinstance(status, bool) or status < 200 or 300 <= status < 400:
         return None  # 0: the browser never got an answer; 1xx/3xx: nothing to check
+    if status < 400 and not _answers_with_a_response(method, path):
+        return None  # a list of input items, a deletion, a compaction: not a Response to check
     content = response.get("content")
     text = content.get("text") if isinstance(content, dict) else None
     if not isinstance(text, str):

@@ -40,6 +40,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from types import SimpleNamespace
 from typing import IO, Any, Iterable, Iterator
 
@@ -473,7 +474,10 @@ def _expectation(record: dict, profile: str) -> tuple[Expectation, list[str] | N
     request = record.get("request") if isinstance(record.get("request"), dict) else {}
     status = (record.get("response") or {}).get("status")
     body = request.get("body")
-    streamed = isinstance(body, dict) and body.get("stream") is True
+    query = parse_qs(urlsplit(str(request.get("url") or "")).query)
+    # Asked for a stream: `"stream": true` in a POST body, or `?stream=true` on a GET (a resume).
+    streamed = (isinstance(body, dict) and body.get("stream") is True) or \
+        query.get("stream", [""])[-1].lower() == "true"
     if isinstance(status, int) and status >= 400:
         return Expectation("error", statuses=(status,)), None, f"HTTP {status}, checked as an error envelope"
     kind = "stream" if streamed else "response"
