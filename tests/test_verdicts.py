@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -333,3 +334,59 @@ def test_an_idempotent_request_on_a_connection_closed_under_it_is_retried_once(t
             runner.close()
     assert len(connections) == 2 and all(line.startswith(b"GET ") for line in connections)
     assert result.error is None and result.status == "passed", (result.error, result.violations)
+
+
+def _picky_target(refuses) -> Any:
+    """A target that answers a plain request with a Response and refuses (400, OpenAI's
+    envelope) the requests `refuses(body)` picks."""
+    import json as json_module
+
+    from .zoo import behaviours as zoo
+
+    final = next(e["response"] for e in reversed(zoo.events()) if e.get("type") == "response.completed")
+    ok = json_module.dumps(final).encode()
+    refusal = (b'{"error": {"message": "Cannot determine type of item", "type": "invalid_request_error", '
+               b'"param": null, "code": null}}')
+
+    def handler(conn, request) -> None:
+        head, _, raw = request.partition(b"\r\n\r\n")
+        try:
+            body = json_module.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        if refuses(body):
+            status, payload = b"400 Bad Request", refusal
+        elif body.get("stream"):
+            status, payload = b"200 OK", zoo.reference_stream()
+            conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                         + payload)
+            return
+        else:
+            status, payload = b"200 OK", ok
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
+    return handler
+
+
+@pytest.mark.parametrize("refuses, expected", [
+    # Input items without `type` refused whether streamed or not: a core shape refused, broken.
+    (lambda body: isinstance(body.get("input"), list), "failed"),
+    # Only streaming refused: the feature is what the target does not offer.
+    (lambda body: body.get("stream") is True, "unsupported"),
+])
+def test_a_refusal_is_unsupported_only_if_the_request_without_the_feature_is_served(tmp_path: Path, refuses,
+                                                                                   expected: str) -> None:
+    from responses_conformance.engine.schemas import SchemaSet
+    from responses_conformance.http import Limits
+    from responses_conformance.runner import Runner, Target
+
+    with _targets.target(_picky_target(refuses)) as url:
+        runner = Runner(Target(url, "sk-abcdefgh12345678", "m"), limits=Limits(timeout=5, idle_timeout=3),
+                        reports_dir=tmp_path, schemas=SchemaSet.load())
+        try:
+            result = runner.result(_scenario("multi-turn-stream"))
+        finally:
+            runner.close()
+    assert result.status == expected, (result.status, result.unsupported, result.violations)
+    if expected == "failed":
+        assert "framing.http_status_ok" in {v.check for v in result.violations}

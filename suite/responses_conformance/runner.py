@@ -345,6 +345,11 @@ class Runner:
                                            "events": done.decoded_events, "request": done.request_json,
                                            **done.context}
             refusal = self._refusal(scenario, step, done, context, transport)
+            if refusal is not None and self._refused_without_the_feature(scenario, step, done, context):
+                # The same request without the optional feature is refused too: what the target
+                # refuses is a core part of it (input items without `type`, say), not the feature.
+                result.violations += done.violations
+                break
             if refusal is not None:
                 late = self._finished_before_cancel(step, context)
                 if late is not None:
@@ -396,6 +401,29 @@ class Runner:
                 "timeout": "the target gave up on the request (request timeout)"}[
             preflight_mod.SETUP_STATUSES[status]]
         return self.redactor.text(f"{what} ({said})")
+
+    def _refused_without_the_feature(self, scenario: Scenario, step: Step, done: StepResult, context: dict) -> bool:
+        """Send the refused request again without the parameters of its optional features
+        (`stream`, `tools`, `previous_response_id`, ...). Refused again: the refusal was not of
+        the feature. Answered: the feature is what the target does not offer. Only for a JSON
+        request that carries such parameters; a feature asked for by the path (compact, resume,
+        cancel) has nothing to take away."""
+        from .scenarios import FEATURE_PARAMETERS
+
+        body = done.request_json
+        if step.websocket or not isinstance(body, dict):
+            return False
+        declared = step.features or (scenario.features if step is scenario.steps[0] else ())
+        feature_keys = {key for feature in set(declared) - CORE_FEATURES for key in FEATURE_PARAMETERS.get(feature, ())}
+        stripped = {key: value for key, value in body.items() if key not in feature_keys}
+        if stripped == body:
+            return False
+        api_key, headers = self.target.credentials(step.auth)
+        exchange = run_exchange(self._http(), method=step.method,
+                                url=self.target.base_url.rstrip("/") + render(step.path, context), api_key=api_key,
+                                json_body=stripped, extra_headers=headers or None, limits=self.limits,
+                                redactor=self.redactor)
+        return exchange.status is not None and 400 <= exchange.status < 500 and exchange.status not in (401, 403, 429)
 
     def _finished_before_cancel(self, step: Step, context: dict) -> str | None:
         """A cancel refused because the response had already finished lost a race; it says
