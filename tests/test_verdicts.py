@@ -390,3 +390,24 @@ def test_a_refusal_is_unsupported_only_if_the_request_without_the_feature_is_ser
     assert result.status == expected, (result.status, result.unsupported, result.violations)
     if expected == "failed":
         assert "framing.http_status_ok" in {v.check for v in result.violations}
+
+
+def test_a_feature_no_step_of_which_was_sent_is_never_supported() -> None:
+    """ws-compact-new-connection failing at its HTTP compact step never reached its WebSocket
+    step: it shows nothing about WebSocket mode (seen on Microsoft's agent server)."""
+    from responses_conformance import report
+
+    def record(sid: str, status: str, features: list[str], run: int, total: int, violations=()) -> dict:
+        return {"id": sid, "status": status, "features": features, "steps_run": run, "steps_total": total,
+                "violations": list(violations)}
+
+    compact = {"check": "schema.compaction", "severity": "must", "message": "HTTP 405"}
+    scenarios = [record("ws-compact-new-connection", "failed", ["websocket", "compact"], 1, 2, [compact]),
+                 record("ws-one-response", "unsupported", ["websocket", "text"], 1, 1)]
+    scenarios[1]["reason"] = "unsupported (WebSocket upgrade refused with HTTP 403)"
+    table = report.feature_table(scenarios)
+    assert table["websocket"]["status"] == "unsupported"
+    assert table["compact"]["status"] == "broken"
+    # A scenario that ran every step and failed on something else still shows its feature at work.
+    scenarios[0]["steps_run"] = 2
+    assert report.feature_table(scenarios)["websocket"]["status"] == "supported"

@@ -210,6 +210,8 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
                    "http_status": done.exchange.status if done.exchange else None, "events": done.events,
                    "transcript": _relative(done.transcript.get("json"), base) if done.transcript else None}
                   for done in result.steps] if len(result.steps) > 1 else [],
+        # Whether every step was sent: a scenario that stopped early saw nothing of its later steps.
+        "steps_run": len(result.steps), "steps_total": len(result.scenario.steps),
         "request": {"method": result.scenario.method, "path": result.scenario.path},
         "http_status": exchange.status if exchange is not None else None,
         "events": result.events,
@@ -304,7 +306,10 @@ def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = 
     table = {}
     for feature, description in FEATURES.items():
         using = [s for s in scenarios if feature in s.get("features", ())]
-        statuses = {s["status"] for s in using if s["id"] not in error_only or feature == "errors"}
+        # A scenario shows a feature at work when it was judged on the target's answers to every
+        # one of its steps; one that failed before its later steps saw nothing of them.
+        statuses = {s["status"] for s in using if (s["id"] not in error_only or feature == "errors")
+                    and (s["status"] != str(Status.FAILED) or s.get("steps_run", 1) >= s.get("steps_total", 1))}
         refused = [s for s in using if s.get("status") == str(Status.UNSUPPORTED)]
         mine = {s["id"] for s in using}
         broken_by = [c for c in failing if feature in blames.get(c, ()) and failing[c] & mine]
