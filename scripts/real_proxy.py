@@ -272,7 +272,11 @@ CITE = re.compile(r"^(?P<path>litellm/[\w/.-]+\.py): (?P<function>[\w.]+): (?P<w
 def load_confirmations(path: Path = CONFIRMATIONS) -> dict[str, list[dict]]:
     """check id -> its entries, each {"cite", and optionally "routes", "scenarios", "match"}:
     a bare string is one entry for every finding of that check."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return confirmation_entries(json.loads(path.read_text(encoding="utf-8")))
+
+
+def confirmation_entries(data: dict) -> dict[str, list[dict]]:
+    """check id -> its entries, from one confirmations table (keys starting with _ are notes)."""
     out: dict[str, list[dict]] = {}
     for check, value in data.items():
         if check.startswith("_"):

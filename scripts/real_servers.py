@@ -381,26 +381,7 @@ def load_confirmations(server_key: str) -> dict[str, list[dict]]:
     if server_key == "litellm":
         return rp.load_confirmations()
     data = json.loads(CONFIRMATIONS.read_text(encoding="utf-8")) if CONFIRMATIONS.is_file() else {}
-    out: dict[str, list[dict]] = {}
-    for check, value in (data.get(server_key) or {}).items():
-        if check.startswith("_"):
-            continue
-        entries = value if isinstance(value, list) else [value]
-        out[check] = [{"cite": e} if isinstance(e, str) else dict(e) for e in entries]
-    return out
-
-
-def find_entry(confirmations: dict[str, list[dict]], check: str, route: str, scenario: str,
-               message: str) -> tuple[int, dict] | None:
-    for index, entry in enumerate(confirmations.get(check, [])):
-        if "routes" in entry and route not in entry["routes"]:
-            continue
-        if "scenarios" in entry and scenario not in entry["scenarios"]:
-            continue
-        if "match" in entry and not re.search(entry["match"], message):
-            continue
-        return index, entry
-    return None
+    return rp.confirmation_entries(data.get(server_key) or {})
 
 
 def verify_cite(cite: str, code_root: Path | None) -> str | None:
@@ -512,7 +493,7 @@ def target_section(t: dict, replacements: dict[str, str]) -> tuple[list[str], li
             detail = (detail + "; " if detail else "") + cell(scrub(str(extra), replacements), 160)
         lines.append(f"| `{scenario['id']}` | {scenario['status']} | {must} | {should} | {detail} |")
         for v in violations:
-            found = find_entry(confirmations, v["check"], t["route"], scenario["id"], v["message"])
+            found = rp.find_entry(confirmations, v["check"], t["route"], scenario["id"], v["message"])
             severity = "model behaviour" if v.get("model_behaviour") else v["severity"]
             key = (v["check"], severity, found[0] if found else None)
             entry = deviations.setdefault(key, {"check": v["check"], "severity": severity, "scenarios": [],

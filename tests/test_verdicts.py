@@ -224,14 +224,22 @@ def test_run_takes_the_current_folder_as_its_root(tmp_path: Path, server) -> Non
 
 
 # -- in-process: the runner's own judgement of what is not the protocol ------------------------
-def _runner(server, tmp_path: Path):
+def _runner(server, tmp_path: Path, *, url: str | None = None, key: str = "sk-abcdefgh12345678"):
+    """A runner for `server` (a ReferenceServer), or for a stub target at `url`."""
     from responses_conformance.engine.schemas import SchemaSet
     from responses_conformance.http import Limits
     from responses_conformance.runner import Runner, Target
 
-    target = Target(server.base_url, server.api_key, "ref-model-1")
+    target = Target(server.base_url, server.api_key, "ref-model-1") if server is not None else Target(url, key, "m")
     return Runner(target, limits=Limits(timeout=10, idle_timeout=5, connect_timeout=2), reports_dir=tmp_path,
                   schemas=SchemaSet.load())
+
+
+def _one(runner, scenario_id: str):
+    try:
+        return runner.result(_scenario(scenario_id))
+    finally:
+        runner.close()
 
 
 def _scenario(scenario_id: str):
@@ -309,10 +317,6 @@ def test_a_pair_finding_is_in_results_whichever_items_ran(tmp_path: Path) -> Non
 def test_an_idempotent_request_on_a_connection_closed_under_it_is_retried_once(tmp_path: Path) -> None:
     """A keep-alive connection the server closed just as the request went out is the client's
     race: a GET is sent again on a fresh connection, once, before the target is called untestable."""
-    from responses_conformance.engine.schemas import SchemaSet
-    from responses_conformance.http import Limits
-    from responses_conformance.runner import Runner, Target
-
     body = (b'{"error": {"message": "No response found with id resp_0.", "type": "invalid_request_error", '
             b'"param": null, "code": null}}')
     connections = []
@@ -326,12 +330,7 @@ def test_an_idempotent_request_on_a_connection_closed_under_it_is_retried_once(t
                      + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
 
     with _targets.target(first_closed_then_404) as url:
-        runner = Runner(Target(url, "sk-abcdefgh12345678", "m"), limits=Limits(timeout=5, idle_timeout=3),
-                        reports_dir=tmp_path, schemas=SchemaSet.load())
-        try:
-            result = runner.result(_scenario("error-unknown-response-id"))
-        finally:
-            runner.close()
+        result = _one(_runner(None, tmp_path, url=url), "error-unknown-response-id")
     assert len(connections) == 2 and all(line.startswith(b"GET ") for line in connections)
     assert result.error is None and result.status == "passed", (result.error, result.violations)
 
@@ -376,17 +375,8 @@ def _picky_target(refuses) -> Any:
 ])
 def test_a_refusal_is_unsupported_only_if_the_request_without_the_feature_is_served(tmp_path: Path, refuses,
                                                                                    expected: str) -> None:
-    from responses_conformance.engine.schemas import SchemaSet
-    from responses_conformance.http import Limits
-    from responses_conformance.runner import Runner, Target
-
     with _targets.target(_picky_target(refuses)) as url:
-        runner = Runner(Target(url, "sk-abcdefgh12345678", "m"), limits=Limits(timeout=5, idle_timeout=3),
-                        reports_dir=tmp_path, schemas=SchemaSet.load())
-        try:
-            result = runner.result(_scenario("multi-turn-stream"))
-        finally:
-            runner.close()
+        result = _one(_runner(None, tmp_path, url=url), "multi-turn-stream")
     assert result.status == expected, (result.status, result.unsupported, result.violations)
     if expected == "failed":
         assert "framing.http_status_ok" in {v.check for v in result.violations}
