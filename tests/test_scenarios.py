@@ -201,3 +201,18 @@ def test_a_malformed_scenario_file_is_named_with_where(data: dict, says: str) ->
     with pytest.raises(scenarios.ScenarioError) as raised:
         scenarios._read(json.dumps(data), "mine.json")
     assert str(raised.value).startswith("mine.json: ") and says in str(raised.value)
+
+
+def test_a_runs_own_scenario_folders_do_not_stay_for_the_next_run(tmp_path: Path) -> None:
+    """Scenario folders are an argument of each load, not state of the module: a second run in
+    the same process (pytest.main twice, a tool embedding the suite) sees only its own."""
+    from responses_conformance import scenarios
+
+    (tmp_path / "mine.json").write_text(json.dumps({
+        "id": "my-own", "description": "d", "features": ["text"],
+        "request": {"method": "POST", "path": "/responses", "json": {"model": "{model}", "input": "Hi"}},
+        "expect": {"kind": "response"}}))
+    assert "my-own" in {s.id for s in scenarios.load_all([tmp_path])}
+    assert "my-own" not in {s.id for s in scenarios.load_all()}
+    with pytest.raises(scenarios.ScenarioError, match="not a directory"):
+        scenarios.load_all([tmp_path / "missing"])

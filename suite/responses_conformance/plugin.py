@@ -24,7 +24,7 @@ from .http import Limits
 from .preflight import UrlError, check_url
 from .results import Verdict
 from .runner import Runner, Target
-from .scenarios import FEATURES, Case, Scenario, ScenarioError, add_directory, load_all
+from .scenarios import FEATURES, Case, Scenario, ScenarioError, load_all
 
 SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -124,18 +124,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _configure_session(config: pytest.Config) -> "ConformanceSession":
     try:
-        for folder in config.getoption("scenario_dirs"):
-            add_directory((config.invocation_params.dir / folder).resolve())
-        load_all()
+        scenarios = load_all((config.invocation_params.dir / folder).resolve()
+                             for folder in config.getoption("scenario_dirs"))
     except ScenarioError as exc:
         raise pytest.UsageError(str(exc)) from None
-    session = ConformanceSession(config)
+    session = ConformanceSession(config, scenarios)
     config.stash[SESSION_KEY] = session
     baseline_path = config.getoption("baseline")
     if baseline_path:
         try:
             session.baseline = baseline_mod.load((config.invocation_params.dir / baseline_path).resolve(),
-                                                 {s.id for s in load_all()})
+                                                 {s.id for s in session.scenarios})
         except baseline_mod.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
     from . import fuzz_plugin, xdist_support
@@ -181,8 +180,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     profile = metafunc.config.getoption("conformance_profile")
     upstream = bool(metafunc.config.getoption("upstream_url"))
+    session = metafunc.config.stash.get(SESSION_KEY, None)
+    scenarios = session.scenarios if session is not None else load_all()
     cases = [Case(scenario, check, profiles.get(profile).severity(check.id))
-             for scenario in load_all() for check in scenario.checks(profile, upstream=upstream)]
+             for scenario in scenarios for check in scenario.checks(profile, upstream=upstream)]
     metafunc.parametrize("conformance_case", cases, ids=[case.id for case in cases])
 
 
@@ -377,8 +378,9 @@ def _split_key(headers: tuple[tuple[str, str], ...], auth_header: str, auth_sche
 class ConformanceSession:
     """Per pytest run: the target, the runner, and where the outputs go."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, scenarios: list[Scenario] | None = None) -> None:
         self.config = config
+        self.scenarios = scenarios if scenarios is not None else load_all()  # built-in and --scenarios DIR
         base = config.invocation_params.dir
         self.reports_dir = (base / config.getoption("reports_dir")).resolve()
         results = config.getoption("results_json")
@@ -449,7 +451,8 @@ class ConformanceSession:
                                  embedded=True)
         runner = Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
                         schemas=SchemaSet.load(profile=self.profile),
-                        concurrency=self.config.getoption("concurrency"), required=self.required)
+                        concurrency=self.config.getoption("concurrency"), required=self.required,
+                        scenarios=self.scenarios)
         if self.worker_input is not None:  # the controller sent the preflight; a worker sends none
             from .preflight import Preflight
 

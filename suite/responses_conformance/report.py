@@ -336,14 +336,12 @@ def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = 
 def build_results(session: "ConformanceSession", ending: Verdict | None = None) -> dict[str, Any]:
     """results.json, with THE verdict (results.verdict). `ending`: the run ended before any
     verdict (interrupted, a usage error found by pytest)."""
-    from .scenarios import load_all
-
     ran = session.scenario_records()
     probe = session.preflight
     cause = probe.cause if probe is not None and not probe.ok else None
     scenarios = []
     occurrences: list[dict[str, Any]] = []
-    for scenario in load_all():
+    for scenario in session.scenarios:
         entry = ran.get(scenario.id)
         if entry is None:
             why = f"not sent: {cause}" if cause else "not selected"
@@ -357,7 +355,7 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
     findings = [cause.to_json() for cause in results_mod.causes(occurrences, prefer=_simplest(scenarios))]
     tally = Tally.of(s["status"] for s in scenarios)
     counts = tally.to_json()
-    error_only = frozenset(s.id for s in load_all() if all(step.expect.kind == "error" for step in s.steps))
+    error_only = frozenset(s.id for s in session.scenarios if all(step.expect.kind == "error" for step in s.steps))
     features = feature_table(scenarios, error_only)
     all_violations = [v for s in scenarios for v in s["violations"]]
     by_check: dict[str, list[dict]] = {}

@@ -27,7 +27,7 @@ from .engine.violations import Finding, Severity, Violation
 from .http import Exchange, Limits, make_client, run_exchange
 from .redact import Redactor, header_secrets
 from .results import Status
-from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, render
+from .scenarios import CORE_FEATURES, WRONG_KEY, Scenario, Step, load_all, render
 from .transcript import safe_name, write_transcript
 from .transports import HttpTransport, StepResult, WebSocketTransport, internal_error
 
@@ -134,8 +134,11 @@ def _reads_back_unstored(step: Step, context: dict) -> bool:
 
 class Runner:
     def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any,
-                 profile: str = "openai", concurrency: int = 8, required: frozenset[str] = frozenset()) -> None:
+                 profile: str = "openai", concurrency: int = 8, required: frozenset[str] = frozenset(),
+                 scenarios: list[Scenario] | None = None) -> None:
         self.target = target
+        # The scenarios a twin is looked up in: the run's (built-in and --scenarios DIR), or the built-in ones.
+        self.scenarios = {s.id: s for s in (scenarios if scenarios is not None else load_all())}
         self.profile = profile
         self.limits = limits
         self.reports_dir = reports_dir
@@ -194,13 +197,10 @@ class Runner:
     def prefetch(self, scenarios: Iterable[Scenario]) -> None:
         """Start every scenario now; `result` then only waits for its own. A scenario compared
         with a twin (compare_shape_with) brings its twin along."""
-        from .scenarios import load_all
-
-        by_id = {s.id: s for s in load_all()}
         for scenario in scenarios:
             self._submit(scenario)
-            if scenario.compare_shape_with in by_id:
-                self._submit(by_id[scenario.compare_shape_with])
+            if scenario.compare_shape_with in self.scenarios:
+                self._submit(self.scenarios[scenario.compare_shape_with])
 
     def result(self, scenario: Scenario) -> ScenarioResult:
         return self._submit(scenario).result()
@@ -221,9 +221,7 @@ class Runner:
             known = self._pairs.get(scenario.id)
         if known is not None:
             return known
-        from .scenarios import load_all
-
-        twin = next(s for s in load_all() if s.id == scenario.compare_shape_with)
+        twin = self.scenarios[scenario.compare_shape_with]
         mine, other = self.result(scenario), self.result(twin)
         if mine.final_response is None or other.final_response is None:
             judged: tuple[list[Violation], str | None] = (

@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .engine import registry
 from .engine.assertions import ASSERTIONS, STEP_PARAMETERS, StepView, assertion
@@ -446,26 +446,23 @@ def _read(text: str, source: str) -> Scenario:
     return from_data(data, source)
 
 
-_BUILTIN: list[Scenario] | None = None
-_EXTRA_DIRS: list[Path] = []
+_BUILTIN: list[Scenario] | None = None  # the package's own files, read once (they do not change)
 
 
-def add_directory(directory: Path) -> None:
-    """Scenario files of a user (`--scenarios DIR`), loaded beside the built-in ones."""
-    if not directory.is_dir():
-        raise ScenarioError(f"--scenarios {directory}: not a directory")
-    _EXTRA_DIRS.append(directory)
-
-
-def load_all() -> list[Scenario]:
+def load_all(directories: Iterable[Path] = ()) -> list[Scenario]:
+    """The built-in scenarios and those of `directories` (`--scenarios DIR`): each run passes
+    its own folders, so nothing of one run stays behind for the next in the same process."""
     global _BUILTIN
     if _BUILTIN is None:
         folder = resources.files(__package__) / "scenarios"
         _BUILTIN = [_read(entry.read_text(encoding="utf-8"), entry.name)
                     for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".json")]
     scenarios = list(_BUILTIN)
-    for directory in _EXTRA_DIRS:
-        scenarios += [_read(path.read_text(encoding="utf-8"), str(path)) for path in sorted(directory.glob("*.json"))]
+    for directory in directories:
+        if not Path(directory).is_dir():
+            raise ScenarioError(f"--scenarios {directory}: not a directory")
+        scenarios += [_read(path.read_text(encoding="utf-8"), str(path))
+                      for path in sorted(Path(directory).glob("*.json"))]
     ids = [s.id for s in scenarios]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

@@ -48,16 +48,14 @@ def configure(config: pytest.Config, session: Any) -> None:
         session.worker_input = config.workerinput.get(KEY)
 
 
-def group_of(scenario_id: str) -> str:
-    """The unit of scheduling of a scenario's items: the scenario, with its streamed twin."""
-    from .scenarios import load_all
-
-    twins = {s.id: s.compare_shape_with for s in load_all() if s.compare_shape_with}
-    return twins.get(scenario_id, scenario_id)
-
-
-def _scheduler(config: pytest.Config, log: Any) -> Any:
+def _scheduler(config: pytest.Config, log: Any, scenarios: list[Any]) -> Any:
     from xdist.scheduler import LoadScopeScheduling
+
+    # The unit of scheduling of a scenario's items: the scenario, with its streamed twin.
+    twins = {s.id: s.compare_shape_with for s in scenarios if s.compare_shape_with}
+
+    def group_of(scenario_id: str) -> str:
+        return twins.get(scenario_id, scenario_id)
 
     class ScenarioScheduling(LoadScopeScheduling):
         """Whole scenarios to workers: the scope of `...::test_check[<scenario>:<check>]` is
@@ -94,7 +92,7 @@ class Controller:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        return _scheduler(config, log)
+        return _scheduler(config, log, self.session.scenarios)
 
     def pytest_configure_node(self, node: Any) -> None:
         session = self.session
