@@ -276,29 +276,30 @@ def causes(records: Iterable[Mapping[str, Any]], prefer: Callable[[Mapping[str, 
     cause, the first being its example (the simplest scenario shows a cause best)."""
     groups: dict[tuple[str, str, str], Cause] = {}
     where: dict[tuple[Any, str, Any, str], Cause] = {}  # (scenario, check, path, tier) -> its cause
+
+    def cause_of(record: Mapping[str, Any], tier: str) -> Cause:
+        """The cause of a record's check and message shape, made on first sight."""
+        key = (str(record["check"]), message_shape(record.get("message", "")), tier)
+        if key not in groups:
+            groups[key] = Cause(check=key[0], shape=key[1], tier=tier,
+                                severity=str(record.get("severity", "must")).lower())
+        return groups[key]
+
     summaries = []
     for record in records:
         if folded_count(record.get("message", "")) is not None:
             summaries.append(record)
             continue
         tier = _tier(record)
-        key = (str(record["check"]), message_shape(record.get("message", "")), tier)
-        cause = groups.get(key)
-        if cause is None:
-            cause = groups[key] = Cause(check=key[0], shape=key[1], tier=tier,
-                                        severity=str(record.get("severity", "must")).lower())
+        cause = cause_of(record, tier)
         cause.occurrences.append(dict(record))
         cause.count += 1
-        where.setdefault((record.get("scenario"), key[0], record.get("path"), tier), cause)
+        where.setdefault((record.get("scenario"), cause.check, record.get("path"), tier), cause)
     for record in summaries:
         tier = _tier(record)
         cause = where.get((record.get("scenario"), str(record["check"]), record.get("path"), tier))
         if cause is None:  # nothing listed to attach to: a cause of its own
-            key = (str(record["check"]), message_shape(record.get("message", "")), tier)
-            cause = groups.get(key)
-            if cause is None:
-                cause = groups[key] = Cause(check=key[0], shape=key[1], tier=tier,
-                                            severity=str(record.get("severity", "must")).lower())
+            cause = cause_of(record, tier)
         cause.occurrences.append(dict(record))
         cause.count += folded_count(record["message"]) or 0
     if prefer is not None:
