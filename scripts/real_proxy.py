@@ -456,7 +456,8 @@ def write_table(docs: Path, runs: dict[str, dict], package_root: Path | None, re
 
 
 # -- main -------------------------------------------------------------------------------------
-def _interrupted(signum: int, frame: object) -> None:
+def interrupted(signum: int, frame: object) -> None:
+    """SIGTERM ends a run as Ctrl-C does: every process it started is stopped on the way out."""
     raise KeyboardInterrupt
 
 
@@ -482,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     venv, docs, reports = args.venv.resolve(), args.docs.resolve(), args.reports.resolve()
     work = Path(tempfile.mkdtemp(prefix="real-proxy-"))
     # SIGTERM ends us through the same clean-up as Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     from responses_conformance.reference import ReferenceServer
 
     master_key = "sk-real-proxy-" + secrets.token_hex(16)

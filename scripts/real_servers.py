@@ -115,10 +115,6 @@ class Server:
     code_root: str = ""  # what citations are relative to, for the docs
 
 
-def _venv_python(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
 def _site_packages(venv: Path) -> Path:
     found = sorted(venv.glob("lib/python*/site-packages")) + sorted(venv.glob("Lib/site-packages"))
     if not found:
@@ -154,11 +150,11 @@ def _wait_http(proc: subprocess.Popen | None, url: str, logfile: Path, headers: 
 
 def start_llamacpp(server: Server, venv: Path, work: Path, ctx: dict) -> Started:
     model = work / "tiny-chat.gguf"
-    rp.run_bounded([str(_venv_python(venv)), str(HERE / "tiny_gguf.py"), str(model)], 300,
+    rp.run_bounded([str(rp.venv_python(venv)), str(HERE / "tiny_gguf.py"), str(model)], 300,
                    work / "tiny-gguf.log", "writing the tiny GGUF model")
     port, key = free_port(), "sk-real-servers-" + secrets.token_hex(12)
     logfile = ctx["logs"] / "llama-cpp.log"
-    proc = _popen([str(_venv_python(venv)), str(HERE / "serve_llamacpp.py"), str(model), str(port), key,
+    proc = _popen([str(rp.venv_python(venv)), str(HERE / "serve_llamacpp.py"), str(model), str(port), key,
                    str(SERVER_LIFETIME)], logfile)
     _wait_http(proc, f"http://127.0.0.1:{port}/health", logfile, ok=lambda s: s == 200)
     return Started(proc, f"http://127.0.0.1:{port}/v1", "tiny-llama", key)
@@ -178,7 +174,7 @@ def start_fastresponses(server: Server, venv: Path, work: Path, ctx: dict) -> St
 def start_azure(server: Server, venv: Path, work: Path, ctx: dict) -> Started:
     port, key = free_port(), "sk-real-servers-" + secrets.token_hex(12)
     logfile = ctx["logs"] / "azure-agentserver.log"
-    proc = _popen([str(_venv_python(venv)), str(HERE / "azure_handler.py"), str(port), str(SERVER_LIFETIME)],
+    proc = _popen([str(rp.venv_python(venv)), str(HERE / "azure_handler.py"), str(port), str(SERVER_LIFETIME)],
                   logfile, env=local_env(OTEL_SDK_DISABLED="true"))
     _wait_http(proc, f"http://127.0.0.1:{port}/readiness", logfile)
     # The host has no key of its own (Azure's platform authenticates in front of it): the suite
@@ -207,7 +203,7 @@ def start_transformers(server: Server, venv: Path, work: Path, ctx: dict) -> Sta
     model = ctx["cache"] / "tiny-transformers"
     if model.exists():
         shutil.rmtree(model)
-    rp.run_bounded([str(_venv_python(venv)), str(HERE / "tiny_transformers.py"), str(model)], 600,
+    rp.run_bounded([str(rp.venv_python(venv)), str(HERE / "tiny_transformers.py"), str(model)], 600,
                    ctx["logs"] / "tiny-transformers.log", "writing the tiny transformers model")
     ctx["replacements"][str(model)] = "<tiny model>"
     port = free_port()
@@ -225,7 +221,7 @@ def start_transformers(server: Server, venv: Path, work: Path, ctx: dict) -> Sta
 def cpu_torch_only(venv: Path, requirements: list[str], logs: Path) -> None:
     """Skip (not fail) where installing torch would pull the CUDA libraries (gigabytes)."""
     report = logs / "transformers-dry-run.json"
-    rp.run_bounded([str(_venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+    rp.run_bounded([str(rp.venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
                     "--dry-run", "--report", str(report), *requirements], 600, logs / "transformers-dry-run.log",
                    "resolving torch")
     names = [item["metadata"]["name"] for item in json.loads(report.read_text(encoding="utf-8")).get("install", [])]
@@ -313,7 +309,7 @@ BY_KEY = {s.key: s for s in SERVERS}
 
 
 def installed_versions(venv: Path, server: Server) -> str | None:
-    python = _venv_python(venv)
+    python = rp.venv_python(venv)
     if not python.exists():
         return None
     try:
@@ -342,7 +338,7 @@ def ensure_venv(server: Server, venv: Path, logs: Path) -> bool:
         except Skipped:
             shutil.rmtree(venv, ignore_errors=True)
             raise
-    rp.run_bounded([str(_venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+    rp.run_bounded([str(rp.venv_python(venv)), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
                     *server.pip_args, *server.requirements], INSTALL_TIMEOUT, logs / f"{server.key}-pip-install.log",
                    f"installing {' '.join(server.requirements)}")
     version = installed_versions(venv, server)
@@ -611,10 +607,6 @@ def compare(expected: dict, seen: dict, strict: bool = False) -> list[str]:
 
 
 # -- main -------------------------------------------------------------------------------------
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -649,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     cache, reports = args.cache.resolve(), args.reports.resolve()
     logs = cache / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGTERM, rp.interrupted)
     from responses_conformance.reference import ReferenceServer
 
     date = dt.datetime.now(dt.timezone.utc).date().isoformat()

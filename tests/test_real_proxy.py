@@ -10,13 +10,14 @@ installed LiteLLM (the entries themselves were written by reading that code).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ._scripts import load_script
 
 pytestmark = pytest.mark.real_proxy
 
@@ -25,17 +26,9 @@ SCRIPT = ROOT / "scripts" / "real_proxy.py"
 RUN_TIMEOUT = 3000  # a first pip install of litellm[proxy] included
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("real_proxy_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def script():
-    return _script()
+    return load_script("real_proxy")
 
 
 @pytest.fixture(scope="module")

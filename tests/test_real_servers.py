@@ -11,13 +11,14 @@ the two lightest servers on every submission).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ._scripts import load_script
 
 real = pytest.mark.real_servers  # the tests that install and run the servers
 
@@ -26,18 +27,9 @@ SCRIPT = ROOT / "scripts" / "real_servers.py"
 RUN_TIMEOUT = 3600  # cold installs included (LiteLLM's proxy extras are the largest)
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("real_servers_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def script():
-    return _script()
+    return load_script("real_servers")
 
 
 @pytest.fixture(scope="module")
