@@ -148,6 +148,7 @@ def test_a_malformed_user_scenario_is_a_usage_error(tmp_path: Path) -> None:
 def test_only_the_first_step_or_a_declared_one_can_be_refused_as_unsupported(tmp_path: Path) -> None:
     from responses_conformance.http import Exchange
     from responses_conformance.runner import StepResult
+    from responses_conformance.transports import HttpTransport
 
     runner = Runner(Target("http://127.0.0.1:9/v1", "sk-x", "m"), limits=Limits(), reports_dir=tmp_path,
                     schemas=None)
@@ -161,18 +162,19 @@ def test_only_the_first_step_or_a_declared_one_can_be_refused_as_unsupported(tmp
             return StepResult(step=step, exchange=exchange, body_json={"error": {"message": "No response found"}})
 
         # The stored response is gone at once: broken (I-02), never "unsupported".
-        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1])) is None
+        http = HttpTransport(runner)
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), {}, http) is None
         stored = {"steps": {"create": {"response": {"id": "resp_1", "store": True}}}}
-        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), stored) is None
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), stored, http) is None
         # ... but a target that never said it stored the response (no `store: true` in its answer,
         # as llama.cpp's server) may refuse to read it back: it has no state.
         unstored = {"steps": {"create": {"response": {"id": "resp_1"}}}}
-        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), unstored) == \
+        assert runner._refusal(retrieve, retrieve.steps[1], refused(retrieve.steps[1]), unstored, http) == \
             "HTTP 404: No response found"
         # Refusing to resume is an honest answer for a target without resume (I-07).
-        assert runner._refusal(resume, resume.steps[1], refused(resume.steps[1])) == "HTTP 404: No response found"
+        assert runner._refusal(resume, resume.steps[1], refused(resume.steps[1]), {}, http) == "HTTP 404: No response found"
         # The first step stands for the scenario's features.
-        assert runner._refusal(retrieve, retrieve.steps[0], refused(retrieve.steps[0])) is not None
+        assert runner._refusal(retrieve, retrieve.steps[0], refused(retrieve.steps[0]), {}, http) is not None
     finally:
         runner.close()
 

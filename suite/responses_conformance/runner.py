@@ -411,8 +411,8 @@ class Runner:
         body = done.request_json
         if step.websocket or not isinstance(body, dict):
             return False
-        declared = step.features or (scenario.features if step is scenario.steps[0] else ())
-        feature_keys = {key for feature in set(declared) - CORE_FEATURES for key in FEATURE_PARAMETERS.get(feature, ())}
+        feature_keys = {key for feature in self._optional_features(scenario, step, context)
+                        for key in FEATURE_PARAMETERS.get(feature, ())}
         stripped = {key: value for key, value in body.items() if key not in feature_keys}
         if stripped == body:
             return False
@@ -463,23 +463,27 @@ class Runner:
             found += assertions.run(entry["check"], views, args)
         return [self._redact(v) for v in stamp(found, chosen)]
 
-    def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict | None = None,
-                 transport: Any = None) -> str | None:
-        """A clean refusal of an optional feature the step asks for means "unsupported", not
-        "broken"; the transport says what a clean refusal looks like on its wire. Never for a
-        step that expects an error, nor for a feature the user requires (--require)."""
+    @staticmethod
+    def _optional_features(scenario: Scenario, step: Step, context: dict) -> frozenset[str]:
+        """The optional features a step asks for: what a clean refusal may be "unsupported" for,
+        and whose parameters are taken away to tell a refused feature from a refused request."""
         # The first step stands for the scenario's features; a later step may be refused only for
         # the features it declares (resume, delete, input_items, cancel): a GET of a response the
         # target just stored answered 404 is broken (I-02), not unsupported.
         declared = step.features or (scenario.features if step is scenario.steps[0] else ())
-        if not declared and "state" in scenario.features and _reads_back_unstored(step, context or {}):
+        if not declared and "state" in scenario.features and _reads_back_unstored(step, context):
             # ... unless the target never said it stored it: an answer without `store: true`
             # makes reading it back a request for a feature the target may not have.
             declared = ("state",)
-        optional = frozenset(declared) - CORE_FEATURES
+        return frozenset(declared) - CORE_FEATURES
+
+    def _refusal(self, scenario: Scenario, step: Step, done: StepResult, context: dict, transport: Any) -> str | None:
+        """A clean refusal of an optional feature the step asks for means "unsupported", not
+        "broken"; the transport says what a clean refusal looks like on its wire. Never for a
+        step that expects an error, nor for a feature the user requires (--require)."""
+        optional = self._optional_features(scenario, step, context)
         if optional & self.required or step.expect.kind == "error":
             optional = frozenset()
-        transport = transport or (WebSocketTransport(self, None) if step.websocket else HttpTransport(self))
         return transport.refused(scenario, step, done, optional)
 
     def _note_answer(self, scenario: Scenario, exchange: Any) -> None:
