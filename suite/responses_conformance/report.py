@@ -478,8 +478,7 @@ def write_usage_error(path: Path, message: str) -> None:
 def counts_line(summary: dict[str, Any]) -> str:
     """`scenarios 40 passed, 1 failed, 2 unsupported`: every status that occurs."""
     by_status = summary.get("by_status") or {}
-    parts = [f"{n} {status}" for status, n in by_status.items()]
-    return f"scenarios {', '.join(parts) if parts else 'none run'}"
+    return f"scenarios {Tally({Status(k): n for k, n in by_status.items()}).line() if by_status else 'none run'}"
 
 
 def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str:
