@@ -1,14 +1,21 @@
 """Replay throughput: how fast `responses-conformance replay` checks a large capture.
 
-    python benchmarks/replay_throughput.py                 # 1,000,000 events, all three measurements
+    python benchmarks/replay_throughput.py                 # 1,000,000 events a shape, all measurements
     python benchmarks/replay_throughput.py --events 200000 # quicker
+    python benchmarks/replay_throughput.py --shape seed    # one shape only
     python benchmarks/replay_throughput.py --sdk-events 100000   # the SDK on a prefix only (it is slow)
 
-It writes a synthetic capture modelled on real OpenAI traffic (the January 2026 capture's
+It writes synthetic captures modelled on real OpenAI traffic (the January 2026 capture's
 Response object and event shapes; text streams with `obfuscation` padding and function-call
-streams with argument deltas; 50-350 deltas a stream), as server-sent events, one stream after
-another, into a temporary folder. Then it measures, each in a fresh subprocess that reads the
-same file in 64 KiB chunks:
+streams with argument deltas), as server-sent events, one stream after another, into a
+temporary folder, in two shapes:
+
+  long    50-350 deltas a stream: the cost of the deltas dominates;
+  seed    shaped like the January capture itself: about 15 events a stream (2-14 deltas), so
+          the large `response.created`, `response.in_progress` and `response.completed`
+          objects are a good part of the bytes and of the work.
+
+For each shape it measures, each in a fresh subprocess that reads the same file in 64 KiB chunks:
 
   floor   split the SSE lines and json.loads every `data:` payload: decoding and nothing else;
   sdk     the official `openai` package's types: pydantic TypeAdapter(ResponseStreamEvent)
@@ -21,8 +28,8 @@ and process start-up excluded) and its peak resident memory (getrusage ru_maxrss
 to its resident memory before the loop. The floor and replay run in three interleaved rounds
 (`--repeat`) and keep their fastest; the SDK, slowest by far, runs once. `replay` is run a second
 time on a capture a tenth the size, to show that peak memory does not grow with the number of
-streams. Figures vary with the machine;
-the ratios are what to look at.
+streams. Figures vary with the machine; the ratios to the floor ("vs floor", one line a shape at
+the end) are what to look at.
 """
 from __future__ import annotations
 
@@ -43,6 +50,9 @@ WORDS = ("the", "a", "response", "stream", "token", "model", "server", "client",
          "café", "naïve", "—", "data", "JSON", "\"quoted\"", "line\nbreak", "tab\t", "42", "3.14", "!", "?", ".")
 OBFUSCATION = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 FUNCTIONS = ("get_weather", "search_flights", "lookup_order", "send_email")
+# Per shape: how many deltas a text stream has, and how many words a function call's arguments.
+SHAPES = {"long": {"deltas": (50, 350), "words": (10, 60)},
+          "seed": {"deltas": (2, 14), "words": (1, 6)}}
 
 
 def _response(rid: str, created: int, status: str, output: list, usage: dict | None) -> dict:
@@ -59,8 +69,9 @@ def _response(rid: str, created: int, status: str, output: list, usage: dict | N
     }
 
 
-def _stream(rng: random.Random, n: int) -> list[dict]:
+def _stream(rng: random.Random, n: int, shape: str = "long") -> list[dict]:
     """One response stream as event payloads (sequence numbers added by the caller)."""
+    deltas_range, words_range = SHAPES[shape]["deltas"], SHAPES[shape]["words"]
     rid = f"resp_{rng.getrandbits(200):050x}"
     created = 1767340552 + n
     events: list[dict] = [
@@ -77,7 +88,7 @@ def _stream(rng: random.Random, n: int) -> list[dict]:
         events.append({"type": "response.output_item.added", "output_index": 0, "item": item})
         events.append({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
                        "part": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}})
-        deltas = [(" " if i else "") + rng.choice(WORDS) for i in range(rng.randint(50, 350))]
+        deltas = [(" " if i else "") + rng.choice(WORDS) for i in range(rng.randint(*deltas_range))]
         for delta in deltas:
             events.append({"type": "response.output_text.delta", "item_id": mid, "output_index": 0,
                            "content_index": 0, "delta": delta, "logprobs": [], "obfuscation": pad()})
@@ -95,7 +106,7 @@ def _stream(rng: random.Random, n: int) -> list[dict]:
         item = {"id": fid, "type": "function_call", "status": "in_progress", "arguments": "", "call_id": call,
                 "name": name}
         events.append({"type": "response.output_item.added", "output_index": 0, "item": item})
-        arguments = json.dumps({"query": " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 60)))})
+        arguments = json.dumps({"query": " ".join(rng.choice(WORDS) for _ in range(rng.randint(*words_range)))})
         pieces = [arguments[i:i + 4] for i in range(0, len(arguments), 4)]
         for piece in pieces:
             events.append({"type": "response.function_call_arguments.delta", "item_id": fid, "output_index": 0,
@@ -115,13 +126,13 @@ def _stream(rng: random.Random, n: int) -> list[dict]:
     return events
 
 
-def generate(path: Path, events: int, seed: int = SEED) -> tuple[int, int]:
-    """Write a capture of at least `events` events; returns (events, streams)."""
+def generate(path: Path, events: int, seed: int = SEED, shape: str = "long") -> tuple[int, int]:
+    """Write a capture of at least `events` events of one shape; returns (events, streams)."""
     rng = random.Random(seed)
     written = streams = 0
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         while written < events:
-            for seq, payload in enumerate(_stream(rng, streams)):
+            for seq, payload in enumerate(_stream(rng, streams, shape)):
                 payload = {"type": payload["type"], "sequence_number": seq, **payload}
                 data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
                 out.write(f"event: {payload['type']}\ndata: {data}\n\n")
@@ -225,15 +236,75 @@ def _child(name: str, path: Path, limit: int | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+LABELS = {"floor": "(a) floor: json.loads of each data: line",
+          "sdk": "(b) openai SDK: TypeAdapter.validate_json",
+          "replay": "(c) replay: every check (CaptureReader)"}
+
+
+def bench_shape(shape: str, folder: Path, args: argparse.Namespace, sdk: bool) -> float:
+    """Generate and measure one shape; print its table and return replay's ratio to the floor."""
+    big = (args.keep.with_name(f"{args.keep.stem}-{shape}{args.keep.suffix}") if args.keep
+           else folder / f"capture-{shape}.sse")
+    small = folder / f"capture-{shape}-tenth.sse"
+    started = time.perf_counter()
+    events, streams = generate(big, args.events, shape=shape)
+    generate(small, max(1, args.events // 10), seed=SEED + 1, shape=shape)
+    print(f"\nshape {shape}: {events:,} events in {streams:,} streams ({events / streams:.1f} a stream), "
+          f"{big.stat().st_size / 2**20:,.0f} MiB (generated in {time.perf_counter() - started:.1f} s)")
+    plan = [("floor", None), ("replay", None)]
+    if sdk:
+        plan.insert(1, ("sdk", args.sdk_events))
+    results: dict[str, dict] = {}
+    peaks: dict[str, int] = {}
+    # Rounds interleave the measurements, so that a busy moment of the machine does not hit
+    # one of them only; each keeps its fastest round, and its highest peak memory. The SDK,
+    # the slowest by far, runs in the first round only.
+    for round_ in range(max(1, args.repeat)):
+        for name, limit in plan:
+            if name == "sdk" and round_:
+                continue
+            run = _child(name, big, limit)
+            if name not in results or run["seconds"] < results[name]["seconds"]:
+                results[name] = run
+            peaks[name] = max(peaks.get(name, 0), run["peak_kib"])
+    for name in results:
+        results[name]["peak_kib"] = peaks[name]
+    tenth = _child("replay", small, None)
+
+    floor = results["floor"]["events"] / results["floor"]["seconds"]
+    print(f"{'measurement':<44} {'events':>11} {'events/s':>11} {'vs floor':>9} {'peak RSS':>10} {'growth':>9}")
+    for name, _ in plan:
+        r = results[name]
+        rate = r["events"] / r["seconds"]
+        print(f"{LABELS[name]:<44} {r['events']:>11,} {rate:>11,.0f} {floor / rate:>8.1f}x "
+              f"{r['peak_kib'] / 1024:>8.1f}M {(r['peak_kib'] - r['rss_before_kib']) / 1024:>+8.1f}M")
+    rate = tenth["events"] / tenth["seconds"]
+    print(f"{'(c) replay on a capture a tenth the size':<44} {tenth['events']:>11,} {rate:>11,.0f} "
+          f"{floor / rate:>8.1f}x {tenth['peak_kib'] / 1024:>8.1f}M "
+          f"{(tenth['peak_kib'] - tenth['rss_before_kib']) / 1024:>+8.1f}M")
+    replay = results["replay"]["events"] / results["replay"]["seconds"]
+    if "sdk" in results:
+        rate = results["sdk"]["events"] / results["sdk"]["seconds"]
+        print(f"replay is {replay / rate:.1f}x the SDK's speed"
+              + (f"; the SDK rejected {results['sdk']['errors']:,} events" if results["sdk"]["errors"] else ""))
+    if results["replay"]["errors"]:
+        print(f"WARNING: {results['replay']['errors']} transcripts did not pass: the capture is not clean")
+    return floor / replay
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the capture (default 1,000,000)")
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help="events in the capture of each shape (default 1,000,000)")
+    parser.add_argument("--shape", choices=(*SHAPES, "both"), default="both",
+                        help="which shape of capture to measure (default: both)")
     parser.add_argument("--sdk-events", type=int, default=None,
                         help="measure the SDK on this many events only (default: all)")
     parser.add_argument("--skip-sdk", action="store_true", help="leave out the SDK measurement")
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds of the floor and replay measurements; the fastest counts (default 3)")
-    parser.add_argument("--keep", type=Path, default=None, help="write the capture here and keep it")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="write the captures here (NAME-long.sse, NAME-seed.sse) and keep them")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("path", nargs="?", type=Path, help=argparse.SUPPRESS)
@@ -242,61 +313,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.measure, args.path, args.limit)))
         return 0
 
+    sdk = not args.skip_sdk
+    if sdk:
+        import importlib.util
+
+        if importlib.util.find_spec("openai") is None or importlib.util.find_spec("pydantic") is None:
+            print("(b) left out: the openai package is not installed (pip install -e '.[test]')")
+            sdk = False
+    print(f"Python {sys.version.split()[0]}")
+    shapes = list(SHAPES) if args.shape == "both" else [args.shape]
+    ratios: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as folder:
-        big = args.keep or Path(folder) / "capture.sse"
-        small = Path(folder) / "capture-tenth.sse"
-        started = time.perf_counter()
-        events, streams = generate(big, args.events)
-        generate(small, max(1, args.events // 10), seed=SEED + 1)
-        print(f"capture: {events:,} events in {streams:,} streams, {big.stat().st_size / 2**20:,.0f} MiB "
-              f"(generated in {time.perf_counter() - started:.1f} s); Python {sys.version.split()[0]}")
-        plan = [("floor", None), ("replay", None)]
-        if not args.skip_sdk:
-            import importlib.util
-
-            if importlib.util.find_spec("openai") is None or importlib.util.find_spec("pydantic") is None:
-                print("(b) left out: the openai package is not installed (pip install -e '.[test]')")
-            else:
-                plan.insert(1, ("sdk", args.sdk_events))
-        results: dict[str, dict] = {}
-        peaks: dict[str, int] = {}
-        # Rounds interleave the measurements, so that a busy moment of the machine does not hit
-        # one of them only; each keeps its fastest round, and its highest peak memory. The SDK,
-        # the slowest by far, runs in the first round only.
-        for round_ in range(max(1, args.repeat)):
-            for name, limit in plan:
-                if name == "sdk" and round_:
-                    continue
-                run = _child(name, big, limit)
-                if name not in results or run["seconds"] < results[name]["seconds"]:
-                    results[name] = run
-                peaks[name] = max(peaks.get(name, 0), run["peak_kib"])
-        for name in results:
-            results[name]["peak_kib"] = peaks[name]
-        tenth = _child("replay", small, None)
-
-    floor = results["floor"]["events"] / results["floor"]["seconds"]
-    print(f"\n{'measurement':<44} {'events':>11} {'events/s':>11} {'vs floor':>9} {'peak RSS':>10} {'growth':>9}")
-    labels = {"floor": "(a) floor: json.loads of each data: line",
-              "sdk": "(b) openai SDK: TypeAdapter.validate_json",
-              "replay": "(c) replay: every check (CaptureReader)"}
-    for name, _ in plan:
-        r = results[name]
-        rate = r["events"] / r["seconds"]
-        print(f"{labels[name]:<44} {r['events']:>11,} {rate:>11,.0f} {floor / rate:>8.1f}x "
-              f"{r['peak_kib'] / 1024:>8.1f}M {(r['peak_kib'] - r['rss_before_kib']) / 1024:>+8.1f}M")
-    rate = tenth["events"] / tenth["seconds"]
-    print(f"{'(c) replay on a capture a tenth the size':<44} {tenth['events']:>11,} {rate:>11,.0f} "
-          f"{floor / rate:>8.1f}x {tenth['peak_kib'] / 1024:>8.1f}M "
-          f"{(tenth['peak_kib'] - tenth['rss_before_kib']) / 1024:>+8.1f}M")
-    replay = results["replay"]["events"] / results["replay"]["seconds"]
-    if "sdk" in results:
-        sdk = results["sdk"]["events"] / results["sdk"]["seconds"]
-        print(f"\nreplay is {replay / sdk:.1f}x the SDK's speed"
-              + (f"; the SDK rejected {results['sdk']['errors']:,} events" if results["sdk"]["errors"] else ""))
-    if results["replay"]["errors"]:
-        print(f"WARNING: {results['replay']['errors']} transcripts did not pass: the capture is not clean")
-    print("growth: peak RSS minus RSS before the loop (imports and schemas excluded)")
+        for shape in shapes:
+            ratios[shape] = bench_shape(shape, Path(folder), args, sdk)
+    print("\ngrowth: peak RSS minus RSS before the loop (imports and schemas excluded)")
+    for shape, ratio in ratios.items():
+        print(f"replay vs floor, {shape} shape: {ratio:.2f}x")
     return 0
 
 
