@@ -1,4 +1,5 @@
-"""`POST /v1/responses/compact` of the reference server: a conversation compacted.
+"""`POST /v1/responses/compact` of the reference server: a conversation compacted (the
+route is `routes/compact.py`; this module is the request, the answer and the format).
 
 The request (SPEC/OR `CompactResponseMethodPublicBody`): `model` (required), `input` (a
 string or items, as for `POST /v1/responses`), `previous_response_id` (a stored response:
@@ -41,16 +42,11 @@ import hmac
 import json
 import time
 import zlib
-from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from . import errors
-from .errors import ApiError
 from .model import KNOWN_MODELS, Message, count_tokens
-from .records import IdFactory, Record
+from .records import IdFactory
 from .validation import parse_request
 
 #: Faults of the round trip (`create_app(faults=...)`, `--fault`): what each breaks.
@@ -170,28 +166,3 @@ def validate(body: Any) -> None:
     for name in ("previous_response_id", "instructions"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise errors.invalid_type(name, "a string", body[name])
-
-
-def endpoint(*, authenticate: Callable[[Request], None], decode: Callable[[bytes], Any],
-             lookup: Callable[[str], Record | None], error_response: Callable[[ApiError], Response],
-             json_response: Callable[[Any], Response]) -> Callable[[Request], Any]:
-    """The route handler, wired to the app's authentication, store and responses."""
-
-    async def compact(request: Request) -> Response:
-        try:
-            authenticate(request)
-            body = decode(await request.body())
-            validate(body)
-            history: list[Message] = []
-            previous_id = body.get("previous_response_id")
-            if previous_id is not None:
-                record = lookup(previous_id)
-                if record is None:
-                    raise errors.previous_response_not_found(previous_id)
-                history = record.history()[0]
-            answer = compaction(body, history)
-        except ApiError as exc:
-            return error_response(exc)
-        return json_response(answer)
-
-    return compact

@@ -69,7 +69,7 @@ IN_FLIGHT_CODE = "response_already_in_flight"
 
 @dataclass(frozen=True)
 class WsHooks:
-    """What the WebSocket route needs from the app (`app.create_app` builds it)."""
+    """What the WebSocket route needs from the app (`routes/websocket.py` builds it)."""
 
     authenticate: Callable[[Any], None]  # raises ApiError for a missing or wrong key
     denial: Callable[[ApiError], Response]  # the HTTP answer to a refused upgrade
