@@ -25,7 +25,7 @@ from responses_conformance import ws
 from responses_conformance.engine import assertions, fidelity, profiles, registry
 from responses_conformance.engine.assertions import StepView
 from responses_conformance.engine.checker import StreamChecker
-from responses_conformance.engine.checks.consistency import shape_differences
+from responses_conformance.engine.checks.consistency import nonstream_matches_stream
 from responses_conformance.engine.exchange import ExchangeChecker, Expectation
 from responses_conformance.engine.schemas import SchemaSet
 from responses_conformance.engine.violations import Severity, Violation
@@ -343,9 +343,9 @@ def run_exchange(case: dict, frames: list[Any] | None) -> list[Violation]:
         # final response of the same request streamed.
         streamed = final_response([json.loads(data) for data in base_payloads(spec["twin"])])
         plain = checker.final_response
-        check = registry.get("consistency.nonstream_matches_stream")
         assert plain is not None, "no non-streamed body to compare with the twin"
-        violations += [Violation(check.id, check.severity, problem, "$") for problem in shape_differences(streamed, plain)]
+        violations += [Violation(f.check, registry.get(f.check).severity, f.message, f.path)
+                       for f in nonstream_matches_stream(streamed, plain)]
     return violations
 
 

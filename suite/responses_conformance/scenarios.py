@@ -47,12 +47,11 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from .engine import registry
-from .engine.assertions import ASSERTIONS, STEP_PARAMETERS, StepView, assertion
+from .engine.assertions import STEP_PARAMETERS
 from .engine.exchange import Expectation
-from .engine.violations import Finding
 
 WRONG_KEY = "sk-responses-conformance-wrong-key-0000"
 KINDS = ("stream", "response", "error", "any")
@@ -103,56 +102,6 @@ FEATURE_PARAMETERS = {
     "websocket": (),
     "compact": (),
 }
-
-
-@assertion("schema.compaction")
-def compaction_shape(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
-    """`POST /responses/compact` answered with a `response.compaction` object (SPEC/OR CompactResource)."""
-    name = "schema.compaction"
-    view = steps[step]
-    body = view.body
-    if view.status != 200 or not isinstance(body, dict):
-        what = "a JSON object" if isinstance(body, dict) else "no JSON object"
-        yield Finding(name, f"the compaction request answered HTTP {view.status} with {what}", "$")
-        return
-    if body.get("object") != "response.compaction":
-        yield Finding(name, f"object is {body.get('object')!r}, not 'response.compaction'", "$.object")
-    if not isinstance(body.get("id"), str) or not body["id"]:
-        yield Finding(name, f"id is {body.get('id')!r}, not a non-empty string", "$.id")
-    created_at = body.get("created_at")
-    if not isinstance(created_at, int) or isinstance(created_at, bool):
-        yield Finding(name, f"created_at is {created_at!r}, not an integer (Unix seconds)", "$.created_at")
-    output = body.get("output")
-    if not isinstance(output, list):
-        yield Finding(name, f"output is {type(output).__name__}, not a list of items", "$.output")
-    else:
-        compactions = []
-        for index, item in enumerate(output):
-            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-                yield Finding(name, f"output[{index}] is not an item with a string `type`", f"$.output[{index}]")
-            elif item["type"] == "compaction":
-                compactions.append((index, item))
-        if not compactions:
-            types = [i.get("type") for i in output if isinstance(i, dict)]
-            yield Finding(name, f"output holds no `compaction` item (types: {types})", "$.output")
-        for index, item in compactions:
-            if not isinstance(item.get("encrypted_content"), str) or not item["encrypted_content"]:
-                yield Finding(name, f"the compaction item's encrypted_content is {item.get('encrypted_content')!r}, "
-                                    "not a non-empty string", f"$.output[{index}].encrypted_content")
-            if not isinstance(item.get("id"), str) or not item["id"]:
-                yield Finding(name, f"the compaction item's id is {item.get('id')!r}", f"$.output[{index}].id")
-    usage = body.get("usage")
-    if not isinstance(usage, dict):
-        yield Finding(name, f"usage is {usage!r}, not an object", "$.usage")
-        return
-    counts = {key: usage.get(key) for key in ("input_tokens", "output_tokens", "total_tokens")}
-    for key, value in counts.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            yield Finding(name, f"usage.{key} is {value!r}, not a non-negative integer", f"$.usage.{key}")
-            return
-    if counts["total_tokens"] != counts["input_tokens"] + counts["output_tokens"]:
-        yield Finding(name, f"usage.total_tokens is {counts['total_tokens']}, not input_tokens + output_tokens "
-                            f"({counts['input_tokens']} + {counts['output_tokens']})", "$.usage.total_tokens")
 
 
 class Case:
@@ -240,22 +189,23 @@ class Scenario:
             kinds.discard("any")
         if upstream and kinds & {"stream", "response"} and not all(step.websocket for step in self.steps):
             kinds.add("upstream")
-        skipped: set[str] = set()
         if any(step.websocket for step in self.steps):
             kinds.add("websocket")
-            if all(step.websocket for step in self.steps):
-                skipped |= registry.HTTP_ONLY_CHECKS  # nothing HTTP or SSE to judge
-            if not any(step.error_code for step in self.steps):
-                skipped.add("error.code_fits")
+        websocket_only = all(step.websocket for step in self.steps)  # nothing HTTP or SSE to judge
+        # Checks judged only where a scenario asks for them (registry: `asked_by`).
+        asked = {"compare_shape_with": self.compare_shape_with is not None,
+                 "error_code": any(step.error_code for step in self.steps)}
         wanted = {a["check"] for a in self.asserts}
-        if self.compare_shape_with is not None:
-            wanted.add("consistency.nonstream_matches_stream")
         out = []
         for check in registry.CHECKS:
             if not _enabled(check.id, profile):
                 continue
-            if check.id in wanted or (check.applies & kinds and check.id != "consistency.nonstream_matches_stream"
-                                      and check.id not in skipped):
+            if check.id in wanted:
+                out.append(check)
+            elif check.asked_by is not None:
+                if asked[check.asked_by]:
+                    out.append(check)
+            elif check.applies & kinds and not (websocket_only and check.http_only):
                 out.append(check)
         return tuple(out)
 
@@ -407,8 +357,9 @@ def from_data(data: dict, source: str = "") -> Scenario:
         raise ScenarioError(f"{where}: unknown features {unknown}; known: {', '.join(FEATURES)}")
     asserts = tuple(data.get("assert", ()))
     for entry in asserts:
-        if entry.get("check") not in ASSERTIONS:
-            raise ScenarioError(f"{where}: unknown assertion {entry.get('check')!r}; known: {', '.join(ASSERTIONS)}")
+        if entry.get("check") not in registry.ASSERTIONS:
+            raise ScenarioError(f"{where}: unknown assertion {entry.get('check')!r}; "
+                                f"known: {', '.join(registry.ASSERTIONS)}")
         for key, value in entry.items():
             if key in STEP_PARAMETERS and value not in names:
                 raise ScenarioError(f"{where}: {entry['check']} names step {value!r} ({key}), not one of {names}")

@@ -15,7 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from . import registry
 from .checks.consistency import first_difference, representation_difference
+from .registry import MUST, SCENARIO, SHOULD, check
 from .violations import Finding
 
 
@@ -35,18 +37,11 @@ Assertion = Callable[..., Iterator[Finding]]
 # The parameters of assertions below that name a step (the others are values: a word, a count).
 STEP_PARAMETERS = frozenset({"step", "created", "retrieved", "original", "resumed", "delete", "retrieve", "create",
                              "poll", "answer"})
-ASSERTIONS: dict[str, Assertion] = {}
-
-
-def assertion(check_id: str) -> Callable[[Assertion], Assertion]:
-    def register(function: Assertion) -> Assertion:
-        ASSERTIONS[check_id] = function
-        return function
-    return register
 
 
 def run(check_id: str, steps: dict[str, StepView], args: dict[str, Any]) -> list[Finding]:
-    return list(ASSERTIONS[check_id](steps, **args))
+    """The findings of one assertion (a scenario check, declared with @check on its function)."""
+    return list(registry.ASSERTIONS[check_id](steps, **args))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -79,7 +74,9 @@ def _without(event: dict, keys: tuple[str, ...] = ("obfuscation",)) -> dict:
 
 
 # -- state -----------------------------------------------------------------------------------
-@assertion("consistency.retrieve_matches_final")
+@check("consistency.retrieve_matches_final", MUST, SCENARIO,
+       "`GET /responses/{id}` returns the response exactly as the stream finished it.",
+       "SPEC retrieve endpoint; OBS; clients chain and cache on it (I-02, I-03, I-06).")
 def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: str) -> Iterator[Finding]:
     final, got = steps[created].response, steps[retrieved]
     if final is None:
@@ -98,7 +95,9 @@ def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: 
                       f"streamed {_show(seen)}", f"${where}")
 
 
-@assertion("consistency.resume_continues")
+@check("consistency.resume_continues", MUST, SCENARIO,
+       "`GET /responses/{id}?stream=true&starting_after=N` replays the stored events after N, from N+1.",
+       "SPEC starting_after; SDK-PY/SDK-JS resume from the last sequence_number seen (I-07, I-08).")
 def resume_continues(steps: dict[str, StepView], original: str, resumed: str, after: int) -> Iterator[Finding]:
     base, again = steps[original], steps[resumed]
     if again.status != 200:
@@ -135,7 +134,11 @@ def resume_continues(steps: dict[str, StepView], original: str, resumed: str, af
             return
 
 
-@assertion("consistency.context_kept")
+@check("consistency.context_kept", MUST, SCENARIO,
+       "A turn with `previous_response_id` answers with the earlier turns in context (the model recalls them).",
+       "SPEC previous_response_id; a server that accepts and ignores it loses the conversation (I-04, I-13). "
+       "Whether the answer recalls the earlier turn is the model's doing; the protocol half is "
+       "consistency.previous_response_echoed.", model_behaviour=True)
 def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterator[Finding]:
     view = steps[step]
     unfinished = _no_answer(view)
@@ -152,7 +155,10 @@ def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterat
                       "$.output")
 
 
-@assertion("consistency.previous_response_echoed")
+@check("consistency.previous_response_echoed", MUST, SCENARIO,
+       "A response created with `previous_response_id` echoes it, as sent, in the Response object.",
+       "SPEC Response.previous_response_id; a proxy that drops it from the request shows here, whatever the model "
+       "recalls (I-04, I-13).")
 def previous_response_echoed(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half of context_kept: the Response names the response it continues."""
     view = steps[step]
@@ -168,7 +174,9 @@ def previous_response_echoed(steps: dict[str, StepView], step: str) -> Iterator[
                       "$.previous_response_id")
 
 
-@assertion("consistency.deleted_not_retrievable")
+@check("consistency.deleted_not_retrievable", MUST, SCENARIO,
+       "`DELETE /responses/{id}` answers 200 with `deleted: true`, and the response is gone (GET gives 404).",
+       "SPEC delete endpoint; OBS: OpenAI answers {id, object: response.deleted, deleted: true} (I-14, N-07).")
 def deleted_not_retrievable(steps: dict[str, StepView], delete: str, retrieve: str) -> Iterator[Finding]:
     removed, got = steps[delete], steps[retrieve]
     if removed.status is None or not 200 <= removed.status < 300:
@@ -182,7 +190,9 @@ def deleted_not_retrievable(steps: dict[str, StepView], delete: str, retrieve: s
                       "$")
 
 
-@assertion("consistency.unstored_not_retrievable")
+@check("consistency.unstored_not_retrievable", MUST, SCENARIO,
+       "A response created with `store: false` cannot be retrieved (GET gives 404).",
+       "SPEC store; OBS (I-01).")
 def unstored_not_retrievable(steps: dict[str, StepView], retrieve: str) -> Iterator[Finding]:
     got = steps[retrieve]
     if got.status != 404:
@@ -190,7 +200,9 @@ def unstored_not_retrievable(steps: dict[str, StepView], retrieve: str) -> Itera
                       f"GET of a `store: false` response answered HTTP {got.status}, not 404", "$")
 
 
-@assertion("consistency.input_items_listed")
+@check("consistency.input_items_listed", MUST, SCENARIO,
+       "`GET /responses/{id}/input_items` lists the input as a paginated list object.",
+       "SPEC input_items endpoint (list object, first_id, last_id, has_more) (I-14).")
 def input_items_listed(steps: dict[str, StepView], step: str, count: int, has_more: bool | None = None) -> Iterator[Finding]:
     body = steps[step].body
     name = "consistency.input_items_listed"
@@ -211,7 +223,21 @@ def input_items_listed(steps: dict[str, StepView], step: str, count: int, has_mo
         yield Finding(name, f"has_more is {body.get('has_more')!r}, expected {has_more}", "$.has_more")
 
 
-@assertion("consistency.background_lifecycle")
+def _background_inconclusive(steps: dict[str, StepView], create: str, poll: str,
+                             final: str = "completed") -> str | None:
+    """A cancel that found the response already completed tested nothing (a faster backend)."""
+    last = steps[poll].body
+    status = last.get("status") if isinstance(last, dict) else None
+    if final == "cancelled" and steps[poll].status == 200 and status == "completed":
+        return ("the response had completed before the cancel request arrived, so there was nothing left to "
+                "cancel (a faster backend than the scenario's delay)")
+    return None
+
+
+@check("consistency.background_lifecycle", MUST, SCENARIO,
+       "A `background: true` response starts queued or in progress and reaches its final status by polling.",
+       "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11).",
+       inconclusive=_background_inconclusive)
 def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
                          final: str = "completed") -> Iterator[Finding]:
     name = "consistency.background_lifecycle"
@@ -234,8 +260,62 @@ def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
         yield Finding(name, f"polling ended with status {status!r}, expected {final!r}", "$.status")
 
 
+# -- compact ---------------------------------------------------------------------------------
+@check("consistency.compaction_accepted", MUST, SCENARIO,
+       "A request whose `input` carries the `compaction` item `POST /responses/compact` returned is answered with a "
+       "response (HTTP 200, or a response stream over a WebSocket) that does not fail: a target that offers compact "
+       "accepts the items it returns.",
+       "SPEC ResponseCompactionItemParam and OR CompactionSummaryItemParam are input items; OpenAI's compaction guide "
+       "and OR compliance test websocket-compact-new-chain pass the compacted output on as the next input. Only a "
+       "target without compact (the compact request refused) is unsupported. What the answer recalls is "
+       "consistency.context_kept.")
+def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
+    """The request whose `input` carries the `compaction` item `POST /responses/compact` returned
+    is answered with a response (HTTP 200 or a WebSocket response stream), not refused. The
+    protocol half of the round trip; what the answer recalls is consistency.context_kept's."""
+    name = "consistency.compaction_accepted"
+    view = steps[step]
+    sent = view.request if isinstance(view.request, list) else [view.request]
+    carried = [f"input[{index}]" for message in sent if isinstance(message, dict)
+               for index, item in enumerate(message.get("input") if isinstance(message.get("input"), list) else [])
+               if isinstance(item, dict) and item.get("type") == "compaction"]
+    if not carried:
+        return  # the compaction returned no compaction item: schema.compaction reports it
+    what = f"the request carrying the compaction item ({', '.join(carried)})"
+    frame = view.body if isinstance(view.body, dict) and view.body.get("type") == "error" else None  # WebSocket
+    refused = frame is not None and view.response is None
+    if refused or (frame is None and isinstance(view.status, int) and view.status >= 400):
+        envelope = frame or next((b for b in (view.body, view.response) if isinstance(b, dict)), {})
+        error = envelope.get("error") if isinstance(envelope.get("error"), dict) else None
+        status = f"an error frame, status {frame.get('status')}" if frame is not None else f"HTTP {view.status}"
+        if error is None:
+            yield Finding(name, f"{what} was answered {status} without an error envelope or a Response", "$")
+            return
+        details = [f"{key} {error[key]!r}" for key in ("code", "param") if error.get(key)]
+        said = " ".join(str(error.get("message") or "").split())
+        yield Finding(name, f"{what} was refused with {status}{' (' + ', '.join(details) + ')' if details else ''}: "
+                            f"{_show(said, 160)}; a target that offers /responses/compact must accept the items it "
+                            "returns", "$.error")
+        return
+    response = view.response
+    if not isinstance(response, dict):
+        yield Finding(name, f"{what} was answered {f'HTTP {view.status}' if view.status else 'with nothing'} "
+                            "without a Response", "$")
+        return
+    status = response.get("status")
+    if status not in ("completed", "incomplete"):
+        failure = response.get("error") if isinstance(response.get("error"), dict) else {}
+        said = " ".join(str(failure.get("message") or "").split())
+        yield Finding(name, f"{what} ended with status {status!r}"
+                            f"{': ' + _show(said, 160) if said else ''}", "$.status")
+
+
 # -- tools and output ------------------------------------------------------------------------
-@assertion("consistency.tool_called")
+@check("consistency.tool_called", MUST, SCENARIO,
+       "With `tool_choice` required or named, the output holds a function_call whose arguments are JSON matching its parameters.",
+       "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10). Which call a model "
+       "makes, and whether its arguments parse, is the model's doing unless the server constrains it.",
+       model_behaviour=True)
 def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, min_calls: int = 1) -> Iterator[Finding]:
     view = steps[step]
     name = "consistency.tool_called"
@@ -271,7 +351,9 @@ def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, 
             yield Finding(name, f"arguments of {call.get('name')!r} do not match its parameters: {problem}", "$.output")
 
 
-@assertion("consistency.parallel_calls_distinct")
+@check("consistency.parallel_calls_distinct", MUST, SCENARIO,
+       "Parallel function calls each have their own item id and call_id.",
+       "OBS; the server assigns the ids; proxies that merged parallel calls broke agents (J-07).")
 def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     # Whether the arguments parse is the model's doing (consistency.tool_called judges it); the
     # ids are the server's.
@@ -283,7 +365,10 @@ def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[F
             yield Finding(name, f"parallel calls share a {key}: {values}", "$.output")
 
 
-@assertion("consistency.tool_round_trip")
+@check("consistency.tool_round_trip", MUST, SCENARIO,
+       "A `function_call_output` with the call's `call_id` is answered with a completed response that uses it.",
+       "SPEC function_call_output; agents loop on it (I-13, J-03). The protocol half, the request accepted with "
+       "HTTP 200, is framing.http_status_ok; what the answer says is the model's.", model_behaviour=True)
 def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | None = None) -> Iterator[Finding]:
     view = steps[answer]
     name = "consistency.tool_round_trip"
@@ -303,14 +388,23 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
         yield Finding(name, f"the answer does not use the tool output {mentions!r}: {_show(text)}", "$.output")
 
 
-@assertion("consistency.structured_output_valid")
+@check("consistency.structured_output_valid", MUST, SCENARIO,
+       "With `text.format` json_schema (not strict), the output text is JSON valid against the schema.",
+       "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). Without "
+       "`strict: true` the JSON is the model's doing; with it, consistency.structured_output_strict judges; "
+       "`text.format` echoed is consistency.params_echoed.", model_behaviour=True)
 def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The model-behaviour half: a schema the server was not asked to enforce."""
     if not _strict_format(steps[step]):
         yield from _structured_output(steps[step], "consistency.structured_output_valid")
 
 
-@assertion("consistency.structured_output_strict")
+@check("consistency.structured_output_strict", MUST, SCENARIO,
+       "With `text.format` json_schema and `strict: true`, the output text is JSON valid against the schema: the "
+       "server enforces the schema, or refuses the request.",
+       "SPEC ResponseFormatTextJSONSchemaConfig.strict: 'the model will always follow the exact schema'; a server "
+       "that accepts strict and drops it on the way (a bridge that does not pass text.format on) breaks "
+       "responses.parse (L-01, L-02).")
 def structured_output_strict(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half: `strict: true` is the server's promise, whatever the model."""
     if _strict_format(steps[step]):
@@ -347,7 +441,9 @@ def _structured_output(view: StepView, name: str) -> Iterator[Finding]:
         yield Finding(name, f"the output does not match the requested schema: {problem}", "$.output")
 
 
-@assertion("consistency.params_echoed")
+@check("consistency.params_echoed", MUST, SCENARIO,
+       "The Response echoes the request's parameters (temperature, tools, text.format, instructions, ...).",
+       "SPEC Response fields; a proxy that drops a parameter shows it here (L-02).")
 def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> Iterator[Finding]:
     view = steps[step]
     request, response = view.request or {}, view.response or {}
@@ -360,7 +456,12 @@ def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> I
                           f"{key} was sent as {_show(sent)} but the Response says {_show(echoed)}", f"$.{key}")
 
 
-@assertion("consistency.truncation_reported")
+@check("consistency.truncation_reported", MUST, SCENARIO,
+       "Asked for a long answer under a small `max_output_tokens`, the response runs into the limit and ends "
+       "`incomplete` with reason `max_output_tokens`.",
+       "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05). A model may finish "
+       "before the limit (status completed is then right); the protocol half is consistency.output_limit_enforced.",
+       model_behaviour=True)
 def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The model-behaviour half: did the answer run into the limit at all."""
     view = steps[step]
@@ -385,7 +486,11 @@ def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Findi
                   "$.status")
 
 
-@assertion("consistency.output_limit_enforced")
+@check("consistency.output_limit_enforced", MUST, SCENARIO,
+       "A `completed` response reports no more output_tokens than `max_output_tokens`; an `incomplete` one for "
+       "reason `max_output_tokens` reports no fewer.",
+       "SPEC max_output_tokens ('an upper bound') and incomplete_details.reason; more tokens than the limit means "
+       "the limit was not enforced, an early stop reported as truncation misleads clients (H-09, L-05).")
 def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half of truncation: the limit holds, and truncation is not claimed early."""
     view = steps[step]
@@ -407,7 +512,10 @@ def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Fin
                       f"fewer than the limit {limit}", "$.usage.output_tokens")
 
 
-@assertion("consistency.limit_reached_reported")
+@check("consistency.limit_reached_reported", SHOULD, SCENARIO,
+       "A response whose output_tokens equal `max_output_tokens` is `incomplete` with reason `max_output_tokens`.",
+       "OBS: OpenAI reports a response that ran into the limit as incomplete; a model may also stop exactly there, "
+       "so `completed` at the limit is only a remark (H-09).")
 def limit_reached_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     view = steps[step]
     limit = (view.request or {}).get("max_output_tokens") if isinstance(view.request, dict) else None
@@ -421,30 +529,12 @@ def limit_reached_reported(steps: dict[str, StepView], step: str) -> Iterator[Fi
                       "there", "$.status")
 
 
-# Why an assertion could not test what it is about on this target, though nothing was broken
-# (a race the target won, a trigger it does not honour). The runner reports the scenario as
-# "could not test" with this reason instead of a pass.
-Inconclusive = Callable[..., "str | None"]
-INCONCLUSIVE: dict[str, Inconclusive] = {}
-
-
 def inconclusive(check_id: str, steps: dict[str, StepView], args: dict[str, Any]) -> str | None:
-    """The reason an assertion's scenario tested nothing on this target, or None when it did."""
-    function = INCONCLUSIVE.get(check_id)
+    """The reason an assertion's scenario tested nothing on this target, or None when it did
+    (the check's `inconclusive=` function: a race the target won, a trigger it does not honour).
+    The runner reports the scenario as "could not test" with this reason instead of a pass."""
+    function = registry.get(check_id).inconclusive
     return function(steps, **args) if function is not None else None
-
-
-def _background_inconclusive(steps: dict[str, StepView], create: str, poll: str,
-                             final: str = "completed") -> str | None:
-    last = steps[poll].body
-    status = last.get("status") if isinstance(last, dict) else None
-    if final == "cancelled" and steps[poll].status == 200 and status == "completed":
-        return ("the response had completed before the cancel request arrived, so there was nothing left to "
-                "cancel (a faster backend than the scenario's delay)")
-    return None
-
-
-INCONCLUSIVE["consistency.background_lifecycle"] = _background_inconclusive
 
 
 def _output_tokens(response: dict) -> int | None:
@@ -518,46 +608,3 @@ def _schema_problem(value: Any, schema: Any) -> str | None:
         return None
     where = "".join(f"[{p!r}]" for p in error.absolute_path) or "the document"
     return f"{where}: {error.message[:120]}"
-
-
-# -- compact ---------------------------------------------------------------------------------
-@assertion("consistency.compaction_accepted")
-def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
-    """The request whose `input` carries the `compaction` item `POST /responses/compact` returned
-    is answered with a response (HTTP 200 or a WebSocket response stream), not refused. The
-    protocol half of the round trip; what the answer recalls is consistency.context_kept's."""
-    name = "consistency.compaction_accepted"
-    view = steps[step]
-    sent = view.request if isinstance(view.request, list) else [view.request]
-    carried = [f"input[{index}]" for message in sent if isinstance(message, dict)
-               for index, item in enumerate(message.get("input") if isinstance(message.get("input"), list) else [])
-               if isinstance(item, dict) and item.get("type") == "compaction"]
-    if not carried:
-        return  # the compaction returned no compaction item: schema.compaction reports it
-    what = f"the request carrying the compaction item ({', '.join(carried)})"
-    frame = view.body if isinstance(view.body, dict) and view.body.get("type") == "error" else None  # WebSocket
-    refused = frame is not None and view.response is None
-    if refused or (frame is None and isinstance(view.status, int) and view.status >= 400):
-        envelope = frame or next((b for b in (view.body, view.response) if isinstance(b, dict)), {})
-        error = envelope.get("error") if isinstance(envelope.get("error"), dict) else None
-        status = f"an error frame, status {frame.get('status')}" if frame is not None else f"HTTP {view.status}"
-        if error is None:
-            yield Finding(name, f"{what} was answered {status} without an error envelope or a Response", "$")
-            return
-        details = [f"{key} {error[key]!r}" for key in ("code", "param") if error.get(key)]
-        said = " ".join(str(error.get("message") or "").split())
-        yield Finding(name, f"{what} was refused with {status}{' (' + ', '.join(details) + ')' if details else ''}: "
-                            f"{_show(said, 160)}; a target that offers /responses/compact must accept the items it "
-                            "returns", "$.error")
-        return
-    response = view.response
-    if not isinstance(response, dict):
-        yield Finding(name, f"{what} was answered {f'HTTP {view.status}' if view.status else 'with nothing'} "
-                            "without a Response", "$")
-        return
-    status = response.get("status")
-    if status not in ("completed", "incomplete"):
-        failure = response.get("error") if isinstance(response.get("error"), dict) else {}
-        said = " ".join(str(failure.get("message") or "").split())
-        yield Finding(name, f"{what} ended with status {status!r}"
-                            f"{': ' + _show(said, 160) if said else ''}", "$.status")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Iterator
 
-from . import profiles
+from . import profiles, registry
 from .checks import STREAM_MODULES, consistency, ids, schema, usage
 from .checks import framing as framing_checks
 from .sse import SseDecoder, SseEvent, WireNote
@@ -94,19 +94,14 @@ MAX_KEPT_PER_CHECK = 100
 
 
 # One cause, one failure: a schema finding is folded under the specific check that reports the
-# same field (the specific message says more). A schema finding is about the same field when it
-# has the same path, or is its parent object's "'<field>' is a required property".
-FOLDED_UNDER: dict[str, frozenset[str]] = {
-    "schema.event": frozenset({"usage.counters_valid"}),
-    "schema.response": frozenset({"usage.counters_valid"}),
-}
-
-
+# same field (the specific message says more; the specific check declares it: `folds=`). A schema
+# finding is about the same field when it has the same path, or is its parent object's
+# "'<field>' is a required property".
 def fold_derived(derived: list[Finding], primary: list[Finding]) -> list[Finding]:
-    """`derived` without the findings a `primary` finding already reports (FOLDED_UNDER)."""
+    """`derived` without the findings a `primary` finding already reports (registry.FOLDED_UNDER)."""
     covered: set[tuple[str, str]] = set()
     for finding in primary:
-        for check, primaries in FOLDED_UNDER.items():
+        for check, primaries in registry.FOLDED_UNDER.items():
             if finding.check in primaries:
                 covered.add((check, finding.path))
     if not covered:
@@ -223,9 +218,10 @@ class StreamChecker:
 
     def feed(self, item: SseEvent | WireNote) -> list[Violation]:
         if isinstance(item, WireNote):
-            if item.kind not in framing_checks.BAD_WIRE_NOTES:
+            findings = framing_checks.on_wire_note(item)
+            if not findings:
                 return []
-            found = self._stamper.stamp([Finding("framing.sse_well_formed", item.message, f"byte {item.offset}")])
+            found = self._stamper.stamp(findings)
             self.violations.extend(found)
             return found
         return self._check(item.data, item.event, None, item.id)

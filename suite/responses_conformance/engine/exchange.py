@@ -12,6 +12,7 @@ from typing import Any, Iterable
 from . import profiles
 from .checker import Stamper, StreamChecker, check_response_body, parse_json
 from .checks import error as error_checks
+from .registry import MUST, STREAM, SUCCESS, declare
 from .violations import Finding, Violation
 
 MAX_JSON_BODY = 8 * 1024 * 1024  # a Response object or an error envelope is far smaller
@@ -32,6 +33,20 @@ def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
         if name.lower() == "content-type":
             return value.split(";", 1)[0].strip().lower()
     return None
+
+
+declare("framing.http_status_ok", MUST, SUCCESS,
+        "A valid request is answered with HTTP 200.",
+        "SPEC: POST /responses declares 200 for success; OBS: every OpenAI capture.",
+        http_only=True, head=True)
+declare("framing.content_type_event_stream", MUST, STREAM,
+        "A `stream: true` response has Content-Type text/event-stream.",
+        "OR: 'MUST have Content-Type text/event-stream'; rig and routing proxies reject others (real-world A-04, A-05).",
+        http_only=True, head=True)
+declare("framing.content_type_json", MUST, frozenset({"response", "error"}),
+        "A non-streamed response or an HTTP error has Content-Type application/json.",
+        "OR: non-streaming responses are application/json; SDKs parse error bodies as JSON (A-05, G-08).",
+        http_only=True, head=True)
 
 
 class ExchangeChecker:
@@ -210,7 +225,10 @@ class ExchangeChecker:
         body = bytes(self._buffer)
         found: list[Finding] = []
         if self.content_type == "text/event-stream" or (not ok and body.lstrip().startswith((b"event:", b"data:"))):
-            stream = StreamChecker(checks=["error.event_followed_by_failed"], profile=self.profile)
+            # The stream checks that apply to a request that must be refused as well (applies:
+            # stream and error): error.event_followed_by_failed.
+            refusal_checks = [c.id for c in self.profile.checks_for("error") if "stream" in c.applies]
+            stream = StreamChecker(checks=refusal_checks, profile=self.profile)
             stream.feed_bytes(body)
             stream.close()
             said = _first_error_message(body)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from . import registry
 from .assertions import function_calls, output_text
+from .registry import MUST, UPSTREAM
 from .violations import Finding
 
 # Chat Completions finish reasons and the Response status (and incomplete reason) they become.
@@ -48,6 +50,9 @@ def check(final: dict | None, entries: list[dict]) -> Iterator[Finding]:
     yield from _usage(final, upstream)
 
 
+@registry.check("consistency.upstream_text_preserved", MUST, UPSTREAM,
+                "The text that reaches the client is the text the upstream produced.",
+                "What a proxy is for; LiteLLM and other bridges lost or duplicated text (B-14, E-04).")
 def _text(final: dict, upstream: dict) -> Iterator[Finding]:
     expected = upstream.get("text")
     if expected is None:
@@ -58,6 +63,9 @@ def _text(final: dict, upstream: dict) -> Iterator[Finding]:
                       f"the client got {_show(got)}, the upstream produced {_show(expected)}", "$.output")
 
 
+@registry.check("consistency.upstream_tool_calls_preserved", MUST, UPSTREAM,
+                "Tool call names, arguments and call_ids reach the client as the upstream sent them.",
+                "Agents pair outputs by call_id; bridges rewrote ids and merged arguments (D-05, J-06, J-07).")
 def _tool_calls(final: dict, upstream: dict) -> Iterator[Finding]:
     expected = upstream.get("tool_calls") or []
     got = function_calls(final)
@@ -81,6 +89,9 @@ def _tool_calls(final: dict, upstream: dict) -> Iterator[Finding]:
                           f"{_show(want.get('arguments'))}", "$.output")
 
 
+@registry.check("consistency.upstream_finish_preserved", MUST, UPSTREAM,
+                "The upstream's finish reason becomes the matching status (stop: completed, length: incomplete, ...).",
+                "Truncation reported as completed loses the signal (B-11, H-09).")
 def _finish(final: dict, upstream: dict) -> Iterator[Finding]:
     reason = upstream.get("finish_reason")
     if reason not in FINISH_TO_STATUS:
@@ -93,6 +104,9 @@ def _finish(final: dict, upstream: dict) -> Iterator[Finding]:
                       f"{' with reason ' + repr(details.get('reason')) if details else ''}", "$.status")
 
 
+@registry.check("consistency.upstream_usage_preserved", MUST, UPSTREAM,
+                "The token counts that reach the client are the upstream's.",
+                "Usage translated wrongly or dropped by bridges (F-04, F-05, F-06, F-08).")
 def _usage(final: dict, upstream: dict) -> Iterator[Finding]:
     usage, sent = final.get("usage"), upstream.get("usage")
     if not isinstance(sent, dict) or not isinstance(usage, dict):

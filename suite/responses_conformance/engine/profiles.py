@@ -8,12 +8,16 @@ The same finding can be MUST in one profile and SHOULD, or absent, in another (s
   openresponses  the Open Responses specification: `[DONE]` required, its event names,
                  its required fields, no SSE `id:` lines
 
-A profile is data: severity overrides per check id (None switches a check off), the schema
-overlay it validates with, and the event names it knows.
+A profile is data: its severity table keyed by check id (`severities`: the checks it runs and
+how hard), the schema overlay it validates with, and the event names it knows. The table is
+read from the checks' declarations (registry.py: a check's severity in each profile is said
+once, where the check is declared), never written here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Mapping
 
 from . import grammar as g
 from . import registry
@@ -41,15 +45,16 @@ class Profile:
     description: str
     schema_overlay: str | None  # folder under schemas/profiles/, layered over schemas/
     known_event_types: frozenset[str]
-    severities: dict[str, Severity | None] = field(default_factory=dict)
     # Event types of the form `<slug>:<name>` are extensions the spec allows clients to ignore.
     extension_events_allowed: bool = False
 
+    @cached_property
+    def severities(self) -> Mapping[str, Severity | None]:
+        """The profile's severity table: every check id, with None for a check it does not run."""
+        return {check.id: check.severities.get(self.name) for check in registry.CHECKS}
+
     def severity(self, check_id: str) -> Severity | None:
-        if check_id in self.severities:
-            return self.severities[check_id]
-        check = registry.BY_ID[check_id]
-        return check.severity if self.name in check.profiles else None
+        return self.severities[check_id]
 
     def enabled(self, check_id: str) -> bool:
         return self.severity(check_id) is not None
@@ -84,16 +89,9 @@ PROFILES: dict[str, Profile] = {
         schema_overlay="openresponses",
         known_event_types=OPENRESPONSES_EVENT_TYPES,
         extension_events_allowed=True,
-        severities={
-            # OR: "The event field MUST match the type in the event body."
-            "framing.event_name_present": MUST,
-            # OR: "The terminal event MUST be the literal string [DONE]."
-            "framing.no_done_sentinel": None,
-            # OR: sequence numbers are "monotonically increasing"; gaps are allowed.
-            "sequence.starts_at_zero": SHOULD,
-        },
     ),
 }
+assert tuple(PROFILES) == registry.PROFILE_NAMES, "the checks' severity tables name these profiles"
 
 DEFAULT = "openai"
 

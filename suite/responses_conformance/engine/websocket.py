@@ -16,7 +16,10 @@ from typing import Any, Iterable
 from . import grammar as g
 from . import profiles, registry
 from .checker import Stamper, StreamChecker, parse_json
+from .checks import error as error_checks
+from .checks.error import error_frame_problems
 from .exchange import Expectation
+from .registry import MUST, SHOULD, WEBSOCKET, declare
 from .state import Event
 from .violations import Finding, Violation
 
@@ -33,30 +36,6 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def error_frame_problems(frame: dict) -> list[tuple[str, str]]:
-    """What is wrong with a WebSocket error frame: (message, JSON path) pairs (error.ws_error_shape)."""
-    problems = []
-    status, number = frame.get("status"), _int(frame.get("status"))
-    if "status" not in frame:
-        problems.append(("the error frame has no `status` (the HTTP-style status of the failure)", "$.status"))
-    elif number is None:
-        problems.append((f"status is {status!r}, not an integer", "$.status"))
-    elif not 400 <= number <= 599:
-        problems.append((f"status is {status}, not a 4xx or 5xx error status", "$.status"))
-    error = frame.get("error")
-    if not isinstance(error, dict):
-        where = "the error frame has no `error` object" if error is None else f"error is {error!r}, not an object"
-        problems.append((where, "$.error"))
-        return problems
-    message = error.get("message")
-    if not isinstance(message, str) or not message:
-        problems.append((f"error.message is {message!r}, not a non-empty string", "$.error.message"))
-    code = error.get("code")
-    if code is not None and not isinstance(code, str):
-        problems.append((f"error.code is {code!r}, not a string", "$.error.code"))
-    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,6 +68,36 @@ class _Response:
     @property
     def ended(self) -> bool:
         return self.checker.state.ended
+
+
+declare("framing.ws_upgrade_accepted", MUST, WEBSOCKET,
+        "A WebSocket upgrade to `/responses` is answered with HTTP 101 (a target without WebSocket mode refuses "
+        "it with a 4xx, which is reported as unsupported).",
+        "OR: `x-openresponses-websocket` on /responses; RFC 6455 section 4.1: any other answer fails the handshake.")
+declare("framing.ws_text_frames", MUST, WEBSOCKET,
+        "Every frame the server sends is a text frame of valid UTF-8 holding one JSON object.",
+        "OR/SPEC: server messages are the streaming event objects (ResponsesServerEvent); RFC 6455 section 8.1: "
+        "clients fail the connection (1007) on a text frame that is not UTF-8; SDKs json-decode every message.")
+declare("framing.ws_close_clean", SHOULD, WEBSOCKET,
+        "The server closes the connection with a close frame and a normal code (1000 or 1001).",
+        "RFC 6455 section 7.4.1: other codes report a failure (1011 internal error, 1002 protocol error, ...); "
+        "clients retry or fall back to HTTP on them.")
+declare("framing.ws_create_streamed", MUST, WEBSOCKET,
+        "A valid `response.create` is answered with the response's events, not with an error frame.",
+        "OR compliance tests (websocket-response, websocket-sequential-responses): every turn ends with a valid "
+        "completed response; the HTTP twin of framing.http_status_ok.")
+declare("grammar.ws_sequential_responses", MUST, WEBSOCKET,
+        "A connection carries several responses one at a time: each ends with its terminal event before the next "
+        "`response.created`, every `response.create` gets an answer (its response, or an error frame while another "
+        "is in flight), and the server keeps the connection open between them.",
+        "OR 2026-04-24: one in-flight response per connection; OR compliance test websocket-sequential-responses; "
+        "SPEC ResponsesClientEventResponseCreate: requests are processed FIFO. Events carry no response id: "
+        "interleaved responses cannot be told apart.")
+declare("sequence.ws_restarts_at_zero", MUST, WEBSOCKET,
+        "Over a WebSocket every response's events are numbered from 0, as on their own stream: the numbering does "
+        "not carry on from the previous response on the connection.",
+        "OR: sequence_number has 'the same meaning on both transports'; SPEC starting_after resumes address a "
+        "response's own numbers; OBS: every stream starts at 0.")
 
 
 class StepJudge:
@@ -331,37 +340,21 @@ class StepJudge:
     def _error_answer(self, frame: dict, data: str, index: int) -> None:
         event = Event(index=index, data=data, payload=frame, json_ok=True)
         self.answers.append(WsAnswer("error", index, error=frame))
-        findings = [Finding("error.ws_error_shape", message, path) for message, path in error_frame_problems(frame)]
-        status = _int(frame.get("status"))
-        error: dict = frame["error"] if isinstance(frame.get("error"), dict) else {}
-        message = error.get("message")
+        findings = error_checks.error_frame_shape(frame)
         kind = self.expectation.kind
         if kind == "stream":
+            status = _int(frame.get("status"))
+            error: dict = frame["error"] if isinstance(frame.get("error"), dict) else {}
+            message = error.get("message")
             said = f": {_short(str(message))!r}" if message else ""
             findings.append(Finding("framing.ws_create_streamed",
                                     f"an error frame (status {status}){said} answered a valid response.create",
                                     "$"))
         elif kind == "error":
-            expected = self.expectation.statuses
-            if status is not None and expected and status not in expected:
-                why = "a server error for a client mistake" if status >= 500 else "not the status OpenAI uses"
-                findings.append(Finding("error.status_fits",
-                                        f"status {status}, expected {' or '.join(map(str, expected))} ({why})",
-                                        "$.status"))
-            wanted_type = self.expectation.error_type
-            if wanted_type is not None and isinstance(error.get("type"), str) and error["type"] != wanted_type:
-                findings.append(Finding("error.type_fits",
-                                        f"error.type is {error['type']!r}, OpenAI uses {wanted_type!r}",
-                                        "$.error.type"))
-            wanted_param = self.expectation.error_param
-            if wanted_param is not None and error.get("param") != wanted_param:
-                findings.append(Finding("error.param_named",
-                                        f"error.param is {error.get('param')!r}, expected {wanted_param!r}",
-                                        "$.error.param"))
-            if self.error_code is not None and error.get("code") != self.error_code:
-                findings.append(Finding("error.code_fits",
-                                        f"error.code is {error.get('code')!r}, expected {self.error_code!r}",
-                                        "$.error.code"))
+            expectation = self.expectation
+            findings += error_checks.check_error_frame(
+                frame, expected_statuses=expectation.statuses, expected_type=expectation.error_type,
+                expected_param=expectation.error_param, expected_code=self.error_code)
         self._add(findings, event)
 
     def _add(self, findings: list[Finding], event: Event | None = None) -> None:

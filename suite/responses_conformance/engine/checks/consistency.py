@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 from .. import defaults
 from .. import grammar as g
+from ..registry import MUST, RESPONSE, SHOULD, STREAM, SUCCESS, check, declare
 from ..state import Event, ItemState, PartState, StreamState
 from ..violations import Finding
 
@@ -14,6 +15,38 @@ PART_TEXT_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text"
 # on_event reports on these event types only (the checker skips this module for the others).
 EVENT_TYPES = frozenset({g.CREATED, g.IN_PROGRESS, g.QUEUED, *g.TERMINAL, g.PART_DONE, g.SUMMARY_PART_DONE,
                          g.ITEM_DONE, *(t for t, f in g.FAMILIES.items() if f.role == "done")})
+
+
+declare("consistency.deltas_match_done", MUST, STREAM,
+        "The concatenated deltas equal the text of the matching `.done` event.",
+        "OBS: every unedited capture; clients keep either (B-14, E-04, J-05).")
+declare("consistency.part_matches_done", MUST, STREAM,
+        "`content_part.done.part` carries the text of the part's `.done` event.",
+        "OBS: every unedited capture.")
+declare("consistency.item_matches_parts", MUST, STREAM,
+        "The item in `output_item.done` holds the parts closed by `content_part.done`.",
+        "OBS: every unedited capture (E-05).")
+declare("consistency.final_output_matches_items", MUST, STREAM,
+        "The terminal `response.output` equals the `output_item.done` items in index order.",
+        "OBS; openai-python get_final_response reads it (E-01, E-02, D-03, D-05, D-13).")
+declare("consistency.final_output_order", MUST, STREAM,
+        "The terminal `response.output` lists the items in the order they were streamed (by output_index).",
+        "OBS; SDK-JS and OpenClaw address items by position, so a reordered final output pairs the wrong items "
+        "(D-08, D-13).")
+declare("consistency.arguments_accumulate", MUST, STREAM,
+        "A call's `arguments` at `output_item.added` followed by its argument deltas add up to its final "
+        "arguments (an item added with arguments gets deltas only for what follows).",
+        "SDK-PY and SDK-JS append each `function_call_arguments.delta` to the added item's `arguments`; added "
+        "`{}` plus deltas `{}` give the client `{}{}` (J-05).")
+declare("consistency.terminal_status", MUST, SUCCESS,
+        "The terminal status agrees with the event and its fields (completed: no error; incomplete: a reason; failed: an error).",
+        "SPEC field docs; OR; Codex loses truncation and failures otherwise (B-11, H-09).")
+declare("consistency.snapshot_state", SHOULD, STREAM,
+        "`response.created` and `response.in_progress` carry status in_progress (or queued) and an empty output.",
+        "OBS; OR state machine.")
+declare("consistency.annotation_span", MUST, SUCCESS,
+        "Citation spans satisfy 0 <= start_index <= end_index <= len(text).",
+        "OBS: every capture with citations.")
 
 
 def on_event(state: StreamState, event: Event) -> list[Finding]:
@@ -291,6 +324,15 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
         if streamed.get(key) != plain.get(key):
             problems.append(f"{key} {plain.get(key)!r} (non-streamed) vs {streamed.get(key)!r} (streamed)")
     return problems
+
+
+@check("consistency.nonstream_matches_stream", MUST, RESPONSE,
+       "A non-streamed response has the same shape as the final response of the same request streamed.",
+       "OBS; clients switch between modes freely (E-03, D-05).",
+       http_only=True, asked_by="compare_shape_with")
+def nonstream_matches_stream(streamed: dict, plain: dict) -> list[Finding]:
+    """The same request, streamed and not: one finding per way the two Responses differ in shape."""
+    return [Finding("consistency.nonstream_matches_stream", problem, "$") for problem in shape_differences(streamed, plain)]
 
 
 def representation_difference(seen: dict, expected: dict) -> tuple[str, Any, Any] | None:

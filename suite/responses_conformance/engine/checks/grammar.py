@@ -5,8 +5,58 @@ from __future__ import annotations
 from typing import Iterator
 
 from .. import grammar as g
+from ..registry import MUST, SHOULD, STREAM, declare
 from ..state import Event, ItemState, PartState, StreamState
 from ..violations import Finding
+
+
+declare("grammar.created_first", MUST, STREAM,
+        "The first event is `response.created`.",
+        "SDK-PY 'Expected to have received response.created before ...'; SDK-JS throws likewise (B-02, B-03).")
+declare("grammar.in_progress_follows_created", SHOULD, STREAM,
+        "`response.in_progress` follows `response.created` (after `response.queued` in background mode).",
+        "OBS: second event of every OpenAI capture; OR state machine.")
+declare("grammar.lifecycle_event_once", MUST, STREAM,
+        "`response.created` and `response.in_progress` are each sent at most once.",
+        "OBS; OR state machine: a response is created once.")
+declare("grammar.terminal_event_present", MUST, STREAM,
+        "The stream ends with `response.completed`, `response.incomplete` or `response.failed`.",
+        "SDK-PY get_final_response: 'Didn't receive a response.completed event'; Codex retries streams that end without one (B-10, B-12, G-12).")
+declare("grammar.nothing_after_terminal", MUST, STREAM,
+        "No event follows the terminal event (a `[DONE]` sentinel aside).",
+        "OBS; OR: the terminal event ends the response (B-10, A-11).")
+declare("grammar.item_open", MUST, STREAM,
+        "Every item event comes after its item's `output_item.added` and before its `output_item.done`.",
+        "SDK-JS throws 'missing output at index'; Vercel AI SDK 'text part not found' (B-04, B-05, B-09).")
+declare("grammar.item_closed", MUST, STREAM,
+        "Every added output item is closed by `output_item.done` before the terminal event.",
+        "OR item lifecycle; OBS (B-06).")
+declare("grammar.part_open", MUST, STREAM,
+        "Every content-part event comes after its `content_part.added` and before its `content_part.done`.",
+        "OR: text 'MUST be backed by a content part'; SDK-JS (B-04, B-09, D-09).")
+declare("grammar.part_closed", MUST, STREAM,
+        "Every added content part is closed by `content_part.done` before its item is done.",
+        "OR content part lifecycle; OBS.")
+declare("grammar.text_done_once", MUST, STREAM,
+        "Each text or refusal part gets exactly one `.done` event, after its last delta and before `content_part.done`.",
+        "OBS: every OpenAI capture; clients finalise the text on `.done` (B-01).")
+declare("grammar.arguments_done_sent", SHOULD, STREAM,
+        "An item's argument, input or code deltas are closed by their `.done` event "
+        "(`response.function_call_arguments.done`, ...) before `output_item.done`.",
+        "OBS: every OpenAI capture with a call; SPEC documents the `.done` events; clients that run a tool on "
+        "`.done` wait for it in vain (J-06).")
+declare("grammar.event_matches_item_type", MUST, STREAM,
+        "An event family is only used on its item and part type (`output_text.*` on a message's output_text part, ...).",
+        "SDK-JS 'expected output item type'; SDK-PY asserts content.type == 'output_text' (B-08).")
+declare("grammar.items_sequential", SHOULD, STREAM,
+        "Output items are streamed one at a time: an item is done before the next is added.",
+        "OBS: every OpenAI capture; some clients keep one active item (third-party servers interleave parallel calls).")
+declare("grammar.tool_progress_order", SHOULD, STREAM,
+        "Hosted-tool progress events of an item come in their documented order (in_progress, searching, completed, ...).",
+        "SPEC event docs; spec-notes section 6 sub-grammars; clients drive progress indicators from them.")
+declare("grammar.item_status", SHOULD, STREAM,
+        "Items are added with status `in_progress` and done with a final status.",
+        "OR item lifecycle; OBS; Grok CLI needs `status` (H-05, H-06).")
 
 
 def on_event(state: StreamState, event: Event) -> list[Finding]:

@@ -5,6 +5,7 @@ from typing import Any, Iterator
 
 from .. import defaults
 from .. import grammar as g
+from ..registry import MUST, SHOULD, STREAM, SUCCESS, declare
 from ..state import Event, StreamState
 from .consistency import first_difference
 from ..violations import Finding
@@ -14,6 +15,40 @@ IDENTITY_FIELDS = ("id", "created_at", "model")
 # (service_tier is left out: OpenAI reports "auto" while in progress and the tier used at the end.)
 ECHOED_PARAMETERS = tuple(sorted({*defaults.RESPONSE_DEFAULTS, "instructions", "max_output_tokens", "max_tool_calls",
                                   "previous_response_id", "reasoning"}))
+
+
+declare("ids.response_id_stable", MUST, STREAM,
+        "`response.id`, `created_at` and `model` are the same in every lifecycle event.",
+        "OBS; clients chain on the id (D-03, I-06; the Copilot id-rotation capture).")
+declare("ids.response_params_stable", SHOULD, STREAM,
+        "The request parameters a response echoes (`tools`, `tool_choice`, `parallel_tool_calls`, `temperature`, "
+        "...) are the same in `response.created`, `response.in_progress` and the terminal event.",
+        "OBS: every OpenAI capture; they describe one request, so a value that changes is wrong in one of the "
+        "events (a bridge flipping `parallel_tool_calls`).")
+declare("ids.output_index_sequential", MUST, STREAM,
+        "`output_item.added` events use output_index 0, 1, 2, ... in order, each once.",
+        "SDK-JS validateArrayAppend; OpenClaw maps output by position (D-08, D-11, D-12).")
+declare("ids.item_id_matches", MUST, STREAM,
+        "An event's `item_id` is the id of the item at its `output_index`.",
+        "SDK-JS 'expected item_id'; Vercel AI SDK 'text part not found' (D-01, D-04).")
+declare("ids.item_identity_stable", MUST, STREAM,
+        "`output_item.done` keeps the `id`, `type` (and `call_id`) of the added item.",
+        "SDK-JS 'expected output item id'; @ai-sdk/openai crashes (D-02, D-05).")
+declare("ids.item_id_present", MUST, SUCCESS,
+        "Every output item has a non-empty string `id`.",
+        "OR: every item MUST have an id; SDK-JS (D-06).")
+declare("ids.item_ids_unique", MUST, SUCCESS,
+        "Output item ids are unique within a response.",
+        "SDK-JS 'duplicate output item identity'.")
+declare("ids.content_index_sequential", MUST, STREAM,
+        "`content_part.added` events of an item use content_index 0, 1, 2, ... in order.",
+        "SDK-JS; openai-python IndexError (D-09, D-10).")
+declare("ids.annotation_index_sequential", MUST, STREAM,
+        "Annotations of a part are numbered 0, 1, 2, ... in order.",
+        "SDK-JS validateArrayAppend.")
+declare("ids.conventional_prefix", SHOULD, SUCCESS,
+        "Ids use OpenAI's prefixes (`resp_` for responses, `msg_` for messages).",
+        "OBS; clients replay ids to servers that validate prefixes (D-14).")
 
 
 def on_event(state: StreamState, event: Event) -> list[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .. import grammar as g
+from ..registry import MUST, SHOULD, SUCCESS, check
 from ..state import Event, StreamState
 from ..violations import Finding
 
@@ -21,6 +22,22 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
     return []
 
 
+@check("usage.present", MUST, SUCCESS,
+       "A completed or incomplete response carries a `usage` object.",
+       "OBS; Codex and OpenCode show zero context without it (F-08, F-09).")
+@check("usage.counters_valid", MUST, SUCCESS,
+       "Usage counters and detail objects are present and non-negative integers.",
+       "SPEC ResponseUsage; Codex 'invalid type: null, expected i64' (F-01, F-02, F-03).",
+       folds=("schema.event", "schema.response"))
+@check("usage.total_is_sum", MUST, SUCCESS,
+       "`total_tokens` equals `input_tokens + output_tokens`.",
+       "OBS: every capture (F-04, F-05).")
+@check("usage.details_within_totals", MUST, SUCCESS,
+       "`cached_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`.",
+       "OBS: every capture (F-04, F-05).")
+@check("usage.nonzero", SHOULD, SUCCESS,
+       "A response to non-empty input reports input_tokens > 0, and output_tokens > 0 when it produced output.",
+       "OBS (F-07).")
 def on_response(response: dict, path: str = "$", status: str | None = None) -> Iterator[Finding]:
     status = status or response.get("status")
     usage = response.get("usage")
