@@ -59,51 +59,6 @@ AUTH = ("valid", "wrong", "none")
 TRANSPORTS = ("http", "websocket")
 WS_KINDS = ("stream", "error", "any")
 
-# The features a scenario can need; a target may honestly not offer one (reported "unsupported").
-FEATURES = {
-    "text": "plain text responses",
-    "streaming": "server-sent event streams (`stream: true`)",
-    "instructions": "system instructions",
-    "input-array": "input as an array of message items",
-    "errors": "OpenAI's error envelope and status codes",
-    "tools": "function tools and tool calls",
-    "parallel-tools": "several function calls in one response",
-    "reasoning": "reasoning items and summaries",
-    "structured-output": "`text.format` json_schema",
-    "state": "stored responses: previous_response_id, retrieve, delete, input_items",
-    "resume": "resuming a stream with `starting_after`",
-    "background": "`background: true`, polling and cancel",
-    "include": "`include` values",
-    "max-output-tokens": "`max_output_tokens` and incomplete responses",
-    "websocket": "WebSocket mode: `response.create` over a WebSocket to `/responses`",
-    "compact": "`POST /responses/compact`: compacting a conversation",
-}
-
-
-# Features every Responses server must offer: refusing them is broken, never "unsupported".
-CORE_FEATURES = frozenset({"text", "errors", "instructions", "input-array"})
-
-# The request parameters through which an optional feature is asked for. A refusal whose error
-# names a parameter (`param`) is "unsupported" only when that parameter belongs to one of the
-# step's optional features: `input[0].type` refused on a streamed request is a core input shape
-# refused (broken), not streaming unsupported. A refusal that names no parameter is taken at
-# the feature's word. Features asked for by the path (compact, resume, cancel) have none.
-FEATURE_PARAMETERS = {
-    "streaming": ("stream", "stream_options"),
-    "tools": ("tools", "tool_choice"),
-    "parallel-tools": ("parallel_tool_calls", "tools", "tool_choice"),
-    "reasoning": ("reasoning",),
-    "structured-output": ("text",),
-    "state": ("previous_response_id", "store", "conversation"),
-    "resume": ("starting_after", "stream"),
-    "background": ("background",),
-    "include": ("include",),
-    "max-output-tokens": ("max_output_tokens",),
-    "websocket": (),
-    "compact": (),
-}
-
-
 class Case:
     """One conformance item: a scenario judged by one check (`text-stream:sequence.increasing`)."""
 
@@ -119,6 +74,50 @@ class Case:
 
 class ScenarioError(ValueError):
     """A scenario file is malformed (a usage error)."""
+
+
+def _load_features() -> dict[str, dict]:
+    """features.json (next to this module): the features a scenario can need, checked on load."""
+    where = "features.json"
+    try:
+        data = json.loads((resources.files(__package__) / where).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: not JSON ({exc})") from None
+    table = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(table, dict) or not table:
+        raise ScenarioError(f"{where}: holds an object with `features`: feature name -> its entry")
+    for name, entry in table.items():
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise ScenarioError(f"{where}: feature names are lowercase words joined by hyphens, got {name!r}")
+        if not isinstance(entry, dict) or set(entry) - {"description", "core", "parameters"}:
+            raise ScenarioError(f"{where}: {name}: an entry has `description`, and `core` or `parameters`")
+        if not isinstance(entry.get("description"), str) or not entry["description"]:
+            raise ScenarioError(f"{where}: {name}: `description` is a non-empty string")
+        core = entry.get("core", False)
+        parameters = entry.get("parameters")
+        if not isinstance(core, bool):
+            raise ScenarioError(f"{where}: {name}: `core` is true or false")
+        if core == (parameters is not None):
+            raise ScenarioError(f"{where}: {name}: a core feature names no parameters; an optional one names "
+                                "the request parameters that ask for it ([] when the path or transport does)")
+        if parameters is not None and (not isinstance(parameters, list)
+                                       or not all(isinstance(p, str) and p for p in parameters)):
+            raise ScenarioError(f"{where}: {name}: `parameters` is a list of request parameter names")
+    return table
+
+
+_FEATURE_TABLE = _load_features()
+# The features a scenario can need; a target may honestly not offer one (reported "unsupported").
+FEATURES: dict[str, str] = {name: entry["description"] for name, entry in _FEATURE_TABLE.items()}
+# Features every Responses server must offer: refusing them is broken, never "unsupported".
+CORE_FEATURES = frozenset(name for name, entry in _FEATURE_TABLE.items() if entry.get("core"))
+# The request parameters through which an optional feature is asked for. A refusal whose error
+# names a parameter (`param`) is "unsupported" only when that parameter belongs to one of the
+# step's optional features: `input[0].type` refused on a streamed request is a core input shape
+# refused (broken), not streaming unsupported. A refusal that names no parameter is taken at
+# the feature's word. Features asked for by the path (compact, resume, cancel) have none.
+FEATURE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    name: tuple(entry["parameters"]) for name, entry in _FEATURE_TABLE.items() if "parameters" in entry}
 
 
 @dataclass(frozen=True)
