@@ -8,9 +8,11 @@ import copy
 from typing import Any
 
 from . import chat
+from .context import ServerContext
 from .errors import ApiError
 from .model import CallOutput
 from .run import Run
+from .wire import server_fault
 
 
 def response_entry(body: Any, run: Run, final: dict[str, Any]) -> dict[str, Any]:
@@ -30,3 +32,11 @@ def error_entry(path: str, body: Any, exc: ApiError, stream: Any = None) -> dict
         stream = body.get("stream") if isinstance(body, dict) else None
     return chat.journal_entry(path, body, exc.status, stream=stream is True,
                               error=exc.envelope()["error"])
+
+
+def refusal(ctx: ServerContext, path: str, body: Any, exc: ApiError,
+            stream: Any = None) -> ApiError:
+    """A request body refused: the error as the faults make it, journaled."""
+    exc = server_fault(ctx, exc)
+    ctx.log(error_entry(path, body, exc, stream))
+    return exc

@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from .. import chat, errors
 from ..context import ServerContext
 from ..errors import ApiError
-from ..journal import error_entry
+from ..journal import refusal
 from ..model import call_id_for, generate, model_input_digest
 from ..wire import (
     STREAM_HEADERS,
@@ -26,7 +26,6 @@ from ..wire import (
     json_response,
     read_body,
     request_id,
-    server_fault,
 )
 
 
@@ -41,9 +40,7 @@ async def chat_completions(ctx: ServerContext, request: Request) -> Response:
             raise ApiError(500, errors.SERVER_ERROR_MESSAGE, type="server_error",
                            code="server_error")
     except ApiError as exc:
-        exc = server_fault(ctx, exc)
-        ctx.log(error_entry("/v1/chat/completions", logged, exc))
-        return error_response(ctx, exc)
+        return error_response(ctx, refusal(ctx, "/v1/chat/completions", logged, exc))
     digest = model_input_digest(req.model, None, req.messages)
     call_ids = [call_id_for(digest, i, call.name) for i, call in enumerate(completion.calls)]
     chat_id, created = chat.completion_id(), int(time.time())

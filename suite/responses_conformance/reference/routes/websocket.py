@@ -12,10 +12,10 @@ from starlette.websockets import WebSocket
 from .. import ws
 from ..context import ServerContext
 from ..errors import ApiError
-from ..journal import error_entry
+from ..journal import refusal
 from ..records import Record
 from ..streams import ws_payloads
-from ..wire import authenticate, error_response, server_fault
+from ..wire import authenticate, error_response
 from .create import accept, keep
 
 
@@ -28,9 +28,7 @@ def _accept(ctx: ServerContext, body: dict[str, Any], cached: Record | None,
         run = accept(ctx, {**body, "stream": True}, ctx.body_disabled - {"streaming"},
                      cached, forget)
     except ApiError as exc:
-        exc = server_fault(ctx, exc)
-        ctx.log(error_entry("/v1/responses", body, exc, True))
-        raise exc from None
+        raise refusal(ctx, "/v1/responses", body, exc, stream=True) from None
     return keep(ctx, body, run, int(time.time()), time.monotonic())
 
 
