@@ -15,15 +15,9 @@ published OpenAPI description as written.
         print(server.base_url, server.api_key)  # http://127.0.0.1:PORT/v1 sk-reference-local
 """
 
-from .app import (
-    DEFAULT_API_KEY,
-    DEFAULT_BACKGROUND_STEP,
-    DEFAULT_FLAVOUR,
-    FAULT_DESCRIPTIONS,
-    FAULTS,
-    FLAVOURS,
-    create_app,
-)
+from .app import create_app
+from .context import DEFAULT_API_KEY, DEFAULT_BACKGROUND_STEP, DEFAULT_FLAVOUR, FLAVOURS
+from .faults import FAULT_DESCRIPTIONS, FAULTS
 from .model import DEFAULT_MODEL, KNOWN_MODELS
 from .server import ReferenceServer, serve
 from .validation import FEATURES

@@ -14,16 +14,12 @@ import argparse
 import socket
 import sys
 
-from .app import (
-    DEFAULT_API_KEY,
-    DEFAULT_BACKGROUND_STEP,
-    DEFAULT_FLAVOUR,
+from .context import DEFAULT_API_KEY, DEFAULT_BACKGROUND_STEP, DEFAULT_FLAVOUR, ENDPOINT_FEATURES, FLAVOURS
+from .faults import (
     COMPACT_FAULT_DESCRIPTIONS,
-    ENDPOINT_FEATURES,
     FAULT_DESCRIPTIONS,
     FUZZ_FAULT_DESCRIPTIONS,
     WS_FAULT_DESCRIPTIONS,
-    FLAVOURS,
 )
 from .server import bind, serve, url_of
 from .validation import FEATURES

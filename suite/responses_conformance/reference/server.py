@@ -14,7 +14,8 @@ from typing import Any
 
 import uvicorn
 
-from .app import DEFAULT_API_KEY, DEFAULT_BACKGROUND_STEP, DEFAULT_FLAVOUR, create_app
+from .app import create_app
+from .context import DEFAULT_API_KEY, DEFAULT_BACKGROUND_STEP, DEFAULT_FLAVOUR
 
 
 def _config(app: Any, **extra: Any) -> uvicorn.Config:
