@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from responses_conformance import scenarios as _scenarios  # noqa: F401 - registers schema.compaction
 from responses_conformance import ws
 from responses_conformance.engine import assertions, fidelity, profiles, registry
 from responses_conformance.engine.assertions import StepView

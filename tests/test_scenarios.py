@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,30 @@ def test_the_published_scenario_schema_names_every_feature_and_kind() -> None:
     schema = scenarios.file_schema_validator().schema
     assert set(schema["$defs"]["features"]["items"]["enum"]) == set(scenarios.FEATURES)
     assert set(schema["$defs"]["expect"]["properties"]["kind"]["enum"]) == set(scenarios.KINDS)
+
+
+def test_the_features_are_data_and_each_optional_one_names_its_parameters() -> None:
+    from responses_conformance import scenarios
+
+    assert scenarios.CORE_FEATURES <= set(scenarios.FEATURES)
+    assert set(scenarios.FEATURE_PARAMETERS) == set(scenarios.FEATURES) - scenarios.CORE_FEATURES
+    assert all(isinstance(names, tuple) for names in scenarios.FEATURE_PARAMETERS.values())
+
+
+@pytest.mark.parametrize("data, says", [
+    ([], "an object with `features`"),
+    ({"features": {"Tools": {"description": "d", "parameters": []}}}, "lowercase words"),
+    ({"features": {"tools": {"description": "", "parameters": []}}}, "`description` is a non-empty string"),
+    ({"features": {"tools": {"description": "d"}}}, "an optional one names the request parameters"),
+    ({"features": {"text": {"description": "d", "core": True, "parameters": ["input"]}}}, "a core feature"),
+    ({"features": {"tools": {"description": "d", "parameters": "tools"}}}, "a list of request parameter names"),
+    ({"features": {"tools": {"description": "d", "parameters": [], "params": []}}}, "an entry has"),
+])
+def test_a_malformed_feature_table_is_refused(data: object, says: str) -> None:
+    from responses_conformance import scenarios
+
+    with pytest.raises(ScenarioError, match=re.escape(says)):
+        scenarios.features_from_data(data, "features.json")
 
 
 @pytest.mark.parametrize("data, says", [

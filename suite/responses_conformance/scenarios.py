@@ -83,6 +83,11 @@ def _load_features() -> dict[str, dict]:
         data = json.loads((resources.files(__package__) / where).read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ScenarioError(f"{where}: not JSON ({exc})") from None
+    return features_from_data(data, where)
+
+
+def features_from_data(data: Any, where: str) -> dict[str, dict]:
+    """The feature table of a features.json document; ScenarioError names what is malformed."""
     table = data.get("features") if isinstance(data, dict) else None
     if not isinstance(table, dict) or not table:
         raise ScenarioError(f"{where}: holds an object with `features`: feature name -> its entry")

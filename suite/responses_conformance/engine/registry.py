@@ -51,6 +51,8 @@ What a check needs to be judged at all:
               WebSocket step that names the error code it expects)
   folds     - findings of these checks at the same JSON path are folded under this one (one
               cause, one failure: the specific message says more than the schema's)
+  inconclusive - for a scenario check, a function of the same arguments that says why the
+              scenario tested nothing on this target though nothing broke (or None)
 """
 from __future__ import annotations
 
@@ -223,6 +225,7 @@ def _load() -> None:
 
 
 def _collect() -> None:
+    global CHECKS, BY_ID, HTTP_ONLY_CHECKS, MODEL_BEHAVIOUR_CHECKS, HEAD_CHECKS, ASSERTIONS, FOLDED_UNDER
     rows = [row for _, row in sorted(_declared.values(), key=lambda entry: entry[0])]
     by_id = {row.id: row for row in rows}
     missing = [row.id for row in rows if "scenario" in row.applies and row.function is None]
@@ -235,15 +238,13 @@ def _collect() -> None:
     for row in rows:
         for folded in row.folds:
             folded_under.setdefault(folded, set()).add(row.id)
-    globals().update(
-        CHECKS=tuple(rows),
-        BY_ID=by_id,
-        HTTP_ONLY_CHECKS=frozenset(row.id for row in rows if row.http_only),
-        MODEL_BEHAVIOUR_CHECKS=frozenset(row.id for row in rows if row.model_behaviour),
-        HEAD_CHECKS=frozenset(row.id for row in rows if row.head),
-        ASSERTIONS=MappingProxyType({row.id: row.function for row in rows if "scenario" in row.applies}),
-        FOLDED_UNDER=MappingProxyType({key: frozenset(value) for key, value in folded_under.items()}),
-    )
+    CHECKS = tuple(rows)
+    BY_ID = by_id
+    HTTP_ONLY_CHECKS = frozenset(row.id for row in rows if row.http_only)
+    MODEL_BEHAVIOUR_CHECKS = frozenset(row.id for row in rows if row.model_behaviour)
+    HEAD_CHECKS = frozenset(row.id for row in rows if row.head)
+    ASSERTIONS = MappingProxyType({row.id: row.function for row in rows if "scenario" in row.applies})
+    FOLDED_UNDER = MappingProxyType({key: frozenset(value) for key, value in folded_under.items()})
 
 
 def __getattr__(name: str) -> Any:
