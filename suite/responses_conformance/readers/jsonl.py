@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.checker import parse_json
-from .base import MAX_LINE, Transcript, classify, refuse_foreign
+from ..engine.state import NO_SSE
+from .base import MAX_LINE, Transcript, classify
 from .streams import StreamReader
 
 
@@ -89,12 +90,15 @@ class JsonLinesReader(StreamReader):
             text = line.decode("utf-8", "replace")
         stream = self._stream
         if stream is None or stream.state.ended:
-            ok, value = parse_json(text)
+            # Between two streams: the line is decoded once, to see whether it starts the next
+            # stream, whether it is another API's, and for the checks.
+            parsed = parse_json(text)
+            ok, value = parsed
             if stream is not None and ok and isinstance(value, dict) and value.get("type") == "response.created":
                 self._finish_stream(out)
                 stream = None
             if stream is None:
-                if ok:
-                    refuse_foreign(value)
-                stream = self._new_stream()
+                stream = self._first_of_stream(parsed)
+            stream._check(text, NO_SSE, parsed)  # stream.feed_payload(text), decoded
+            return
         stream.feed_payload(text)

@@ -61,15 +61,25 @@ class SseReader(StreamReader):
         for item in items:
             if type(item) is SseEvent:
                 if stream is None or stream.state.ended:
-                    if stream is not None and _starts_response(item.data, item.event):
-                        self._finish_stream(out)
-                        stream = None
+                    # Between two streams: the event is decoded once, to see whether it starts the
+                    # next stream, whether it is another API's, and for the checks.
+                    parsed = None
+                    if stream is not None and item.event in (None, "response.created"):
+                        parsed = parse_json(item.data)
+                        if _starts_response(parsed):
+                            self._finish_stream(out)
+                            stream = None
                     if stream is None:
-                        stream = self._first_of_stream(item.data)
+                        if parsed is None:
+                            parsed = parse_json(item.data)
+                        stream = self._first_of_stream(parsed)
                     if self._held:
                         for note in self._held:
                             stream.feed(note)
                         self._held = []
+                    if parsed is not None:
+                        stream._check(item.data, item.event, parsed, item.id)  # stream.feed(item), decoded
+                        continue
                 stream.feed(item)
             elif item.kind == "event_too_large":  # our limit, not the server's fault
                 self._hit_limit(f"an event at byte {item.offset} is larger than {MAX_LINE} bytes, the most "
@@ -81,8 +91,6 @@ class SseReader(StreamReader):
                 self._held.append(item)  # belongs to whichever stream the next event is in
 
 
-def _starts_response(data: str, name: str | None) -> bool:
-    if name is not None and name != "response.created":
-        return False
-    ok, value = parse_json(data)
+def _starts_response(parsed: tuple[bool, Any]) -> bool:
+    ok, value = parsed
     return ok and isinstance(value, dict) and value.get("type") == "response.created"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.checker import StreamChecker, parse_json
+from ..engine.checker import StreamChecker
 from ..engine.sse import WireNote
 from .base import Reader, Transcript, refuse_foreign
 
@@ -29,9 +29,10 @@ class StreamReader(Reader):
         self._stream = StreamChecker(schemas=ctx.schemas, checks=ctx.stream_checks, profile=ctx.profile)
         return self._stream
 
-    def _first_of_stream(self, data: str) -> StreamChecker:
-        """The first event of a new stream: refused if it is another API's traffic."""
-        ok, value = parse_json(data)
+    def _first_of_stream(self, parsed: tuple[bool, Any]) -> StreamChecker:
+        """The first event of a new stream (`parsed`: parse_json of its data): refused if it is
+        another API's traffic."""
+        ok, value = parsed
         if ok:
             refuse_foreign(value)
         return self._new_stream()
