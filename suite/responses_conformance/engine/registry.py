@@ -175,9 +175,7 @@ def check(id: str, severity: Severity | Mapping[str, Severity], applies: Iterabl
           **options: Any) -> Callable[[F], F]:
     """`declare` as a decorator of the function that yields the check's findings (for a scenario
     check, the assertion itself). The function is returned unchanged."""
-    module_frame = 2  # the caller of check()
-
-    row = declare(id, severity, applies, rule, basis, _depth=module_frame, **options)
+    row = declare(id, severity, applies, rule, basis, _depth=2, **options)  # _depth: the module calling check()
 
     def register(function: F) -> F:
         position, declared = _declared[row.id]
