@@ -371,7 +371,7 @@ def first_difference(seen: Any, expected: Any, where: str = "", *, lenient: bool
     `lenient`: a field one side omits altogether is not a difference either (two
     representations of one object, engine/defaults.py); only values present in both count.
     """
-    if seen == expected and _same_types(seen, expected):  # the common case, decided in C (mostly)
+    if equal_json(seen, expected):  # the common case, decided in C (mostly)
         return None
     if isinstance(seen, dict) and isinstance(expected, dict):
         for key in sorted(set(seen) | set(expected)):
@@ -402,9 +402,14 @@ def first_difference(seen: Any, expected: Any, where: str = "", *, lenient: bool
     return None
 
 
+def equal_json(a: Any, b: Any) -> bool:
+    """Two JSON values are the same, types included: `==` alone takes true for 1 and 1 for 1.0,
+    which first_difference tells apart (true from 1, not 1 from 1.0)."""
+    return a == b and _same_types(a, b)
+
+
 def _same_types(a: Any, b: Any) -> bool:
-    """Two equal JSON values (a == b) are of the same type everywhere: `==` alone takes true for 1
-    and 1 for 1.0, which first_difference tells apart (true from 1, not 1 from 1.0)."""
+    """Two equal JSON values (a == b) are of the same type everywhere."""
     kind = type(a)
     if kind is not type(b):
         return False

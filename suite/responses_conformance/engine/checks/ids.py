@@ -7,7 +7,7 @@ from .. import defaults
 from .. import grammar as g
 from ..registry import MUST, SHOULD, STREAM, SUCCESS, declare
 from ..state import Event, StreamState
-from .consistency import first_difference
+from .consistency import equal_json, first_difference
 from ..violations import Finding
 
 IDENTITY_FIELDS = ("id", "created_at", "model")
@@ -119,10 +119,13 @@ def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
     first = state.params
     if not isinstance(first, dict):
         return
-    for key in ECHOED_PARAMETERS:
+    earlier = [first.get(key) for key in ECHOED_PARAMETERS]
+    current = [response.get(key) for key in ECHOED_PARAMETERS]
+    if equal_json(earlier, current):  # the common case: no parameter changed (compared in one go)
+        return
+    for key, before, now in zip(ECHOED_PARAMETERS, earlier, current):
         # Drift is a value present in both events that differs. A parameter one event leaves out
         # is not a change here: a required one missing is schema.event's finding.
-        before, now = first.get(key), response.get(key)
         if before is None or now is None:
             continue
         difference = first_difference(before, now, lenient=True)
