@@ -67,6 +67,8 @@ def parse_json(text: str | bytes) -> tuple[bool, Any]:
 
 
 def _too_deep(text: str | bytes, value: Any) -> bool:
+    if len(text) <= 2 * MAX_JSON_DEPTH:
+        return False  # too short to hold MAX_JSON_DEPTH + 1 brackets and their closers
     if isinstance(text, str):
         if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
             return False  # cannot be nested deeper than it has brackets (counted in C: cheap)
@@ -190,7 +192,8 @@ class StreamChecker:
         self.state = StreamState(starting_after=starting_after)
         self._schemas = schemas
         self._stamper = Stamper(checks, self.profile)
-        self._decoder = SseDecoder(**({"max_event_bytes": max_event_bytes} if max_event_bytes else {}))
+        self._max_event_bytes = max_event_bytes
+        self._decoder: SseDecoder | None = None  # made by the first feed_bytes (a replay feeds decoded events)
         self._index = 0
         self._closed = False
         self.violations: list[Violation] = []
@@ -212,7 +215,11 @@ class StreamChecker:
     # -- input ------------------------------------------------------------------------------
     def feed_bytes(self, chunk: bytes) -> list[Violation]:
         out: list[Violation] = []
-        for item in self._decoder.feed(chunk):
+        decoder = self._decoder
+        if decoder is None:
+            max_bytes = self._max_event_bytes
+            decoder = self._decoder = SseDecoder(**({"max_event_bytes": max_bytes} if max_bytes else {}))
+        for item in decoder.feed(chunk):
             out.extend(self.feed(item))
         return out
 
@@ -237,13 +244,12 @@ class StreamChecker:
             return []
         self._closed = True
         out: list[Violation] = []
-        for item in self._decoder.close():
-            out.extend(self.feed(item))
+        if self._decoder is not None:
+            for item in self._decoder.close():
+                out.extend(self.feed(item))
         findings: list[Finding] = []
-        for module in STREAM_MODULES:
-            on_close = getattr(module, "on_close", None)
-            if on_close is not None:
-                findings.extend(on_close(self.state))
+        for on_close in _CLOSE_HOOKS:
+            findings.extend(on_close(self.state))
         closing = self._stamper.stamp(findings) + self._stamper.summaries()
         self.violations.extend(closing)
         return out + closing
@@ -285,6 +291,8 @@ def _hooks_for(event_type: str | None) -> tuple[Any, ...]:
 _DECLARED_TYPES = frozenset().union(*(getattr(m, "EVENT_TYPES", None) or () for m in STREAM_MODULES))
 _HOOKS: dict[str | None, tuple[Any, ...]] = {t: _hooks_for(t) for t in _DECLARED_TYPES}
 _HOOKS_ANY_TYPE = _hooks_for(None)  # any other type (or none): the modules without EVENT_TYPES
+# The on_close functions of STREAM_MODULES, in order.
+_CLOSE_HOOKS = tuple(m.on_close for m in STREAM_MODULES if getattr(m, "on_close", None) is not None)
 
 
 def check_stream(chunks: Iterable[bytes], **kwargs: Any) -> list[Violation]:

@@ -73,6 +73,8 @@ class Transcript:
         (a MUST rule broken), could not test (a limit of ours or a cut capture kept it from being
         checked), warned, model behaviour, passed. A capture's model is not scripted, so a
         model-behaviour finding never fails it."""
+        if not self.violations:  # what scenario_status says of no findings, said at once
+            return Status.COULD_NOT_TEST if self.could_not_check is not None else Status.PASSED
         outcome = Status.COULD_NOT_TEST if self.could_not_check is not None else Status.PASSED
         return scenario_status(outcome, self.violations, deterministic=False)
 
@@ -244,7 +246,8 @@ class Context:
         self.schemas = schemas
         self.profile = profile
         self.max_body = max_body
-        self.stream_checks = checks_for("stream", profile, head=False)
+        # a set: each stream's checker takes it as it is (a list it would turn into a set per stream)
+        self.stream_checks = frozenset(checks_for("stream", profile, head=False))
         self.index = 0  # the number of the next transcript
         self.kinds: list[str] = []  # what was recognised, in order: json, jsonl, sse, har
         self.notes: list[str] = []

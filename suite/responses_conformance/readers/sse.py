@@ -60,10 +60,10 @@ class SseReader(StreamReader):
         stream = self._stream
         for item in items:
             if type(item) is SseEvent:
+                parsed = None
                 if stream is None or stream.state.ended:
                     # Between two streams: the event is decoded once, to see whether it starts the
                     # next stream, whether it is another API's, and for the checks.
-                    parsed = None
                     if stream is not None and item.event in (None, "response.created"):
                         parsed = parse_json(item.data)
                         if _starts_response(parsed):
@@ -77,10 +77,8 @@ class SseReader(StreamReader):
                         for note in self._held:
                             stream.feed(note)
                         self._held = []
-                    if parsed is not None:
-                        stream._check(item.data, item.event, parsed, item.id)  # stream.feed(item), decoded
-                        continue
-                stream.feed(item)
+                # stream.feed(item) without its test for a wire note; `parsed` when it was decoded above
+                stream._check(item.data, item.event, parsed, item.id)
             elif item.kind == "event_too_large":  # our limit, not the server's fault
                 self._hit_limit(f"an event at byte {item.offset} is larger than {MAX_LINE} bytes, the most "
                                 "replay holds of one event", out)
