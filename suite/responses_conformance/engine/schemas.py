@@ -413,6 +413,20 @@ class _Unsupported(Exception):
     pass
 
 
+def _type_const(schema: Any) -> str | None:
+    """C when schema is `{"required": ["type"], "properties": {"type": {"const": C}}}` with C a
+    string: on an object, it holds exactly when the object's `type` is C."""
+    if not isinstance(schema, dict) or set(schema) - _ANNOTATIONS != {"required", "properties"}:
+        return None
+    if schema["required"] != ["type"] or not isinstance(schema["properties"], dict):
+        return None
+    test = schema["properties"]
+    if set(test) != {"type"} or not isinstance(test["type"], dict) or set(test["type"]) - _ANNOTATIONS != {"const"}:
+        return None
+    const = test["type"]["const"]
+    return const if isinstance(const, str) else None
+
+
 def _scalar_equal(value: Any, wanted: Any) -> bool:
     # JSON equality for scalars: true is not 1, 1 is 1.0 (jsonschema's rule)
     if isinstance(value, bool) or isinstance(wanted, bool):
@@ -582,7 +596,10 @@ class _Compiler:
             elif key == "$ref":
                 out.append(f"{pad}if not {self._ref(base, value)}({x}): return False")
             elif key == "allOf":
-                for sub in value:
+                subs = list(value)
+                if known == "object":
+                    subs = self._dispatch(subs, x, base, out, depth)
+                for sub in subs:
                     self._body(sub, x, base, out, depth)
             elif key == "anyOf":
                 alternatives = " or ".join(f"({self._call(sub, x, base)})" for sub in value) or "False"
@@ -594,6 +611,29 @@ class _Compiler:
                 out.append(f"{pad}if not (({then}) if ({test}) else ({otherwise})): return False")
             else:
                 raise _Unsupported(key)
+
+    def _dispatch(self, subs: list[Any], x: str, base: str, out: list[str], depth: int) -> list[Any]:
+        """The `if: {type: const}` / `then` pairs of an allOf over an object (a discriminated union:
+        output items, content parts) as one if/elif on the object's `type`, instead of a call per
+        variant; the other subschemas are returned, for _body."""
+        pairs: list[tuple[str, Any]] = []
+        rest = []
+        for sub in subs:
+            test = sub.get("if") if isinstance(sub, dict) else None
+            kind = _type_const(test)
+            if kind is not None and set(sub) - _ANNOTATIONS == {"if", "then"} and kind not in dict(pairs):
+                pairs.append((kind, sub["then"]))
+            else:
+                rest.append(sub)
+        if len(pairs) < 2:
+            return subs
+        pad = "    " * depth
+        kind = self._new("v")
+        out.append(f"{pad}{kind} = {x}.get('type')")
+        for number, (const, then) in enumerate(pairs):
+            out.append(f"{pad}{'if' if not number else 'elif'} {kind} == {const!r}:")
+            out.append(f"{pad}    if not ({self._call(then, x, base)}): return False")
+        return rest
 
     def _properties(self, properties: dict[str, Any], x: str, base: str, out: list[str], depth: int,
                     is_object: bool, present: frozenset[str]) -> None:
