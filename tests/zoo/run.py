@@ -116,3 +116,45 @@ def run_suite(target_url: str, *args: str, env: dict[str, str] | None = None, ti
 
 
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy"}
+
+
+# The suite run in a process of its own through the library (tests/_targets.run_suite_in_process),
+# under a memory cap, measuring its peak: what a flood costs, without pytest's start-up.
+_CHILD = """
+import json, os, resource, sys
+from pathlib import Path
+limit = os.environ.pop("ZOO_MEMORY_LIMIT", "")
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+job = json.loads(sys.argv[1])
+sys.path.insert(0, job["root"])
+from tests._targets import limits_of, run_suite_in_process
+run_suite_in_process(job["url"], Path(job["reports"]), select=job["select"], limits=limits_of(job["args"]))
+with open("/proc/self/status") as status:
+    print("peak", next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmHWM:")))
+"""
+
+
+def run_in_child(target_url: str, reports: Path, *, select: str, args: tuple[str, ...], memory_limit: int,
+                 timeout: float = 90) -> tuple[Any, str]:
+    """`run_suite_in_process` in a child process whose address space is capped at `memory_limit`
+    bytes: its results (with the child's peak resident memory, and its wall time start-up
+    included) and what it printed."""
+    from tests._targets import SuiteResults
+
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("PYTEST_", "OPENAI_")) and k.lower() not in _PROXY_VARS}
+    environment["ZOO_MEMORY_LIMIT"] = str(memory_limit)
+    environment["MALLOC_ARENA_MAX"] = "2"  # glibc reserves address space per thread otherwise
+    job = {"root": str(Path(__file__).resolve().parents[2]), "url": target_url, "reports": str(reports),
+           "select": select, "args": list(args)}
+    started = time.monotonic()
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(job)], cwd=reports.parent, env=environment,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the suite did not end within {timeout} s (killed)") from None
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    peak = int(proc.stdout.split("peak ")[-1].split()[0])
+    return SuiteResults.read(reports, time.monotonic() - started, max_rss=peak), output

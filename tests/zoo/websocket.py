@@ -126,8 +126,12 @@ def never_answers() -> Handler:
     return _serve(on_create)
 
 
-def frame_flood() -> Handler:
-    """created, in_progress, an item and a part, then well-formed delta frames without end."""
+def frame_flood(text: str = "la " * 1000) -> Handler:
+    """created, in_progress, an item and a part, then well-formed delta frames without end.
+
+    Each delta holds `text` (3 kB): every frame is far below the size limit, a few hundred of
+    them are above it, so the limit on the bytes of all frames is what stops the client, soon,
+    not the deadline (ten thousand tiny frames, each checked, took seconds on a loaded machine)."""
     def on_create(ws: WsPeer, event: dict[str, Any]) -> bool:
         evs = zoo.events()
         start = zoo.first_delta(evs)
@@ -135,7 +139,7 @@ def frame_flood() -> Handler:
             return False
         delta, sent, seq = evs[start], 0, start
         while sent < FLOOD_CAP:
-            frame = zoo.dumps({**delta, "sequence_number": seq, "delta": "la "})
+            frame = zoo.dumps({**delta, "sequence_number": seq, "delta": text})
             if not ws.text(frame):
                 return False
             seq += 1
