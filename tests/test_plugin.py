@@ -1,7 +1,11 @@
 """The pytest plugin as users run it: a real `pytest` process, outputs on disk, exit codes.
 
-Each test starts pytest in a subprocess from a temporary folder (not this checkout), so what
-is tested is the installed entry point: `pytest --target-url=...` from any folder.
+The end-to-end tests start pytest in a subprocess from a temporary folder (not this checkout),
+so what is tested is the installed entry point: `pytest --target-url=...` from any folder. One
+run per exit code: 0 (the embedded reference server), 1 (a broken target, the run shared with
+the pytest-xdist tests: conftest.faulty_target_run) and 6 (a target that is down). What the
+suite makes of other targets that cannot be tested is asserted in this process (the zoo has
+the rest), and the key echoed everywhere end to end in test_zoo.
 """
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from responses_conformance import cli
 from responses_conformance.plugin import EXIT_COULD_NOT_TEST, SUITE_MODULE
-from responses_conformance.reference import ReferenceServer
 
 from . import _targets
 
@@ -62,17 +66,17 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     assert 'name="test_check[text-stream:sequence.increasing]"' in junit
 
 
-def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
-    (tmp_path / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
-    with ReferenceServer(faults=frozenset({"usage_total_wrong"})) as server:
-        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
-                                     "--results-json=out/r.json", env={"OPENAI_API_KEY": server.api_key})
+def test_target_url_from_any_folder_runs_the_suite(faulty_target_run: Any) -> None:
+    """`pytest --target-url=... --model=ref-model-1 --results-json=out/r.json` from a folder
+    holding a failing test of its own (conftest.faulty_target_run)."""
+    code, output = faulty_target_run.code, faulty_target_run.output
+    assert (faulty_target_run.cwd / "test_unrelated.py").is_file()
     assert code == 1, output
     assert "test_unrelated" not in output  # only the conformance suite ran
     assert "FAILED" in output and "text-stream:usage.total_is_sum" in output
     assert "usage.total_is_sum  MUST  `total_tokens` equals" in output
     assert "at $.response.usage.total_tokens" in output
-    data = json.loads((tmp_path / "out" / "r.json").read_text())
+    data = faulty_target_run.results  # read from out/r.json
     failed = {s["id"] for s in data["scenarios"] if s["status"] == "failed"}
     assert {"text-stream", "text-nonstream", "instructions-stream", "multi-turn-stream"} <= failed
     # Every scenario with a finished response fails, and only on the broken rule.
@@ -97,39 +101,29 @@ def test_a_target_that_is_down_is_could_not_test_said_once(tmp_path: Path) -> No
     assert elapsed < 60
 
 
+# The cause of a target that cannot be tested, said once, is the run's cause in results.json:
+# the exit-6 run above shows it reaching the summary and the last line.
 def test_a_hanging_target_ends_within_the_timeout(tmp_path: Path) -> None:
     with _targets.target(_targets.hang(30)) as url:
-        code, output, elapsed = run_pytest(tmp_path, f"--target-url={url}", "-k", "text-stream or error-no-key",
-                                           "--timeout=1.5", "--idle-timeout=0.5")
-    assert code == EXIT_COULD_NOT_TEST
-    assert "Traceback" not in output and "INTERNALERROR" not in output
-    assert "got no answer" in output and "--timeout" in output
-    # One preflight request, bounded by its 0.5 s idle limit, plus interpreter start-up.
-    assert elapsed < 20
+        run = _targets.run_suite_in_process(url, tmp_path / "reports", select="text-stream or error-no-key",
+                                            limits=_targets.limits_of(["--timeout=1.5", "--idle-timeout=0.5"]))
+    assert run.code == EXIT_COULD_NOT_TEST
+    cause = run.results["summary"]["cause"]
+    assert "got no answer" in cause and "--timeout" in cause
+    assert not [s for s in run.ran() if "internal error" in (s.get("error") or "")]
+    # One preflight request, bounded by its 0.5 s idle limit.
+    assert run.elapsed < 20
 
 
 def test_a_target_answering_an_html_page_is_not_an_api(tmp_path: Path) -> None:
     page = b"<html><body>502 Bad Gateway</body></html>"
     with _targets.target(_targets.respond("200 OK", "text/html", page)) as url:
-        code, output, _ = run_pytest(tmp_path, f"--target-url={url}")
-    assert code == EXIT_COULD_NOT_TEST, output
-    assert "Traceback" not in output and "INTERNALERROR" not in output
-    assert "HTML page: not a Responses API endpoint" in output.splitlines()[-1]
+        run = _targets.run_suite_in_process(url, tmp_path / "reports")
+    assert run.code == EXIT_COULD_NOT_TEST, run.results["summary"]
+    assert "HTML page: not a Responses API endpoint" in run.results["summary"]["cause"]
     data = results(tmp_path)
     assert not any(s["violations"] for s in data["scenarios"])
     assert data["preflight"]["kind"] == "not_an_api"
-
-
-def test_the_api_key_is_written_nowhere(tmp_path: Path) -> None:
-    canary = "sk-canary-DO-NOT-LEAK-0123456789abcdef"
-    with _targets.target(_targets.echo_key()) as url:
-        code, output, _ = run_pytest(tmp_path, f"--target-url={url}", env={"OPENAI_API_KEY": canary})
-    assert code == 1
-    assert canary not in output
-    files = [p for p in (tmp_path / "reports").rglob("*") if p.is_file()]
-    assert len(files) > 10
-    for path in files:
-        assert canary.encode() not in path.read_bytes(), path
 
 
 def test_checks_catalogue_is_up_to_date() -> None:

@@ -2,18 +2,17 @@
 writes one results.json, one HTML report and one JUnit file with the content of a serial run's.
 
 Real `pytest -n N` processes against a reference server in this process, which counts every
-request it serves.
+request it serves, run from the same folder as the serial run they are compared with:
+test_plugin's run of the same broken target (conftest.faulty_target_run).
 """
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from responses_conformance.reference import ReferenceServer
-
+from .conftest import FaultyTarget, PytestRun
 from .test_plugin import run_pytest
 
 pytest.importorskip("xdist")
@@ -26,30 +25,22 @@ def _comparable(results: dict) -> tuple:
     return scenarios, results["findings"], summary, results["features"]
 
 
-def test_n_workers_send_each_scenario_once_and_write_a_serial_runs_outputs(tmp_path: Path) -> None:
-    runs = {}
-    with ReferenceServer(faults=frozenset({"usage_total_wrong"})) as server:
-        for workers in (None, 2, 4):
-            server.requests.clear()
-            cwd = tmp_path / f"n{workers or 0}"
-            cwd.mkdir()
-            code, output, _ = run_pytest(cwd, f"--target-url={server.base_url}", "--model=ref-model-1",
-                                         *(["-n", str(workers)] if workers else []),
-                                         env={"OPENAI_API_KEY": server.api_key}, timeout=240)
-            results = json.loads((cwd / "reports" / "results.json").read_text())
-            junit = (cwd / "reports" / "junit.xml").read_text()
-            html = (cwd / "reports" / "report.html").read_text()
-            runs[workers] = (code, Counter(server.requests), _comparable(results), junit.count("<testcase "),
-                             html.count('class="rc-finding'), output.strip().splitlines()[-1])
-    serial = runs[None]
+def _outputs(run: PytestRun) -> tuple:
+    return (run.code, run.requests, _comparable(run.results), run.junit.count("<testcase "),
+            run.html.count('class="rc-finding'), run.output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_n_workers_send_each_scenario_once_and_write_a_serial_runs_outputs(
+        workers: int, faulty_target: FaultyTarget, faulty_target_run: PytestRun) -> None:
+    serial = _outputs(faulty_target_run)
     assert serial[0] == 1 and sum(serial[1].values()) > 40
-    for workers in (2, 4):
-        code, requests, comparable, cases, blocks, last = runs[workers]
-        assert code == serial[0], last
-        assert requests == serial[1], (workers, requests - serial[1], serial[1] - requests)
-        assert comparable == serial[2]
-        assert cases == serial[3] and blocks == serial[4] > 0
-        assert last.split(" - report:")[0] == serial[5].split(" - report:")[0]
+    code, requests, comparable, cases, blocks, last = _outputs(faulty_target.run("-n", str(workers)))
+    assert code == serial[0], last
+    assert requests == serial[1], (workers, requests - serial[1], serial[1] - requests)
+    assert comparable == serial[2]
+    assert cases == serial[3] and blocks == serial[4] > 0
+    assert last.split(" - report:")[0] == serial[5].split(" - report:")[0]
 
 
 def test_n_workers_against_the_embedded_reference_server(tmp_path: Path) -> None:
