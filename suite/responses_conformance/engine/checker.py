@@ -57,6 +57,9 @@ def parse_json(text: str | bytes) -> tuple[bool, Any]:
             else:
                 if end != len(text):
                     value = _DECODER.decode(text)
+            # _too_deep's first test, inline (it runs on every event): few brackets, no deep nesting
+            if len(text) <= 2 * MAX_JSON_DEPTH or text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+                return True, value
         else:  # bytes: json.loads detects UTF-8/16/32
             value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
