@@ -16,7 +16,8 @@ What the input is, is detected from its first bytes (after a UTF-8 byte-order ma
 white space):
 
 * `{` or `[`: JSON. One JSON value is scanned (strings and nesting tracked, nothing decoded):
-  - a top-level object whose `log` member is an object is a HAR 1.2 file: each entry of
+  - a top-level object whose `log` member is an object (seen in the first SNIFF_LIMIT bytes
+    of the value, 64 KiB; HAR tools write it first) is a HAR 1.2 file: each entry of
     `log.entries` is decoded on its own when its closing brace arrives, and every entry whose
     URL path is `/responses` (or `/responses/{id}`) is checked as one exchange, its HTTP status,
     headers and request included;
