@@ -47,6 +47,7 @@ def run_suite(server: ReferenceServer, reports: Path) -> tuple[Runner, dict[str,
                     limits=Limits(timeout=10, idle_timeout=5), reports_dir=reports, schemas=SchemaSet.load())
     found: dict[str, set[str]] = {"must": set(), "should": set()}
     try:
+        runner.prefetch(SCENARIOS)  # all sent at once, as the plugin sends them
         for scenario in SCENARIOS:
             result = runner.result(scenario)
             assert result.error is None, f"{scenario.id}: {result.error}"
