@@ -1,6 +1,9 @@
 """Upstream mode: with --upstream-url the suite checks that what the upstream model produced is
 what reached the client. Here the reference server is both the target and its own upstream:
-clean, nothing is lost; with a fault that alters the text on the way out, the loss is named."""
+clean, nothing is lost; with a fault that alters the text on the way out, the loss is named.
+
+The run that finds the loss is end to end (`pytest --upstream-url=...`: the plugin turns the
+fidelity checks into items); the others run the suite in this process, as the plugin does."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,22 +13,25 @@ from .test_plugin import results, run_pytest
 from responses_conformance.reference import ReferenceServer
 
 
-def run(tmp_path: Path, faults: frozenset[str]) -> tuple[int, str, dict]:
-    with ReferenceServer(faults=faults) as server:
-        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
-                                     f"--upstream-url={server.base_url}", env={"OPENAI_API_KEY": server.api_key})
-    return code, output, results(tmp_path)
-
-
 def test_a_faithful_target_passes_the_fidelity_checks(tmp_path: Path) -> None:
-    code, output, data = run(tmp_path, frozenset())
-    assert code == 0, output
-    assert "text-stream:consistency.upstream_text_preserved" in (tmp_path / "reports" / "junit.xml").read_text()
+    with ReferenceServer() as server:
+        run = _targets.run_suite_in_process(server.base_url, tmp_path / "reports", api_key=server.api_key,
+                                            model="ref-model-1", upstream_url=server.base_url)
+        journal = server.requests["GET /_reference/journal"]
+    assert run.code == 0, run.results["summary"]
+    assert journal > 0  # what the upstream produced was read, and compared
+    # The fidelity checks were judged: every scenario passed them, text-stream among them.
+    assert run.scenario("text-stream")["status"] == "passed"
+    assert {s["status"] for s in run.results["scenarios"]} == {"passed"}
 
 
 def test_text_lost_between_upstream_and_client_is_named(tmp_path: Path) -> None:
-    code, output, data = run(tmp_path, frozenset({"text_mismatch"}))
+    with ReferenceServer(faults=frozenset({"text_mismatch"})) as server:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                     f"--upstream-url={server.base_url}", env={"OPENAI_API_KEY": server.api_key})
+    data = results(tmp_path)
     assert code == 1
+    assert "text-stream:consistency.upstream_text_preserved" in (tmp_path / "reports" / "junit.xml").read_text()
     found = {v["check"] for s in data["scenarios"] for v in s["violations"]}
     assert "consistency.upstream_text_preserved" in found
     text_stream = next(s for s in data["scenarios"] if s["id"] == "text-stream")
@@ -35,8 +41,10 @@ def test_text_lost_between_upstream_and_client_is_named(tmp_path: Path) -> None:
 
 def test_an_upstream_that_is_not_the_reference_server_is_an_error(tmp_path: Path) -> None:
     with ReferenceServer() as server:
-        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
-                                     f"--upstream-url={_targets.closed_port_url()}", "-k", "text-stream",
-                                     env={"OPENAI_API_KEY": server.api_key})
-    assert code == 6  # could not test
-    assert "cannot read the upstream journal" in output and "Traceback" not in output
+        run = _targets.run_suite_in_process(server.base_url, tmp_path / "reports", api_key=server.api_key,
+                                            model="ref-model-1", upstream_url=_targets.closed_port_url(),
+                                            select="text-stream")
+    assert run.code == 6  # could not test
+    errors = [s["error"] for s in run.ran()]
+    assert errors and all("cannot read the upstream journal" in e for e in errors), errors
+    assert not [e for e in errors if "Traceback" in e or "internal error" in e]
