@@ -1,4 +1,4 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules, and how `pytest tests` runs them."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+WORKERS = 2  # what `pytest tests` runs on: our budget is three minutes on a two-core machine
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads -n
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`pytest tests` (the whole folder) runs on WORKERS pytest-xdist workers, a test file per
+    worker at a time (`--dist loadfile`: a module's fixtures are made once). A file, a test, an
+    explicit `-n` (`-n 0`: one process), `-p no:xdist` or a debugger run as asked."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is not None or config.option.dist != "no" or config.getoption("usepdb"):
+        return
+    here = Path(__file__).resolve().parent
+    if [(config.invocation_params.dir / arg).resolve() for arg in config.args] != [here]:
+        return
+    config.option.numprocesses = WORKERS
+    config.option.dist = "loadfile"
 
 
 @dataclass
