@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,20 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         return
     config.option.numprocesses = WORKERS
     config.option.dist = "loadfile"
+    # Every worker must collect the same tests in the same order: the same string hashes (a set
+    # of parameters is then ordered alike), whatever this process's were.
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A gzip member's modification time (bytes 4-7 of its header) is when the test module was
+    imported: it is left out of the test's id, so that two workers importing it a second apart
+    name the test alike (pytest-xdist refuses to run otherwise)."""
+    if isinstance(val, bytes) and val[:2] == b"\x1f\x8b" and len(val) >= 8:
+        from _pytest.compat import ascii_escaped
+
+        return ascii_escaped(val[:4] + b"\0\0\0\0" + val[8:])
+    return None
 
 
 @dataclass
@@ -45,7 +60,12 @@ class PytestRun:
 
 class FaultyTarget:
     """A reference server with `usage_total_wrong` (every finished response breaks one MUST
-    rule), and the folder of another project that the suite is run from against it."""
+    rule), and the folder of another project that the suite is run from against it.
+
+    Its background responses finish as they are accepted (`background_step=0`): how many
+    times a run polls, and whether its cancel needs a second look, then depend on nothing but
+    the scenarios. With time in it (0.4 s per state by default), a loaded machine turned one
+    poll or one cancel late and the request counts of two runs differed by one."""
 
     ARGS = ("--model=ref-model-1", "--results-json=out/r.json")
 
@@ -69,20 +89,19 @@ class FaultyTarget:
                          read("reports/junit.xml"), read("reports/report.html"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def faulty_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyTarget]:
-    """The same server and folder for every run of the session: the runs compared with each
+    """The same server and folder for every run of a module: the runs compared with each
     other (test_xdist) name the same URL in their reproduce commands and the same transcripts."""
     from responses_conformance.reference import ReferenceServer
 
     cwd = tmp_path_factory.mktemp("faulty") / "project"
     cwd.mkdir()
-    with ReferenceServer(faults=frozenset({"usage_total_wrong"})) as server:
+    with ReferenceServer(faults=frozenset({"usage_total_wrong"}), background_step=0) as server:
         yield FaultyTarget(server, cwd)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def faulty_target_run(faulty_target: FaultyTarget) -> PytestRun:
-    """The serial run of the broken target: test_plugin's exit-1 run from a folder of another
-    project, and the run that test_xdist's `pytest -n N` runs must match. Once per session."""
+    """The serial run of the broken target, which test_xdist's `pytest -n N` runs must match."""
     return faulty_target.run()

@@ -2,8 +2,8 @@
 
 The end-to-end tests start pytest in a subprocess from a temporary folder (not this checkout),
 so what is tested is the installed entry point: `pytest --target-url=...` from any folder. One
-run per exit code: 0 (the embedded reference server), 1 (a broken target, the run shared with
-the pytest-xdist tests: conftest.faulty_target_run) and 6 (a target that is down). What the
+run per exit code: 0 (the embedded reference server), 1 (a broken target, from the folder of
+another project) and 6 (a target that is down). What the
 suite makes of other targets that cannot be tested is asserted in this process (the zoo has
 the rest), and the key echoed everywhere end to end in test_zoo.
 """
@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from responses_conformance import cli
 from responses_conformance.plugin import EXIT_COULD_NOT_TEST, SUITE_MODULE
+from responses_conformance.reference import ReferenceServer
 
 from . import _targets
 
@@ -66,17 +66,19 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     assert 'name="test_check[text-stream:sequence.increasing]"' in junit
 
 
-def test_target_url_from_any_folder_runs_the_suite(faulty_target_run: Any) -> None:
-    """`pytest --target-url=... --model=ref-model-1 --results-json=out/r.json` from a folder
-    holding a failing test of its own (conftest.faulty_target_run)."""
-    code, output = faulty_target_run.code, faulty_target_run.output
-    assert (faulty_target_run.cwd / "test_unrelated.py").is_file()
+def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
+    (tmp_path / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
+    # Background responses take 1 s per state: a cancel sent late on a loaded machine still
+    # arrives before the end (0.4 s per state left it 0.8 s, and it could be "not applicable").
+    with ReferenceServer(faults=frozenset({"usage_total_wrong"}), background_step=1.0) as server:
+        code, output, _ = run_pytest(tmp_path, f"--target-url={server.base_url}", "--model=ref-model-1",
+                                     "--results-json=out/r.json", env={"OPENAI_API_KEY": server.api_key})
     assert code == 1, output
     assert "test_unrelated" not in output  # only the conformance suite ran
     assert "FAILED" in output and "text-stream:usage.total_is_sum" in output
     assert "usage.total_is_sum  MUST  `total_tokens` equals" in output
     assert "at $.response.usage.total_tokens" in output
-    data = faulty_target_run.results  # read from out/r.json
+    data = json.loads((tmp_path / "out" / "r.json").read_text())
     failed = {s["id"] for s in data["scenarios"] if s["status"] == "failed"}
     assert {"text-stream", "text-nonstream", "instructions-stream", "multi-turn-stream"} <= failed
     # Every scenario with a finished response fails, and only on the broken rule.

@@ -2,8 +2,8 @@
 writes one results.json, one HTML report and one JUnit file with the content of a serial run's.
 
 Real `pytest -n N` processes against a reference server in this process, which counts every
-request it serves, run from the same folder as the serial run they are compared with:
-test_plugin's run of the same broken target (conftest.faulty_target_run).
+request it serves, run from the same folder as the serial run they are compared with
+(conftest.faulty_target_run).
 """
 from __future__ import annotations
 
