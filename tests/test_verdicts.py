@@ -156,7 +156,11 @@ def test_an_interrupted_run_is_never_conformant(tmp_path: Path) -> None:
                                  f"--target-url={slow.base_url}", "--model=ref-model-1", "-k", "text-stream",
                                  "--timeout=10"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-        time.sleep(2.5)  # collected, preflight in flight
+        # Interrupted once collected, with the preflight in flight: the server has seen it
+        # (a fixed sleep raced the start-up of pytest on a loaded machine).
+        deadline = time.monotonic() + 60
+        while not slow.requests and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == Verdict.INTERRUPTED.exit_code, output[-2000:]

@@ -101,6 +101,7 @@ class Finding:
     exchanges: list[ExchangeView] = field(default_factory=list)
     status: str = "failed"  # failed | warned | known
     scenario_description: str = ""
+    target: str | None = None  # the target's name, in a report of several targets
 
     @property
     def anchor(self) -> str:
@@ -331,9 +332,10 @@ def _merge_details(violations: list[dict], records: list[dict]) -> list[dict]:
     return out
 
 
-def findings_from_results(results: Mapping[str, Any], base: str | Path) -> list[Finding]:
+def findings_from_results(results: Mapping[str, Any], base: str | Path, target: str | None = None) -> list[Finding]:
     """The failure blocks of a results.json, with the transcripts it names (relative to `base`,
-    the folder results.json is in)."""
+    the folder results.json is in). `target`: the name of the target whose block `results` is,
+    in a report of several (it prefixes each block's key, unique on the page)."""
     base = Path(base)
     findings = []
     for scenario in results.get("scenarios", []):
@@ -350,9 +352,15 @@ def findings_from_results(results: Mapping[str, Any], base: str | Path) -> list[
         for v in violations:
             by_check.setdefault(v["check"], []).append(v)
         for check, found in by_check.items():
-            findings.append(_finding(f"{scenario['id']}:{check}", scenario["id"], check, found, exchanges,
-                                     scenario.get("description", "")))
+            finding = _finding(f"{_prefix(target)}{scenario['id']}:{check}", scenario["id"], check, found, exchanges,
+                               scenario.get("description", ""))
+            finding.target = target
+            findings.append(finding)
     return findings
+
+
+def _prefix(target: str | None) -> str:
+    return f"{target}:" if target is not None else ""
 
 
 def _finding(key: str, scenario: str, check: str, violations: list[dict], exchanges: list[ExchangeView],
@@ -366,7 +374,8 @@ def _finding(key: str, scenario: str, check: str, violations: list[dict], exchan
                    violations=violations, exchanges=exchanges, status=status, scenario_description=description)
 
 
-def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] = ()) -> list[Item]:
+def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] = (), target: str | None = None
+                       ) -> list[Item]:
     """The (scenario, check) verdicts of a results document, for a page without pytest items.
 
     A scenario's checks are, in order of preference: its ``"checks"`` (a list of ids), the
@@ -406,7 +415,7 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
                 status = "passed"
             else:
                 status = _finding("", sid, check, found, []).status
-            items.append(Item(key=f"{sid}:{check}", scenario=sid, check=check, status=status,
+            items.append(Item(key=f"{_prefix(target)}{sid}:{check}", scenario=sid, check=check, status=status,
                               block=blocks.get((sid, check))))
     return items
 
@@ -686,12 +695,52 @@ def _request_view(request: Mapping[str, Any]) -> dict[str, Any]:
             "body": _pretty(body, MAX_REQUEST_JSON) if body is not None else None}
 
 
-def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False, folded: int = 0) -> str:
+def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = False, folded: int = 0,
+                 id_prefix: str = "", evidence: bool = True) -> str:
     """The top block (verdict, target, counts, matrix, features): one fragment. `live`: for
     pytest-html's summary, with our style and script inline (a standalone page has them once,
-    in its head and at its end)."""
-    return _env().get_template("summary.html.j2").render(s={**summary_context(results, items), "folded": folded},
-                                                         with_assets=live)
+    in its head and at its end). `id_prefix` keeps element ids unique where several targets'
+    blocks share a page (their evidence is then shown once, by the page: `evidence=False`)."""
+    context = {**summary_context(results, items), "folded": folded, "id_prefix": id_prefix}
+    if not evidence:
+        context["evidence"] = []
+    return _env().get_template("summary.html.j2").render(s=context, with_assets=live)
+
+
+def targets_html(results: Mapping[str, Any], views: list[tuple[str, Mapping[str, Any], list[Item]]], *,
+                 live: bool = False) -> str:
+    """The top of the report of several targets (results.json with `targets`): the run's verdict,
+    a targets x categories matrix (each cell the worst status of that target's checks in that
+    category), the causes per target, then each target's own block (summary_html). `views`:
+    (name, the target's block of results.json, its items)."""
+    rows, sections, failing = [], [], set()
+    for name, block, items in views:
+        context = summary_context(block, items)
+        cells = []
+        for category in registry.CATEGORIES:
+            here = [i for i in items if i.category == category]
+            status = worst(i.status for i in here) if here else "na"
+            cells.append({"category": category, "status": status,
+                          "count": sum(1 for i in here if i.status == status) if here else 0,
+                          "title": "; ".join(sorted({f"{i.check}: {i.status}" for i in here
+                                                     if i.status not in ("passed", "skipped")}))
+                          or f"{len(here)} checks, none failed"})
+        anchor_id = f"rc-t-{name}"
+        rows.append({"name": name, "anchor": anchor_id, "verdict": context["verdict"],
+                     "verdict_status": context["verdict_status"], "target": context["target"],
+                     "cause": (block.get("summary") or {}).get("cause"), "causes": context["causes"],
+                     "model_causes": context["model_causes"], "cells": cells})
+        failing |= {c["check"] for c in context["causes"]} | {
+            i.check for i in items if i.status in ("failed", "warned", "known")}
+        sections.append({"name": name, "anchor": anchor_id,
+                         "html": summary_html(block, items, id_prefix=f"{anchor_id}-", evidence=False)})
+    overall = summary_context({"summary": results.get("summary") or {}, "suite": results.get("suite") or {},
+                               "generated_at": results.get("generated_at")}, [])
+    return _env().get_template("targets.html.j2").render(
+        s={"verdict": overall["verdict"], "verdict_status": overall["verdict_status"],
+           "summary": results.get("summary") or {}, "version": overall["version"], "date": overall["date"],
+           "categories": registry.CATEGORIES, "rows": rows, "sections": sections,
+           "evidence": evidence_entries(sorted(failing)), "id_prefix": ""}, with_assets=live)
 
 
 def finding_html(finding: Finding) -> str:

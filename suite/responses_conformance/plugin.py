@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,7 @@ from .preflight import UrlError, check_url
 from .results import Verdict
 from .runner import Runner, Target
 from .scenarios import FEATURES, Case, Scenario, ScenarioError, load_all
+from .targets import Defaults, TargetsError, TargetSpec, combine, from_command_line, load_file
 
 SUITE_MODULE = Path(__file__).with_name("test_conformance.py")
 PACKAGE_DIR = Path(__file__).parent
@@ -41,9 +44,13 @@ class ConformanceWarning(UserWarning):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("responses-conformance", "Responses API conformance")
-    group.addoption("--target-url", default=None,
+    group.addoption("--target-url", action="append", default=[],
                     help="base URL of the target, up to and including the version prefix (https://host/v1). "
-                         "Without it, the embedded reference server is the target.")
+                         "Without it, the embedded reference server is the target. Repeat it (NAME=URL) to "
+                         "test several targets in one run")
+    group.addoption("--targets", dest="targets_file", default=None,
+                    help="a JSON or TOML file of targets by name, each with its url, model and the environment "
+                         "variable of its key (api_key_env); see the README's 'Many targets'")
     group.addoption("--api-key", default=None,
                     help="API key for the target (default: $OPENAI_API_KEY). Never printed or written.")
     group.addoption("--model", dest="conformance_model", default=None,
@@ -100,7 +107,8 @@ def _has_plugin_option(module: str) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before pytest-html and junitxml read their output paths
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a conformance check item (scenario x check)")
-    if config.getoption("target_url") and config.args_source != pytest.Config.ArgsSource.ARGS:
+    if (config.getoption("target_url") or config.getoption("targets_file")) \
+            and config.args_source != pytest.Config.ArgsSource.ARGS:
         # `pytest --target-url=...` from any folder runs the conformance suite, not local tests.
         config.args = [str(SUITE_MODULE)]
     if not _collects_suite(config):
@@ -131,12 +139,16 @@ def _configure_session(config: pytest.Config) -> "ConformanceSession":
     session = ConformanceSession(config, scenarios)
     config.stash[SESSION_KEY] = session
     baseline_path = config.getoption("baseline")
-    if baseline_path:
-        try:
-            session.baseline = baseline_mod.load((config.invocation_params.dir / baseline_path).resolve(),
-                                                 {s.id for s in session.scenarios})
-        except baseline_mod.BaselineError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    known = {s.id for s in session.scenarios}
+    try:
+        shared = (baseline_mod.load((config.invocation_params.dir / baseline_path).resolve(), known)
+                  if baseline_path else None)
+        for run in session.runs.values():  # a target's own (--targets FILE), else --baseline's; hit per target
+            run.baseline = baseline_mod.load(run.spec.baseline, known) if run.spec.baseline else shared
+    except baseline_mod.BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if session.several and config.getoption("fuzz_cases") is not None:
+        raise pytest.UsageError("--fuzz runs against one target: give one --target-url, or run it once per target")
     from . import fuzz_plugin, xdist_support
 
     xdist_support.configure(config, session)  # -n N: each scenario sent once, one set of outputs
@@ -179,11 +191,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "conformance_case" not in metafunc.fixturenames:
         return
     profile = metafunc.config.getoption("conformance_profile")
-    upstream = bool(metafunc.config.getoption("upstream_url"))
     session = metafunc.config.stash.get(SESSION_KEY, None)
     scenarios = session.scenarios if session is not None else load_all()
-    cases = [Case(scenario, check, profiles.get(profile).severity(check.id))
-             for scenario in scenarios for check in scenario.checks(profile, upstream=upstream)]
+    # One target: `text-stream:grammar.created_first`; several: `vllm:text-stream:grammar.created_first`.
+    if session is not None:
+        targets = [(run.name if session.several else None, bool(run.spec.upstream_url)) for run in session.runs.values()]
+    else:
+        targets = [(None, bool(metafunc.config.getoption("upstream_url")))]
+    cases = [Case(scenario, check, profiles.get(profile).severity(check.id), target=name)
+             for name, upstream in targets for scenario in scenarios
+             for check in scenario.checks(profile, upstream=upstream)]
     metafunc.parametrize("conformance_case", cases, ids=[case.id for case in cases])
 
 
@@ -193,6 +210,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         case = callspec.params.get("conformance_case") if callspec else None
         if isinstance(case, Case):
             item.add_marker(pytest.mark.conformance)
+            if case.target is not None:
+                item.user_properties.append(("target", case.target))
             item.user_properties.extend([("scenario", case.scenario.id), ("check", case.check.id),
                                          ("severity", str(case.severity)),
                                          ("category", case.check.category)])
@@ -221,7 +240,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if target:
         path = (session.config.invocation_params.dir / target).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(baseline_mod.render(conformance.must_failures()), encoding="utf-8")
+        for run in conformance.runs.values():  # several targets: one file each, `known.<name>.txt`
+            where = path.with_name(f"{path.stem}.{run.name}{path.suffix}") if conformance.several else path
+            where.write_text(baseline_mod.render(run.must_failures()), encoding="utf-8")
 
 
 def _junit_properties(config: pytest.Config, data: dict) -> None:
@@ -252,7 +273,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 @pytest.fixture
 def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
     session: ConformanceSession = request.config.stash[SESSION_KEY]
-    result = session.runner.result(conformance_case.scenario)
+    result = session.run_of(conformance_case).runner.result(conformance_case.scenario)
     if result.reason is not None and not result.for_check(conformance_case.check.id):
         # No verdict on this rule: the target could not be tested (the summary says why, once,
         # grouped by cause), refused an optional feature cleanly, or the scenario does not
@@ -268,31 +289,55 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     conformance = session.config.stash.get(SESSION_KEY, None)
     if conformance is None or session.config.option.collectonly:
         return
-    selected: dict[str, Scenario] = {}
+    selected: dict[str, dict[str, Scenario]] = {}  # target -> scenarios its items use
     for item in session.items:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("conformance_case") if callspec else None
         if isinstance(case, Case):
-            selected.setdefault(case.scenario.id, case.scenario)
-    conformance.selected = set(selected)
+            selected.setdefault(conformance.run_of(case).name, {}).setdefault(case.scenario.id, case.scenario)
+    for name, scenarios in selected.items():
+        conformance.runs[name].selected = set(scenarios)
     if not selected:
         return
-    found = conformance.runner.run_preflight()  # under xdist, the controller's, sent once
-    if not found.ok:
+    # Under xdist, the controller's, sent once. Several targets are probed at once: a target
+    # that does not answer costs its timeout once, not once per target before it.
+    found = _preflights([conformance.runs[name] for name in selected])
+    failed = {name for name, probe in found.items() if not probe.ok}
+    if failed:
         # A setup mistake, or a target that cannot be tested at all: said once, with its fix;
-        # no scenario is sent, none is reported failed or unsupported because of it.
-        dropped = list(session.items)
-        session.items.clear()
+        # none of its scenarios is sent, none reported failed or unsupported because of it. The
+        # other targets go on.
+        dropped = [item for item in session.items if _target_of(conformance, item) in failed]
+        session.items[:] = [item for item in session.items if _target_of(conformance, item) not in failed]
         session.config.hook.pytest_deselected(items=dropped)
-        return
     if conformance.role == "worker":
         return  # xdist hands this worker its items one group at a time: each scenario runs on its first item
-    conformance.runner.prefetch(selected.values())
-    report.scenario_progress(conformance, list(selected.values()))  # a line per finished scenario (a terminal, -v)
+    for name, scenarios in selected.items():
+        if name not in failed:
+            conformance.runs[name].runner.prefetch(scenarios.values())
+    for name, scenarios in selected.items():
+        if name not in failed:  # a line per finished scenario (a terminal, -v)
+            report.scenario_progress(conformance.runs[name], list(scenarios.values()))
 
 
-def judge(case: Case, result, session: "ConformanceSession") -> None:
+def _preflights(runs: list["TargetRun"]) -> dict[str, Any]:
+    if len(runs) == 1:
+        return {runs[0].name: runs[0].runner.run_preflight()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(runs), 8), thread_name_prefix="preflight") as pool:
+        return dict(zip((run.name for run in runs), pool.map(lambda run: run.runner.run_preflight(), runs)))
+
+
+def _target_of(conformance: "ConformanceSession", item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("conformance_case") if callspec else None
+    return conformance.run_of(case).name if isinstance(case, Case) else None
+
+
+def judge(case: Case, result, conformance: "ConformanceSession") -> None:
     """The body of every conformance item."""
+    session = conformance.run_of(case)
     if case.check.id == "consistency.nonstream_matches_stream":
         violations, missing = session.runner.pair(case.scenario)
         if missing is not None:
@@ -361,6 +406,29 @@ def _headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _target_specs(config: pytest.Config, header_key: str | None) -> list[TargetSpec]:
+    """The targets of the run (targets.py): `--target-url` (once or more, `NAME=URL`) and
+    `--targets FILE`; none: the embedded reference server."""
+    values = config.getoption("target_url") or []
+    targets_file = config.getoption("targets_file")
+    upstream = config.getoption("upstream_url")
+    remote = bool(values or targets_file)
+    defaults = Defaults(model=config.getoption("conformance_model"), upstream_url=upstream,
+                        api_key=(config.getoption("api_key") or header_key
+                                 or (os.environ.get("OPENAI_API_KEY") if remote else None)))
+    try:
+        specs = from_command_line(values, defaults)
+        if targets_file:
+            specs += load_file((config.invocation_params.dir / targets_file).resolve(), defaults)
+        specs = combine(specs)
+    except TargetsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if len(specs) > 1 and upstream:
+        raise pytest.UsageError("--upstream-url names the upstream of one proxy: with several targets, give each "
+                                "its upstream_url in the --targets file")
+    return specs or [TargetSpec(name="reference", url=None, model=defaults.model)]
+
+
 def _split_key(headers: tuple[tuple[str, str], ...], auth_header: str, auth_scheme: str,
                ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """A key given as `--header 'Authorization: Bearer KEY'` (or the target's own auth header)
@@ -375,39 +443,35 @@ def _split_key(headers: tuple[tuple[str, str], ...], auth_header: str, auth_sche
     return key, tuple(rest)
 
 
-class ConformanceSession:
-    """Per pytest run: the target, the runner, and where the outputs go."""
+class TargetRun:
+    """One target of the run: its runner, its preflight and its results (results.json's block of
+    it). A run has one (`--target-url` once, or the embedded reference server) or several
+    (`--target-url` repeated, `--targets FILE`): each is judged on its own, with the same
+    scenarios, profile and limits, and the verdict of the run is the worst of theirs."""
 
-    def __init__(self, config: pytest.Config, scenarios: list[Scenario] | None = None) -> None:
-        self.config = config
-        self.scenarios = scenarios if scenarios is not None else load_all()  # built-in and --scenarios DIR
-        base = config.invocation_params.dir
-        self.reports_dir = (base / config.getoption("reports_dir")).resolve()
-        results = config.getoption("results_json")
-        self.results_path = (base / results).resolve() if results else self.reports_dir / "results.json"
-        self.target_url = config.getoption("target_url")
-        if self.target_url is not None:
-            try:
-                self.target_url = check_url(self.target_url)
-            except UrlError as exc:
-                raise pytest.UsageError(str(exc)) from None
-        header_key, self.headers = _split_key(_headers(config.getoption("extra_headers")),
-                                              config.getoption("auth_header"), config.getoption("auth_scheme"))
-        self.api_key = (config.getoption("api_key") or header_key
-                        or (os.environ.get("OPENAI_API_KEY") if self.target_url else None))
-        self.model = config.getoption("conformance_model")
-        self.profile = config.getoption("conformance_profile")
-        self.limits = _limits(config)
-        self.required = _required(config.getoption("require"))
+    def __init__(self, session: "ConformanceSession", spec: TargetSpec, *, reports_dir: Path,
+                 gate: threading.BoundedSemaphore) -> None:
+        self.session = session
+        self.spec = spec
+        self.name = spec.name
+        self.config = session.config
+        self.scenarios = session.scenarios
+        self.profile = session.profile
+        self.limits = session.limits
+        self.required = session.required
+        self.results_path = session.results_path  # transcript paths are relative to it
+        self.reports_dir = reports_dir  # its transcripts go in <reports_dir>/transcripts
+        self.target_url = spec.url
+        self.gate = gate  # shared by every target: at most --concurrency scenarios at once in all
         self.baseline: baseline_mod.Baseline | None = None
         self.baseline_hits: set[str] = set()
         self._runner: Runner | None = None
         self._server = None
         self.target: Target | None = None
         self.selected: set[str] = set()  # the scenarios this run's items use
-        self.role = "solo"  # pytest-xdist: "controller" or "worker" (xdist_support.py)
-        self.worker_input: dict | None = None  # a worker: the target and preflight the controller handed over
+        self.worker_input: dict | None = None  # a pytest-xdist worker: the target and preflight handed over
         self.worker_records: dict | None = None  # the controller: the scenario records the workers sent
+        self.last_results: dict | None = None  # this target's results (all of results.json with one target)
 
     @property
     def runner_started(self) -> bool:
@@ -422,23 +486,23 @@ class ConformanceSession:
     def _start(self) -> Runner:
         from .engine.schemas import SchemaSet
 
+        config = self.config
         transcripts = self.reports_dir / "transcripts"
         if self.worker_input is None:  # a worker writes beside the others, into the controller's folder
             if transcripts.is_dir():
                 shutil.rmtree(transcripts)  # only this run's transcripts, never a stale one
             transcripts.mkdir(parents=True, exist_ok=True)
+        auth = {"auth_header": self.spec.auth_header or config.getoption("auth_header"),
+                "auth_scheme": self.spec.auth_scheme if self.spec.auth_scheme is not None
+                else config.getoption("auth_scheme"),
+                "headers": self.session.headers}
         if self.worker_input is not None:
             given = self.worker_input
             self.target = Target(given["base_url"], given["api_key"], given["model"], embedded=given["embedded"],
-                                 auth_header=self.config.getoption("auth_header"),
-                                 auth_scheme=self.config.getoption("auth_scheme"), headers=self.headers,
-                                 upstream_url=given["upstream_url"])
-        elif self.target_url:
-            self.target = Target(self.target_url, self.api_key, self.model or DEFAULT_REMOTE_MODEL,
-                                 auth_header=self.config.getoption("auth_header"),
-                                 auth_scheme=self.config.getoption("auth_scheme"),
-                                 headers=self.headers,
-                                 upstream_url=self.config.getoption("upstream_url"))
+                                 upstream_url=given["upstream_url"], **auth)
+        elif self.spec.url:
+            self.target = Target(self.spec.url, self.spec.api_key, self.spec.model or DEFAULT_REMOTE_MODEL,
+                                 upstream_url=self.spec.upstream_url, **auth)
         else:
             from .reference import ReferenceServer
             from .reference.model import DEFAULT_MODEL
@@ -447,16 +511,20 @@ class ConformanceSession:
             flavour = self.profile if self.profile in ("openresponses", "openai-strict") else "openai"
             self._server = ReferenceServer(flavour=flavour)
             self._server.__enter__()
-            self.target = Target(self._server.base_url, self._server.api_key, self.model or DEFAULT_MODEL,
+            self.target = Target(self._server.base_url, self._server.api_key, self.spec.model or DEFAULT_MODEL,
                                  embedded=True)
         runner = Runner(self.target, limits=self.limits, reports_dir=self.reports_dir, profile=self.profile,
                         schemas=SchemaSet.load(profile=self.profile),
-                        concurrency=self.config.getoption("concurrency"), required=self.required,
-                        scenarios=self.scenarios)
+                        concurrency=config.getoption("concurrency"), required=self.required,
+                        scenarios=self.scenarios, gate=self.gate)
         if self.worker_input is not None:  # the controller sent the preflight; a worker sends none
             from .preflight import Preflight
 
             runner.preflight = Preflight(**self.worker_input["preflight"])
+        elif self.spec.problem is not None:  # known before any request: nothing is sent to this target
+            from .preflight import Preflight
+
+            runner.preflight = Preflight(kind="no_key", cause=self.spec.problem)
         return runner
 
     def stop(self) -> None:
@@ -465,6 +533,15 @@ class ConformanceSession:
         if self._server is not None:
             self._server.__exit__(None, None, None)
             self._server = None
+
+    @property
+    def label(self) -> str:
+        return self.target.label if self.target is not None else (self.target_url or "-")
+
+    @property
+    def item_prefix(self) -> str:
+        """How this target's items begin: `vllm:` (`test_check[vllm:text-stream:...]`) with several."""
+        return f"{self.name}:" if self.session.several else ""
 
     @property
     def results(self) -> dict:
@@ -500,19 +577,98 @@ class ConformanceSession:
         return [(sid, v["check"], v["message"]) for sid, entry in self.scenario_records().items()
                 for v in entry["record"]["violations"] if v["severity"] == "must" and not v.get("model_behaviour")]
 
+    def build_results(self, ending: Verdict | None = None) -> dict:
+        """This target's results, redacted (its key and headers never reach an output)."""
+        data = report.build_results(self, ending)
+        self.last_results = self.runner.redactor.json(data) if self._runner is not None else data
+        return self.last_results
+
+
+class ConformanceSession:
+    """Per pytest run: the scenarios, the targets (one TargetRun each), where the outputs go."""
+
+    def __init__(self, config: pytest.Config, scenarios: list[Scenario] | None = None) -> None:
+        self.config = config
+        self.scenarios = scenarios if scenarios is not None else load_all()  # built-in and --scenarios DIR
+        base = config.invocation_params.dir
+        self.reports_dir = (base / config.getoption("reports_dir")).resolve()
+        results = config.getoption("results_json")
+        self.results_path = (base / results).resolve() if results else self.reports_dir / "results.json"
+        header_key, self.headers = _split_key(_headers(config.getoption("extra_headers")),
+                                              config.getoption("auth_header"), config.getoption("auth_scheme"))
+        self.profile = config.getoption("conformance_profile")
+        self.limits = _limits(config)
+        self.required = _required(config.getoption("require"))
+        specs = _target_specs(config, header_key)
+        self.several = len(specs) > 1
+        concurrency = config.getoption("concurrency")
+        if concurrency is None or concurrency < 1:
+            raise pytest.UsageError(f"--concurrency must be at least 1, got {concurrency!r}")
+        gate = threading.BoundedSemaphore(concurrency)
+        # With several targets each has its own folder of transcripts (reports/targets/<name>/).
+        self.runs: dict[str, TargetRun] = {
+            spec.name: TargetRun(self, spec, gate=gate,
+                                 reports_dir=self.reports_dir / "targets" / spec.name if self.several
+                                 else self.reports_dir)
+            for spec in specs}
+        self.role = "solo"  # pytest-xdist: "controller" or "worker" (xdist_support.py)
+        self.last_results: dict | None = None
+
+    # -- the targets ---------------------------------------------------------------------------
+    @property
+    def first(self) -> TargetRun:
+        """The only target of a one-target run (fuzz mode and the one-target outputs use it)."""
+        return next(iter(self.runs.values()))
+
+    def run_of(self, case: Case) -> TargetRun:
+        return self.runs[case.target] if case.target is not None else self.first
+
+    @property
+    def runner(self) -> Runner:
+        return self.first.runner
+
+    @property
+    def runner_started(self) -> bool:
+        return self.first.runner_started
+
+    @property
+    def target(self) -> Target | None:
+        return self.first.target
+
+    def stop(self) -> None:
+        for run in self.runs.values():
+            run.stop()
+
+    # -- the outputs ---------------------------------------------------------------------------
     def final_line(self) -> str | None:
-        data = getattr(self, "last_results", None)
+        data = self.last_results
         if not data:
             return None
         html_path = getattr(self.config.option, "htmlpath", None)
         return report.final_line(data, self.profile, html_path)
 
     def write_results(self, ending: Verdict | None = None) -> None:
-        report.write_results_json(self, ending)
+        """results.json: with one target, its results; with several, a block per target and the
+        worst verdict over them (results.worst)."""
+        blocks = [run.build_results(ending) for run in self.runs.values()]
+        data = blocks[0] if not self.several else report.several_targets(
+            [(run.name, block) for run, block in zip(self.runs.values(), blocks)], self.profile,
+            selected={run.name: bool(run.selected) for run in self.runs.values()})
+        report.write_json(self.results_path, data)
+        self.last_results = data
         if self.config.getoption("fuzz_cases") is not None:  # the fuzz block, and its status in the verdict
             from . import fuzz_plugin
 
             fuzz_plugin.amend_results(self, ending)
 
+    def must_failures(self) -> list[tuple[str, str, str]]:
+        return self.first.must_failures()
+
     def summary_lines(self) -> list[str]:
-        return report.summary_lines(self)
+        if not self.several:
+            return report.summary_lines(self.first)
+        lines = []
+        for run in self.runs.values():
+            lines.append(f"-- target {run.name}")
+            lines += report.summary_lines(run, one_of_several=True)
+        return lines + report.targets_lines(self.last_results or {}, report.outputs_line(self.config, self.results_path))

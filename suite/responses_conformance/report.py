@@ -451,13 +451,48 @@ def _shared_cause(scenarios: list[dict[str, Any]]) -> str | None:
     return common if count > 1 or len(errors) == 1 else None
 
 
-def write_results_json(session: "ConformanceSession", ending: Verdict | None = None) -> None:
-    data = build_results(session, ending)
-    if session._runner is not None:
-        data = session.runner.redactor.json(data)
-    session.results_path.parent.mkdir(parents=True, exist_ok=True)
-    session.results_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    session.last_results = data
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """results.json (already redacted: each target's block by its own runner's redactor)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def several_targets(blocks: list[tuple[str, dict[str, Any]]], profile: str,
+                    selected: dict[str, bool] | None = None) -> dict[str, Any]:
+    """results.json of a run of several targets: one block per target (each what results.json
+    would be with that target alone), and the run's verdict: the worst of theirs (results.worst:
+    not conformant, then could not test, then nothing tested, then conformant). A target none
+    of whose items was selected (`-k` naming another target) has no say in it."""
+    verdicts = {name: Verdict.from_label(block["summary"]["verdict"]) for name, block in blocks}
+    counted = [v for name, v in verdicts.items() if selected is None or selected.get(name)] or list(verdicts.values())
+    verdict = results_mod.worst(counted)
+    first = blocks[0][1]
+    # The cause, when the worst verdict has one: each target of that verdict with its own.
+    cause = "; ".join(f"{name}: {block['summary']['cause']}" for name, block in blocks
+                      if verdicts[name] is verdict and block["summary"].get("cause")) or None
+    if verdict is Verdict.CONFORMANT:
+        cause = None
+    violations = {key: sum(block["summary"].get("violations", {}).get(key, 0) for _, block in blocks)
+                  for key in ("must", "should", "known", "model_behaviour")}
+    return {
+        "suite": first["suite"],
+        "generated_at": first["generated_at"],
+        "targets": [{"name": name, **block} for name, block in blocks],
+        "summary": {"targets": len(blocks),
+                    "by_target": {name: v.label for name, v in verdicts.items()},
+                    "violations": violations,
+                    "verdict": verdict.label, "exit_code": verdict.exit_code,
+                    **({"cause": cause} if cause else {})},
+    }
+
+
+def targets_lines(data: dict[str, Any], outputs: str) -> list[str]:
+    """The end of the terminal summary of a run of several targets: each target's verdict."""
+    summary = data.get("summary") or {}
+    lines = [outputs,
+             "targets: " + ", ".join(f"{name} {label.upper()}" for name, label in (summary.get("by_target") or {}).items())]
+    lines.append(f"verdict: {str(summary.get('verdict', '-')).upper()} (the worst over {summary.get('targets', 0)} targets)")
+    return lines
 
 
 def write_usage_error(path: Path, message: str) -> None:
@@ -486,6 +521,17 @@ def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str
     s = data["summary"]
     verdict = Verdict.from_label(s["verdict"])
     where = f" - report: {html_path}" if html_path and verdict not in (Verdict.USAGE_ERROR,) else ""
+    if data.get("targets"):  # several targets: each one's verdict, with its MUST count or its cause
+        parts = []
+        for block in data["targets"]:
+            mine = block["summary"]
+            label = mine["verdict"].upper()
+            if mine["verdict"] == Verdict.NOT_CONFORMANT.label:
+                label += f" ({mine.get('violations', {}).get('must', 0)} MUST)"
+            elif mine.get("cause") and mine["verdict"] != Verdict.CONFORMANT.label:
+                label += f" ({' '.join(str(mine['cause']).split())[:100]})"
+            parts.append(f"{block['name']} {label}")
+        return results_mod.final_line(verdict, f"{len(parts)} targets: {'; '.join(parts)} (profile {profile}){where}")
     if verdict in (Verdict.COULD_NOT_TEST, Verdict.USAGE_ERROR) and s.get("cause") and not s.get("failed"):
         detail = s["cause"]
     elif verdict is Verdict.USAGE_ERROR:
@@ -503,7 +549,9 @@ def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str
     return results_mod.final_line(verdict, f"{detail} (profile {profile}){where}")
 
 
-def summary_lines(session: "ConformanceSession") -> list[str]:
+def summary_lines(session: "ConformanceSession", *, one_of_several: bool = False) -> list[str]:
+    """The terminal summary of a target; `one_of_several`: a block of a run of several targets
+    (the outputs are then said once, after the last, with the run's verdict: targets_lines)."""
     data = getattr(session, "last_results", None) or build_results(session)
     summary = data["summary"]
     base = session.config.invocation_params.dir
@@ -528,26 +576,33 @@ def summary_lines(session: "ConformanceSession") -> list[str]:
         lines.append(f"{counts_line(summary)}   violations: {summary['violations']['must']} MUST, "
                      f"{summary['violations']['should']} SHOULD")
         lines += _grouped_reasons(data["scenarios"])
-        lines += cause_lines(data.get("findings") or [], session.results_path.parent, base)
+        lines += cause_lines(data.get("findings") or [], session.results_path.parent, base,
+                             item_prefix=getattr(session, "item_prefix", ""))
     if not session.limits.verify_tls:
         lines.append("WARNING: --insecure: the target's TLS certificate was NOT verified")
-    html_path = getattr(session.config.option, "htmlpath", None)
-    outputs = f"results: {_relative(session.results_path, base)}"
-    if html_path:
-        outputs = f"report: {_relative(Path(html_path).resolve(), base)}   " + outputs
-    lines.append(outputs)
+    if not one_of_several:
+        lines.append(outputs_line(session.config, session.results_path))
     for entry in session.stale_baseline_entries():
         lines.append(f"stale baseline entry: remove it: {entry.key} (line {entry.line}) no longer fails")
     if session.baseline is not None:
         lines.append(f"baseline: {len(session.baseline_hits)} known failures accepted from {session.baseline.path.name}")
-    lines.append(f"verdict: {summary['verdict'].upper()}")
+    lines.append(f"verdict{' of ' + session.name if one_of_several else ''}: {summary['verdict'].upper()}")
     return lines
+
+
+def outputs_line(config: Any, results_path: Path) -> str:
+    base = config.invocation_params.dir
+    html_path = getattr(config.option, "htmlpath", None)
+    outputs = f"results: {_relative(results_path, base)}"
+    if html_path:
+        outputs = f"report: {_relative(Path(html_path).resolve(), base)}   " + outputs
+    return outputs
 
 
 SHOWN_CAUSES = 10
 
 
-def cause_lines(findings: list[dict[str, Any]], results_dir: Path, base: Path) -> list[str]:
+def cause_lines(findings: list[dict[str, Any]], results_dir: Path, base: Path, item_prefix: str = "") -> list[str]:
     """The causes (results.json's `findings`, results.causes): a headline naming them all
     ("3 causes: usage.total_is_sum in 40 scenarios, ..."), then each with one example and where
     to look. Model-behaviour causes are a section of their own: never a verdict."""
@@ -556,13 +611,13 @@ def cause_lines(findings: list[dict[str, Any]], results_dir: Path, base: Path) -
     lines: list[str] = []
     if judged:
         lines.append(f"{_plural(len(judged), 'cause')}: " + ", ".join(_headline(f) for f in judged))
-        lines += [line for f in judged[:SHOWN_CAUSES] for line in _cause(f, results_dir, base)]
+        lines += [line for f in judged[:SHOWN_CAUSES] for line in _cause(f, results_dir, base, item_prefix)]
         if len(judged) > SHOWN_CAUSES:
             lines.append(f"  ... and {len(judged) - SHOWN_CAUSES} more causes (results.json: findings)")
     if model:
         lines.append(f"model behaviour, {_plural(len(model), 'cause')} (the model's answers, not the protocol: "
                      f"never a verdict): " + ", ".join(_headline(f) for f in model))
-        lines += [line for f in model[:SHOWN_CAUSES] for line in _cause(f, results_dir, base)]
+        lines += [line for f in model[:SHOWN_CAUSES] for line in _cause(f, results_dir, base, item_prefix)]
     return lines
 
 
@@ -577,7 +632,7 @@ def _headline(finding: dict[str, Any]) -> str:
     return f"{finding['check']}{tag} in {_plural(len(finding.get('scenarios') or ()), 'scenario')}"
 
 
-def _cause(finding: dict[str, Any], results_dir: Path, base: Path) -> list[str]:
+def _cause(finding: dict[str, Any], results_dir: Path, base: Path, item_prefix: str = "") -> list[str]:
     ex = finding.get("example") or {}
     severity = "model behaviour" if finding.get("model_behaviour") else str(finding.get("severity", "")).upper()
     lines = [f"  {finding['check']}  {severity}  {_plural(finding.get('count', 0), 'occurrence')} in "
@@ -592,7 +647,7 @@ def _cause(finding: dict[str, Any], results_dir: Path, base: Path) -> list[str]:
     look = []
     if ex.get("transcript"):
         look.append(f"transcript {_relative((results_dir / ex['transcript']).resolve(), base)}")
-    look.append(f"test_check[{ex.get('scenario')}:{finding['check']}]")
+    look.append(f"test_check[{item_prefix}{ex.get('scenario')}:{finding['check']}]")
     check = registry.BY_ID.get(finding["check"])
     refs = evidence.ids_in(check.basis) if check is not None else []
     if refs:
@@ -639,16 +694,14 @@ class HtmlHooks:
         data = getattr(session, "last_results", None)
         if data is None:
             return
+        if data.get("targets"):
+            self._several_targets(data, prefix, postfix)
+            return
         if session.target is not None:
             data = {**data, "target": {**data["target"], "label": session.target.label}}
         if not session.limits.verify_tls:
             data = {**data, "notes": ["--insecure: the target's TLS certificate was NOT verified"]}
-        # Transcripts as the terminal and the failure blocks name them: from where pytest ran.
-        base, results_dir = session.config.invocation_params.dir, session.results_path.parent
-        data = {**data, "findings": [
-            {**f, "example": {**f["example"], "transcript": _relative((results_dir / f["example"]["transcript"]).resolve(),
-                                                                     base)}}
-            if (f.get("example") or {}).get("transcript") else f for f in data.get("findings") or []]}
+        data = self._local_transcripts(data)
         items = list(self.items.values())
         blocks = dict(self.blocks)
         if not items:
@@ -667,6 +720,37 @@ class HtmlHooks:
             postfix.append(html_report.findings_section([finding for finding, _ in blocks.values()],
                                                         [redact(markup) for _, markup in blocks.values()],
                                                         data.get("scenarios", [])))
+
+    def _local_transcripts(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Transcripts as the terminal and the failure blocks name them: from where pytest ran."""
+        base, results_dir = self.session.config.invocation_params.dir, self.session.results_path.parent
+        return {**data, "findings": [
+            {**f, "example": {**f["example"], "transcript": _relative((results_dir / f["example"]["transcript"]).resolve(),
+                                                                     base)}}
+            if (f.get("example") or {}).get("transcript") else f for f in data.get("findings") or []]}
+
+    def _several_targets(self, data: dict[str, Any], prefix, postfix) -> None:
+        """The page of a run of several targets: the targets x categories matrix and the causes
+        per target on top, each target's block below, built from results.json like a replay's
+        page (each finding's block names its target)."""
+        session = self.session
+        views, found_all = [], []
+        for block in data["targets"]:
+            run = session.runs[block["name"]]
+            view = self._local_transcripts({**block, "target": {**block["target"], "label": run.label}})
+            meant = {**view, "scenarios": [s for s in view.get("scenarios", []) if s["status"] != "not selected"]}
+            found = html_report.findings_from_results(meant, session.results_path.parent, target=run.name)
+            views.append((run.name, view, html_report.items_from_results(meant, found, target=run.name)))
+            found_all += [(run, finding) for finding in found]
+        markup = html_report.targets_html(data, views, live=True)
+        for run in session.runs.values():
+            markup = run.runner.redactor.text(markup) if run.runner_started else markup
+        prefix.append(markup)
+        if found_all:
+            blocks = [run.runner.redactor.text(html_report.finding_html(f)) if run.runner_started
+                      else html_report.finding_html(f) for run, f in found_all]
+            scenarios = [s for block in data["targets"] for s in block.get("scenarios", [])]
+            postfix.append(html_report.findings_section([f for _, f in found_all], blocks, scenarios))
 
     @hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -707,10 +791,11 @@ class HtmlHooks:
         elif report.skipped:
             entry.status = "skipped"
         self.items[item.nodeid] = entry
-        if entry.status == "skipped":
+        if entry.status == "skipped" or self.session.several:  # several: blocks from results.json
             return
-        result = self.session.runner.result(case.scenario)  # done already: the item has read it
-        violations = [v for v in result.violations + self.session.extra_violations.get(case.scenario.id, [])
+        run = self.session.run_of(case)
+        result = run.runner.result(case.scenario)  # done already: the item has read it
+        violations = [v for v in result.violations + run.extra_violations.get(case.scenario.id, [])
                       if v.check == case.check.id]
         if not violations:
             return

@@ -135,7 +135,7 @@ def _reads_back_unstored(step: Step, context: dict) -> bool:
 class Runner:
     def __init__(self, target: Target, *, limits: Limits, reports_dir: Path, schemas: Any,
                  profile: str = "openai", concurrency: int = 8, required: frozenset[str] = frozenset(),
-                 scenarios: list[Scenario] | None = None) -> None:
+                 scenarios: list[Scenario] | None = None, gate: threading.BoundedSemaphore | None = None) -> None:
         self.target = target
         # The scenarios a twin is looked up in: the run's (built-in and --scenarios DIR), or the built-in ones.
         self.scenarios = {s.id: s for s in (scenarios if scenarios is not None else load_all())}
@@ -161,6 +161,9 @@ class Runner:
         # With an upstream journal to read, one request at a time, so each answer is attributable.
         workers = 1 if target.upstream_url else max(1, concurrency)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scenario")
+        # Several targets in one run share one limit: no more than --concurrency scenarios in
+        # flight over all of them, so ten targets do not mean ten times the load on a gateway.
+        self._gate = gate
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -275,7 +278,10 @@ class Runner:
         errored with a line that says so (not a traceback on each of its items, and never a
         verdict), and the traceback goes to a file next to the transcripts."""
         try:
-            return self._run_scenario(scenario)
+            if self._gate is None:
+                return self._run_scenario(scenario)
+            with self._gate:
+                return self._run_scenario(scenario)
         except Exception as exc:  # noqa: BLE001 - see the docstring
             trace = self.redactor.text(traceback.format_exc(limit=30))
             where = self.reports_dir / "transcripts" / f"{safe_name(scenario.id)}.internal-error.txt"

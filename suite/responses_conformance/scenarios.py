@@ -62,11 +62,12 @@ WS_KINDS = ("stream", "error", "any")
 class Case:
     """One conformance item: a scenario judged by one check (`text-stream:sequence.increasing`)."""
 
-    def __init__(self, scenario: Scenario, check: registry.Check, severity: Any) -> None:
+    def __init__(self, scenario: Scenario, check: registry.Check, severity: Any, target: str | None = None) -> None:
         self.scenario = scenario
         self.check = check
         self.severity = severity
-        self.id = f"{scenario.id}:{check.id}"
+        self.target = target  # the target's name in a run of several targets, else None
+        self.id = f"{scenario.id}:{check.id}" if target is None else f"{target}:{scenario.id}:{check.id}"
 
     def __repr__(self) -> str:
         return self.id

@@ -45,10 +45,12 @@ def configure(config: pytest.Config, session: Any) -> None:
     if session.role == "controller":
         config.pluginmanager.register(Controller(session), "responses-conformance-xdist")
     elif session.role == "worker":
-        session.worker_input = config.workerinput.get(KEY)
+        handed = (config.workerinput.get(KEY) or {}).get("targets") or {}
+        for name, run in session.runs.items():
+            run.worker_input = handed.get(name)
 
 
-def _scheduler(config: pytest.Config, log: Any, scenarios: list[Any]) -> Any:
+def _scheduler(config: pytest.Config, log: Any, scenarios: list[Any], several: bool) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     # The unit of scheduling of a scenario's items: the scenario, with its streamed twin.
@@ -59,12 +61,16 @@ def _scheduler(config: pytest.Config, log: Any, scenarios: list[Any]) -> Any:
 
     class ScenarioScheduling(LoadScopeScheduling):
         """Whole scenarios to workers: the scope of `...::test_check[<scenario>:<check>]` is
-        the scenario's group; any other item is its own scope."""
+        the scenario's group (of one target: `[<target>:<scenario>:<check>]` with several);
+        any other item is its own scope."""
 
         def _split_scope(self, nodeid: str) -> str:
             name = nodeid.rsplit("::", 1)[-1]
             if name.startswith("test_check[") and ":" in name:
-                return "scenario " + group_of(name[len("test_check["):].split(":", 1)[0])
+                parts = name[len("test_check["):].split(":")
+                if several and len(parts) >= 3:
+                    return f"scenario {parts[0]}/{group_of(parts[1])}"
+                return "scenario " + group_of(parts[0])
             return nodeid
 
     return ScenarioScheduling(config, log)
@@ -77,10 +83,10 @@ def preflight_fields(found: Any) -> dict[str, Any]:
 
 
 def worker_output(session: Any) -> dict[str, Any]:
-    """What a worker sends back: its scenarios' records (JSON), the baseline entries it hit,
-    and the scenarios its items used."""
-    return {"records": session.scenario_records(), "baseline_hits": sorted(session.baseline_hits),
-            "selected": sorted(session.selected)}
+    """What a worker sends back, per target: its scenarios' records (JSON), the baseline
+    entries it hit, and the scenarios its items used."""
+    return {"targets": {name: {"records": run.scenario_records(), "baseline_hits": sorted(run.baseline_hits),
+                               "selected": sorted(run.selected)} for name, run in session.runs.items()}}
 
 
 class Controller:
@@ -88,24 +94,29 @@ class Controller:
 
     def __init__(self, session: Any) -> None:
         self.session = session
-        session.worker_records = {}
+        for run in session.runs.values():
+            run.worker_records = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        return _scheduler(config, log, self.session.scenarios)
+        return _scheduler(config, log, self.session.scenarios, self.session.several)
 
     def pytest_configure_node(self, node: Any) -> None:
-        session = self.session
-        found = session.runner.run_preflight()  # the first node starts the target; sent once
-        target = session.target
-        node.workerinput[KEY] = {"base_url": target.base_url, "api_key": target.api_key, "model": target.model,
-                                 "embedded": target.embedded, "upstream_url": target.upstream_url,
-                                 "preflight": preflight_fields(found)}
+        handed = {}
+        for name, run in self.session.runs.items():
+            found = run.runner.run_preflight()  # the first node starts the target; sent once
+            target = run.target
+            handed[name] = {"base_url": target.base_url, "api_key": target.api_key, "model": target.model,
+                            "embedded": target.embedded, "upstream_url": target.upstream_url,
+                            "preflight": preflight_fields(found)}
+        node.workerinput[KEY] = {"targets": handed}
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         out = (getattr(node, "workeroutput", None) or {}).get(KEY)
         if not out:
             return
-        self.session.worker_records.update(out["records"])
-        self.session.baseline_hits.update(out["baseline_hits"])
-        self.session.selected.update(out["selected"])
+        for name, sent in out["targets"].items():
+            run = self.session.runs[name]
+            run.worker_records.update(sent["records"])
+            run.baseline_hits.update(sent["baseline_hits"])
+            run.selected.update(sent["selected"])
