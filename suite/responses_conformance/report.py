@@ -9,7 +9,7 @@ import datetime as _dt
 import html
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pluggy import HookimplMarker
 
@@ -19,9 +19,50 @@ from .engine import profiles, registry
 from .engine.violations import Severity, Violation
 from .results import Status, Tally, Verdict
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .plugin import Case, ConformanceSession
-    from .runner import ScenarioResult
+from .scenarios import Case
+
+
+class RunView(Protocol):
+    """What this module reads of a target's run (plugin.TargetRun), named here so that the report
+    depends on no layer above it: the plugin builds runs, the report only reads them."""
+
+    config: Any
+    scenarios: list[Any]
+    profile: str
+    results_path: Path
+    limits: Any
+    target: Any
+    baseline: Any
+    baseline_hits: set[str]
+    selected: set[str]
+    last_results: dict[str, Any] | None
+
+    @property
+    def preflight(self) -> Any: ...
+    @property
+    def results(self) -> dict[str, Any]: ...
+    @property
+    def extra_violations(self) -> dict[str, list[Violation]]: ...
+    def scenario_records(self) -> dict[str, dict[str, Any]]: ...
+    def stale_baseline_entries(self) -> list[Any]: ...
+
+
+class ScenarioResult(Protocol):
+    """What this module reads of one scenario's result (runner.ScenarioResult)."""
+
+    scenario: Any
+    steps: list[Any]
+    violations: list[Violation]
+    exchange: Any
+    transcript: dict[str, Path] | None
+    curl: str | None
+    events: int
+    error: str | None
+    deterministic: bool
+
+    @property
+    def reason(self) -> str | None: ...
+    def outcome(self) -> Status: ...
 
 SHOWN_PER_ITEM = 10
 # pytest's hookimpl marker, without importing pytest here (replay prints through this module).
@@ -73,7 +114,7 @@ def step_evidence(result: "ScenarioResult", step: str | None) -> tuple[str | Non
 
 
 def format_violations(case: "Case", result: "ScenarioResult", violations: list[Violation],
-                      session: "ConformanceSession") -> str:
+                      session: "RunView") -> str:
     check = case.check
     lines = [f"{check.id}  {case.severity}  {check.rule}",
              f"  scenario {result.scenario.id}: {result.scenario.description}"]
@@ -137,7 +178,7 @@ class ProgressLine:
             self.width = 0
 
 
-def scenario_progress(session: "ConformanceSession", scenarios: list[Any]) -> None:
+def scenario_progress(session: "RunView", scenarios: list[Any]) -> None:
     """A line per finished scenario, as they finish, on a terminal (or with -v): on a slow
     target the run says what it is waiting for instead of stalling on a dot. The scenarios
     are already sent (concurrently); this only waits for them in the order they end, so the
@@ -333,7 +374,7 @@ def feature_table(scenarios: list[dict[str, Any]], error_only: frozenset[str] = 
     return table
 
 
-def build_results(session: "ConformanceSession", ending: Verdict | None = None) -> dict[str, Any]:
+def build_results(session: "RunView", ending: Verdict | None = None) -> dict[str, Any]:
     """results.json, with THE verdict (results.verdict). `ending`: the run ended before any
     verdict (interrupted, a usage error found by pytest)."""
     ran = session.scenario_records()
@@ -400,7 +441,7 @@ def build_results(session: "ConformanceSession", ending: Verdict | None = None) 
     }
 
 
-def scenario_records(session: "ConformanceSession") -> dict[str, dict[str, Any]]:
+def scenario_records(session: "RunView") -> dict[str, dict[str, Any]]:
     """Every scenario run, as results.json records it, with each finding's evidence for the
     causes (results.causes): `{id: {"record": ..., "occurrences": [...]}}`. Plain JSON, so
     that a pytest-xdist worker can send it to the controller (xdist_support.py)."""
@@ -438,7 +479,7 @@ def _simplest(scenarios: list[dict[str, Any]]) -> Any:
     return lambda record: rank.get(record.get("scenario"), (99, 99, 99, 0))
 
 
-def _selected(session: "ConformanceSession", scenario_id: str) -> bool:
+def _selected(session: "RunView", scenario_id: str) -> bool:
     return scenario_id in getattr(session, "selected", ())
 
 
@@ -549,7 +590,7 @@ def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str
     return results_mod.final_line(verdict, f"{detail} (profile {profile}){where}")
 
 
-def summary_lines(session: "ConformanceSession", *, one_of_several: bool = False) -> list[str]:
+def summary_lines(session: "RunView", *, one_of_several: bool = False) -> list[str]:
     """The terminal summary of a target; `one_of_several`: a block of a run of several targets
     (the outputs are then said once, after the last, with the run's verdict: targets_lines)."""
     data = getattr(session, "last_results", None) or build_results(session)
@@ -681,8 +722,8 @@ class HtmlHooks:
     finding, its failure block (html_report.py, templates/).
     """
 
-    def __init__(self, session: "ConformanceSession") -> None:
-        self.session = session
+    def __init__(self, session: Any) -> None:
+        self.session = session  # plugin.ConformanceSession: its runs (RunView each) and outputs
         self.items: dict[str, Any] = {}  # node id -> html_report.Item, in run order
         self.blocks: dict[str, tuple[Any, str]] = {}  # node id -> (html_report.Finding, its block)
 
