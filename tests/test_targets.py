@@ -115,7 +115,7 @@ def _block(verdict: str, cause: str | None = None, must: int = 0) -> dict:
     (["conformant", "conformant"], "conformant"),
 ])
 def test_the_run_of_several_targets_takes_the_worst_verdict(verdicts: list[str], expected: str) -> None:
-    data = report.several_targets([(f"t{i}", _block(v)) for i, v in enumerate(verdicts)], "openai")
+    data = report.several_targets([(f"t{i}", _block(v)) for i, v in enumerate(verdicts)])
     assert data["summary"]["verdict"] == expected
     assert data["summary"]["by_target"] == {f"t{i}": v for i, v in enumerate(verdicts)}
     assert [t["name"] for t in data["targets"]] == [f"t{i}" for i in range(len(verdicts))]
@@ -123,12 +123,12 @@ def test_the_run_of_several_targets_takes_the_worst_verdict(verdicts: list[str],
 
 def test_a_target_whose_items_were_all_filtered_out_has_no_say_in_the_verdict() -> None:
     blocks = [("a", _block("conformant")), ("b", _block("nothing tested"))]
-    data = report.several_targets(blocks, "openai", selected={"a": True, "b": False})
+    data = report.several_targets(blocks, selected={"a": True, "b": False})
     assert data["summary"]["verdict"] == "conformant"
 
 
 def test_the_cause_of_an_untestable_run_names_each_untestable_target() -> None:
-    data = report.several_targets([("a", _block("could not test", "no key")), ("b", _block("conformant"))], "openai")
+    data = report.several_targets([("a", _block("could not test", "no key")), ("b", _block("conformant"))])
     assert data["summary"]["cause"] == "a: no key"
     line = report.final_line(data, "openai", None)
     assert line.startswith("responses-conformance: COULD NOT TEST - 2 targets: a COULD NOT TEST (no key); b CONFORMANT")

@@ -580,6 +580,17 @@ def cause_views(results: Mapping[str, Any], items: list[Item]) -> list[dict[str,
     return views
 
 
+# The colour of a verdict: the status class its banner is drawn in.
+VERDICT_STATUS = {"conformant": "passed", "not conformant": "failed", "could not test": "errored",
+                  "nothing tested": "skipped", "interrupted": "errored", "usage error": "errored"}
+
+
+def _worst_of(items: list[Item]) -> tuple[str, int]:
+    """The worst status among items ("na" when there are none) and how many items have it."""
+    status = worst(i.status for i in items) if items else "na"
+    return status, sum(1 for i in items if i.status == status)
+
+
 def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
     summary = results.get("summary") or {}
     target = results.get("target") or {}
@@ -594,7 +605,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         cells = []
         for category in registry.CATEGORIES:
             here = [i for i in mine if i.category == category]
-            status = worst(i.status for i in here) if here else "na"
+            status, count = _worst_of(here)
             # The link goes to the worst item, one with a failure block when there is one.
             pick = sorted((i for i in here if i.status == status), key=lambda i: i.block is None)
             target_item = pick[0] if pick and status not in ("passed", "na") else None
@@ -602,7 +613,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
             title = "; ".join(listed) or (f"{len(here)} check{'s' if len(here) != 1 else ''} passed" if here
                                           else "no check of this category applies")
             cells.append({"category": category, "status": status, "item": target_item, "title": title,
-                          "count": sum(1 for i in here if i.status == status) if here else 0})
+                          "count": count})
         description = next((s.get("description", "") for s in results.get("scenarios", []) if s["id"] == sid), "")
         rows.append({"id": sid, "description": description, "status": worst(i.status for i in mine),
                      "cells": cells})
@@ -610,11 +621,9 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
     causes = cause_views(results, items)
     failing_checks = {c["check"] for c in causes} | {i.check for i in items if i.status in ("failed", "warned", "known")}
     verdict = summary.get("verdict", "-")
-    verdict_status = {"conformant": "passed", "not conformant": "failed", "could not test": "errored",
-                      "nothing tested": "skipped", "interrupted": "errored", "usage error": "errored"}.get(verdict, "na")
     return {
         "verdict": verdict,
-        "verdict_status": verdict_status,
+        "verdict_status": VERDICT_STATUS.get(verdict, "na"),
         "target": {"url": target.get("url"), "label": target.get("label") or target.get("url") or "-",
                    "embedded": target.get("embedded", False), "model": target.get("model"),
                    "profile": target.get("profile") or suite.get("profile")},
@@ -631,6 +640,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
                      for name, entry in (results.get("features") or {}).items()],
         "causes": [c for c in causes if not c["model_behaviour"]],
         "model_causes": [c for c in causes if c["model_behaviour"]],
+        "failing_checks": sorted(failing_checks),
         "evidence": evidence_entries(sorted(failing_checks)),
         "notes": results.get("notes") or [],
         "baseline": results.get("baseline"),
@@ -701,7 +711,13 @@ def summary_html(results: Mapping[str, Any], items: list[Item], *, live: bool = 
     pytest-html's summary, with our style and script inline (a standalone page has them once,
     in its head and at its end). `id_prefix` keeps element ids unique where several targets'
     blocks share a page (their evidence is then shown once, by the page: `evidence=False`)."""
-    context = {**summary_context(results, items), "folded": folded, "id_prefix": id_prefix}
+    return _render_summary(summary_context(results, items), live=live, folded=folded, id_prefix=id_prefix,
+                           evidence=evidence)
+
+
+def _render_summary(context: dict[str, Any], *, live: bool = False, folded: int = 0, id_prefix: str = "",
+                    evidence: bool = True) -> str:
+    context = {**context, "folded": folded, "id_prefix": id_prefix}
     if not evidence:
         context["evidence"] = []
     return _env().get_template("summary.html.j2").render(s=context, with_assets=live)
@@ -715,30 +731,28 @@ def targets_html(results: Mapping[str, Any], views: list[tuple[str, Mapping[str,
     (name, the target's block of results.json, its items)."""
     rows, sections, failing = [], [], set()
     for name, block, items in views:
-        context = summary_context(block, items)
+        context = summary_context(block, items)  # once per target: its row here and its own block below
         cells = []
         for category in registry.CATEGORIES:
             here = [i for i in items if i.category == category]
-            status = worst(i.status for i in here) if here else "na"
-            cells.append({"category": category, "status": status,
-                          "count": sum(1 for i in here if i.status == status) if here else 0,
+            status, count = _worst_of(here)
+            cells.append({"category": category, "status": status, "count": count,
                           "title": "; ".join(sorted({f"{i.check}: {i.status}" for i in here
                                                      if i.status not in ("passed", "skipped")}))
                           or f"{len(here)} checks, none failed"})
         anchor_id = f"rc-t-{name}"
         rows.append({"name": name, "anchor": anchor_id, "verdict": context["verdict"],
                      "verdict_status": context["verdict_status"], "target": context["target"],
-                     "cause": (block.get("summary") or {}).get("cause"), "causes": context["causes"],
+                     "cause": context["summary"].get("cause"), "causes": context["causes"],
                      "model_causes": context["model_causes"], "cells": cells})
-        failing |= {c["check"] for c in context["causes"]} | {
-            i.check for i in items if i.status in ("failed", "warned", "known")}
+        failing.update(context["failing_checks"])
         sections.append({"name": name, "anchor": anchor_id,
-                         "html": summary_html(block, items, id_prefix=f"{anchor_id}-", evidence=False)})
-    overall = summary_context({"summary": results.get("summary") or {}, "suite": results.get("suite") or {},
-                               "generated_at": results.get("generated_at")}, [])
+                         "html": _render_summary(context, id_prefix=f"{anchor_id}-", evidence=False)})
+    summary = results.get("summary") or {}
     return _env().get_template("targets.html.j2").render(
-        s={"verdict": overall["verdict"], "verdict_status": overall["verdict_status"],
-           "summary": results.get("summary") or {}, "version": overall["version"], "date": overall["date"],
+        s={"verdict": summary.get("verdict", "-"), "verdict_status": VERDICT_STATUS.get(summary.get("verdict"), "na"),
+           "summary": summary, "version": (results.get("suite") or {}).get("version", "-"),
+           "date": results.get("generated_at", "-"), "profile": rows[0]["target"]["profile"] if rows else None,
            "categories": registry.CATEGORIES, "rows": rows, "sections": sections,
            "evidence": evidence_entries(sorted(failing)), "id_prefix": ""}, with_assets=live)
 

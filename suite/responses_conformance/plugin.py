@@ -301,7 +301,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     # Under xdist, the controller's, sent once. Several targets are probed at once: a target
     # that does not answer costs its timeout once, not once per target before it.
-    found = _preflights([conformance.runs[name] for name in selected])
+    found = preflights([conformance.runs[name] for name in selected])
     failed = {name for name, probe in found.items() if not probe.ok}
     if failed:
         # A setup mistake, or a target that cannot be tested at all: said once, with its fix;
@@ -320,7 +320,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             report.scenario_progress(conformance.runs[name], list(scenarios.values()))
 
 
-def _preflights(runs: list["TargetRun"]) -> dict[str, Any]:
+def preflights(runs: list["TargetRun"]) -> dict[str, Any]:
+    """Each target's one preflight request (runner.run_preflight: sent once, then remembered),
+    several targets at the same time: a target that does not answer costs its timeout once."""
     if len(runs) == 1:
         return {runs[0].name: runs[0].runner.run_preflight()}
     from concurrent.futures import ThreadPoolExecutor
@@ -652,7 +654,7 @@ class ConformanceSession:
         worst verdict over them (results.worst)."""
         blocks = [run.build_results(ending) for run in self.runs.values()]
         data = blocks[0] if not self.several else report.several_targets(
-            [(run.name, block) for run, block in zip(self.runs.values(), blocks)], self.profile,
+            [(run.name, block) for run, block in zip(self.runs.values(), blocks)],
             selected={run.name: bool(run.selected) for run in self.runs.values()})
         report.write_json(self.results_path, data)
         self.last_results = data

@@ -498,7 +498,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def several_targets(blocks: list[tuple[str, dict[str, Any]]], profile: str,
+def several_targets(blocks: list[tuple[str, dict[str, Any]]],
                     selected: dict[str, bool] | None = None) -> dict[str, Any]:
     """results.json of a run of several targets: one block per target (each what results.json
     would be with that target alone), and the run's verdict: the worst of theirs (results.worst:
@@ -749,10 +749,8 @@ class HtmlHooks:
             # No item ran here: the preflight ended the run, or pytest-xdist ran the items in its
             # workers. The matrix shows the scenarios that were meant to run, each with the status
             # results.json gives it, and their failure blocks come from results.json too.
-            meant = {**data, "scenarios": [s for s in data.get("scenarios", []) if s["status"] != "not selected"]}
-            found = html_report.findings_from_results(meant, session.results_path.parent)
+            found, items = self._from_results(data)
             blocks = {f.key: (f, html_report.finding_html(f)) for f in found}
-            items = html_report.items_from_results(meant, found)
         folded = sum(1 for item in self.items.values() if item.status == "passed" and not item.block)
         block = html_report.summary_html(data, items, live=True, folded=folded)
         prefix.append(session.runner.redactor.text(block) if session.runner_started else block)
@@ -761,6 +759,15 @@ class HtmlHooks:
             postfix.append(html_report.findings_section([finding for finding, _ in blocks.values()],
                                                         [redact(markup) for _, markup in blocks.values()],
                                                         data.get("scenarios", [])))
+
+    def _from_results(self, data: dict[str, Any], target: str | None = None
+                      ) -> tuple[list["html_report.Finding"], list["html_report.Item"]]:
+        """The failure blocks and the (scenario, check) verdicts of results.json, for a page
+        whose items did not run here: the scenarios that were meant to run, each with the status
+        results.json gives it."""
+        meant = {**data, "scenarios": [s for s in data.get("scenarios", []) if s["status"] != "not selected"]}
+        found = html_report.findings_from_results(meant, self.session.results_path.parent, target=target)
+        return found, html_report.items_from_results(meant, found, target=target)
 
     def _local_transcripts(self, data: dict[str, Any]) -> dict[str, Any]:
         """Transcripts as the terminal and the failure blocks name them: from where pytest ran."""
@@ -779,9 +786,8 @@ class HtmlHooks:
         for block in data["targets"]:
             run = session.runs[block["name"]]
             view = self._local_transcripts({**block, "target": {**block["target"], "label": run.label}})
-            meant = {**view, "scenarios": [s for s in view.get("scenarios", []) if s["status"] != "not selected"]}
-            found = html_report.findings_from_results(meant, session.results_path.parent, target=run.name)
-            views.append((run.name, view, html_report.items_from_results(meant, found, target=run.name)))
+            found, items = self._from_results(view, target=run.name)
+            views.append((run.name, view, items))
             found_all += [(run, finding) for finding in found]
         markup = html_report.targets_html(data, views, live=True)
         for run in session.runs.values():

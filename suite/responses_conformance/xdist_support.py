@@ -102,13 +102,17 @@ class Controller:
         return _scheduler(config, log, self.session.scenarios, self.session.several)
 
     def pytest_configure_node(self, node: Any) -> None:
+        from .plugin import preflights
+
+        # The first node starts the targets and sends their preflights (together); later nodes
+        # get what they learnt.
+        found = preflights(list(self.session.runs.values()))
         handed = {}
         for name, run in self.session.runs.items():
-            found = run.runner.run_preflight()  # the first node starts the target; sent once
             target = run.target
             handed[name] = {"base_url": target.base_url, "api_key": target.api_key, "model": target.model,
                             "embedded": target.embedded, "upstream_url": target.upstream_url,
-                            "preflight": preflight_fields(found)}
+                            "preflight": preflight_fields(found[name])}
         node.workerinput[KEY] = {"targets": handed}
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
