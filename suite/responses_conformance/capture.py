@@ -59,14 +59,13 @@ from typing import Any
 from .engine import profiles
 from .engine.exchange import MAX_JSON_BODY
 from .readers import READERS
-from .readers.base import (CHUNK_SIZE, HEAD_CHECKS, MAX_HAR_ENTRY, MAX_HELD_NOTES, MAX_LINE, PAIR_CHECKS,
-                           CaptureError, Context, EmptyCapture, ExchangeReplay, ForeignTraffic, Reader, Transcript,
-                           checks_for, foreign)
+from .readers.base import (CHUNK_SIZE, MAX_HAR_ENTRY, MAX_HELD_NOTES, MAX_LINE, CaptureError, Context,
+                           EmptyCapture, ExchangeReplay, ForeignTraffic, Reader, Transcript, checks_for, foreign)
 from .readers.gzip import Gunzip
 from .readers.har import _har_plan  # noqa: F401 - tests look at how a HAR entry is planned
 
 __all__ = ["CHUNK_SIZE", "CaptureError", "CaptureReader", "EmptyCapture", "ExchangeReplay", "ForeignTraffic",
-           "Transcript", "HEAD_CHECKS", "checks_for", "foreign"]
+           "Transcript", "checks_for", "foreign"]
 
 _TEXT_BYTES = 8192  # the first bytes looked at for NULs (a binary file is no capture)
 SNIFF_LIMIT = 64 * 1024  # a reader that cannot tell from this many bytes is taken to say no

@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterator
 
 from . import results as results_mod
 from .engine import assertions, profiles
+from .engine.checker import stamp
 from .engine.exchange import ExchangeChecker, Expectation
 from .engine.violations import Severity, Violation
 from .fuzz_strategies import SLOTS, Case, Slot, allocate, valid_bodies
@@ -444,15 +445,13 @@ class Judge:
         # `text` without a format is echoed with the default one: only a format sent is compared.
         echoed = [k for k in ECHOED if k in case.body and (k != "text" or fmt)]
         args = {"consistency.params_echoed": {"step": "fuzz", "fields": echoed}}
-        for check in ASSERTED:
-            severity = self.profile.severity(check)
-            # Only a completed message is judged: a response cut by max_output_tokens holds cut
-            # JSON, and a tool call is no answer in the format.
-            structured = fmt.get("type") in ("json_schema", "json_object") and _answered(final)
-            if severity is None or (check.startswith("consistency.structured") and not structured):
-                continue
-            for finding in assertions.run(check, {"fuzz": view}, args.get(check, {"step": "fuzz"})):
-                found.append(Violation(finding.check, severity, finding.message, finding.path))
+        # Only a completed message is judged: a response cut by max_output_tokens holds cut
+        # JSON, and a tool call is no answer in the format.
+        structured = fmt.get("type") in ("json_schema", "json_object") and _answered(final)
+        findings = [finding for check in ASSERTED
+                    if structured or not check.startswith("consistency.structured")
+                    for finding in assertions.run(check, {"fuzz": view}, args.get(check, {"step": "fuzz"}))]
+        found += stamp(findings, self.profile)  # the engine's stamper: a check the profile leaves out is dropped
         return found, ("finding" if found else "served"), None
 
 

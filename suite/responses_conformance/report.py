@@ -272,35 +272,18 @@ def _violation_record(v: Violation) -> dict[str, Any]:
 # A scenario of these statuses saw the feature work (or break) on the target's bytes.
 _WORKED = {str(Status.PASSED), str(Status.WARNED), str(Status.KNOWN), str(Status.MODEL), str(Status.FAILED)}
 
-# Checks judged only where one feature is asked for: a finding of theirs is about that feature.
-_FEATURE_OF_CHECK = {
-    "schema.compaction": ("compact",), "consistency.compaction_accepted": ("compact",),
-    "consistency.retrieve_matches_final": ("state",), "consistency.previous_response_echoed": ("state",),
-    "consistency.context_kept": ("state",), "consistency.deleted_not_retrievable": ("state",),
-    "consistency.unstored_not_retrievable": ("state",), "consistency.input_items_listed": ("state",),
-    "consistency.resume_continues": ("resume",), "consistency.background_lifecycle": ("background",),
-    "consistency.tool_called": ("tools",), "consistency.tool_round_trip": ("tools",),
-    "consistency.parallel_calls_distinct": ("parallel-tools",),
-    "consistency.structured_output_valid": ("structured-output",),
-    "consistency.structured_output_strict": ("structured-output",),
-    "consistency.truncation_reported": ("max-output-tokens",),
-    "consistency.output_limit_enforced": ("max-output-tokens",),
-    "consistency.limit_reached_reported": ("max-output-tokens",),
-    "consistency.nonstream_matches_stream": ("streaming",),
-}
-
 
 def check_features(check_id: str) -> tuple[str, ...]:
     """The features a check is about by its nature: stream-only checks concern streaming (and
     WebSocket mode, which carries the same events), error checks the error envelope, WebSocket
-    checks WebSocket mode, the scenario checks of one feature that feature. Empty for checks
+    checks WebSocket mode, a check declared for one feature (`feature=`) that feature. Empty for checks
     that apply to every answer (HTTP status, Response schema, usage, ids): their findings
     concern a feature only when they follow it (feature_table)."""
-    if check_id in _FEATURE_OF_CHECK:
-        return _FEATURE_OF_CHECK[check_id]
     check = registry.BY_ID.get(check_id)
     if check is None:
         return ()
+    if check.feature is not None:
+        return (check.feature,)
     applies = set(check.applies)
     if applies == {"websocket"}:
         return ("websocket",)

@@ -21,7 +21,7 @@ import httpx
 from . import preflight as preflight_mod
 from . import ws
 from .engine import assertions, fidelity, profiles
-from .engine.checks.consistency import shape_differences
+from .engine.checks.consistency import nonstream_matches_stream
 from .engine.checker import stamp
 from .engine.violations import Finding, Severity, Violation
 from .http import Exchange, Limits, make_client, run_exchange
@@ -230,9 +230,7 @@ class Runner:
             judged: tuple[list[Violation], str | None] = (
                 [], f"no final response from {'this scenario' if mine.final_response is None else twin.id}")
         else:
-            problems = shape_differences(other.final_response, mine.final_response)
-            judged = (stamp([Finding("consistency.nonstream_matches_stream", problem, "$") for problem in problems],
-                            self.profile), None)
+            judged = (stamp(nonstream_matches_stream(other.final_response, mine.final_response), self.profile), None)
         with self._lock:
             self._pairs[scenario.id] = judged
         return judged

@@ -76,7 +76,8 @@ def _without(event: dict, keys: tuple[str, ...] = ("obfuscation",)) -> dict:
 # -- state -----------------------------------------------------------------------------------
 @check("consistency.retrieve_matches_final", MUST, SCENARIO,
        "`GET /responses/{id}` returns the response exactly as the stream finished it.",
-       "SPEC retrieve endpoint; OBS; clients chain and cache on it (I-02, I-03, I-06).")
+       "SPEC retrieve endpoint; OBS; clients chain and cache on it (I-02, I-03, I-06).",
+       feature="state")
 def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: str) -> Iterator[Finding]:
     final, got = steps[created].response, steps[retrieved]
     if final is None:
@@ -97,7 +98,8 @@ def retrieve_matches_final(steps: dict[str, StepView], created: str, retrieved: 
 
 @check("consistency.resume_continues", MUST, SCENARIO,
        "`GET /responses/{id}?stream=true&starting_after=N` replays the stored events after N, from N+1.",
-       "SPEC starting_after; SDK-PY/SDK-JS resume from the last sequence_number seen (I-07, I-08).")
+       "SPEC starting_after; SDK-PY/SDK-JS resume from the last sequence_number seen (I-07, I-08).",
+       feature="resume")
 def resume_continues(steps: dict[str, StepView], original: str, resumed: str, after: int) -> Iterator[Finding]:
     base, again = steps[original], steps[resumed]
     if again.status != 200:
@@ -138,7 +140,8 @@ def resume_continues(steps: dict[str, StepView], original: str, resumed: str, af
        "A turn with `previous_response_id` answers with the earlier turns in context (the model recalls them).",
        "SPEC previous_response_id; a server that accepts and ignores it loses the conversation (I-04, I-13). "
        "Whether the answer recalls the earlier turn is the model's doing; the protocol half is "
-       "consistency.previous_response_echoed.", model_behaviour=True)
+       "consistency.previous_response_echoed.", model_behaviour=True,
+       feature="state")
 def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterator[Finding]:
     view = steps[step]
     unfinished = _no_answer(view)
@@ -158,7 +161,8 @@ def context_kept(steps: dict[str, StepView], step: str, contains: str) -> Iterat
 @check("consistency.previous_response_echoed", MUST, SCENARIO,
        "A response created with `previous_response_id` echoes it, as sent, in the Response object.",
        "SPEC Response.previous_response_id; a proxy that drops it from the request shows here, whatever the model "
-       "recalls (I-04, I-13).")
+       "recalls (I-04, I-13).",
+       feature="state")
 def previous_response_echoed(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half of context_kept: the Response names the response it continues."""
     view = steps[step]
@@ -176,7 +180,8 @@ def previous_response_echoed(steps: dict[str, StepView], step: str) -> Iterator[
 
 @check("consistency.deleted_not_retrievable", MUST, SCENARIO,
        "`DELETE /responses/{id}` answers 200 with `deleted: true`, and the response is gone (GET gives 404).",
-       "SPEC delete endpoint; OBS: OpenAI answers {id, object: response.deleted, deleted: true} (I-14, N-07).")
+       "SPEC delete endpoint; OBS: OpenAI answers {id, object: response.deleted, deleted: true} (I-14, N-07).",
+       feature="state")
 def deleted_not_retrievable(steps: dict[str, StepView], delete: str, retrieve: str) -> Iterator[Finding]:
     removed, got = steps[delete], steps[retrieve]
     if removed.status is None or not 200 <= removed.status < 300:
@@ -192,7 +197,8 @@ def deleted_not_retrievable(steps: dict[str, StepView], delete: str, retrieve: s
 
 @check("consistency.unstored_not_retrievable", MUST, SCENARIO,
        "A response created with `store: false` cannot be retrieved (GET gives 404).",
-       "SPEC store; OBS (I-01).")
+       "SPEC store; OBS (I-01).",
+       feature="state")
 def unstored_not_retrievable(steps: dict[str, StepView], retrieve: str) -> Iterator[Finding]:
     got = steps[retrieve]
     if got.status != 404:
@@ -202,7 +208,8 @@ def unstored_not_retrievable(steps: dict[str, StepView], retrieve: str) -> Itera
 
 @check("consistency.input_items_listed", MUST, SCENARIO,
        "`GET /responses/{id}/input_items` lists the input as a paginated list object.",
-       "SPEC input_items endpoint (list object, first_id, last_id, has_more) (I-14).")
+       "SPEC input_items endpoint (list object, first_id, last_id, has_more) (I-14).",
+       feature="state")
 def input_items_listed(steps: dict[str, StepView], step: str, count: int, has_more: bool | None = None) -> Iterator[Finding]:
     body = steps[step].body
     name = "consistency.input_items_listed"
@@ -237,7 +244,8 @@ def _background_inconclusive(steps: dict[str, StepView], create: str, poll: str,
 @check("consistency.background_lifecycle", MUST, SCENARIO,
        "A `background: true` response starts queued or in progress and reaches its final status by polling.",
        "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11).",
-       inconclusive=_background_inconclusive)
+       inconclusive=_background_inconclusive,
+       feature="background")
 def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
                          final: str = "completed") -> Iterator[Finding]:
     name = "consistency.background_lifecycle"
@@ -268,7 +276,8 @@ def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
        "SPEC ResponseCompactionItemParam and OR CompactionSummaryItemParam are input items; OpenAI's compaction guide "
        "and OR compliance test websocket-compact-new-chain pass the compacted output on as the next input. Only a "
        "target without compact (the compact request refused) is unsupported. What the answer recalls is "
-       "consistency.context_kept.")
+       "consistency.context_kept.",
+       feature="compact")
 def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The request whose `input` carries the `compaction` item `POST /responses/compact` returned
     is answered with a response (HTTP 200 or a WebSocket response stream), not refused. The
@@ -315,7 +324,8 @@ def compaction_accepted(steps: dict[str, StepView], step: str) -> Iterator[Findi
        "With `tool_choice` required or named, the output holds a function_call whose arguments are JSON matching its parameters.",
        "SPEC tool_choice; tool calls streamed as text break every agent (J-02, J-05, J-10). Which call a model "
        "makes, and whether its arguments parse, is the model's doing unless the server constrains it.",
-       model_behaviour=True)
+       model_behaviour=True,
+       feature="tools")
 def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, min_calls: int = 1) -> Iterator[Finding]:
     view = steps[step]
     name = "consistency.tool_called"
@@ -353,7 +363,8 @@ def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, 
 
 @check("consistency.parallel_calls_distinct", MUST, SCENARIO,
        "Parallel function calls each have their own item id and call_id.",
-       "OBS; the server assigns the ids; proxies that merged parallel calls broke agents (J-07).")
+       "OBS; the server assigns the ids; proxies that merged parallel calls broke agents (J-07).",
+       feature="parallel-tools")
 def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     # Whether the arguments parse is the model's doing (consistency.tool_called judges it); the
     # ids are the server's.
@@ -368,7 +379,8 @@ def parallel_calls_distinct(steps: dict[str, StepView], step: str) -> Iterator[F
 @check("consistency.tool_round_trip", MUST, SCENARIO,
        "A `function_call_output` with the call's `call_id` is answered with a completed response that uses it.",
        "SPEC function_call_output; agents loop on it (I-13, J-03). The protocol half, the request accepted with "
-       "HTTP 200, is framing.http_status_ok; what the answer says is the model's.", model_behaviour=True)
+       "HTTP 200, is framing.http_status_ok; what the answer says is the model's.", model_behaviour=True,
+       feature="tools")
 def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | None = None) -> Iterator[Finding]:
     view = steps[answer]
     name = "consistency.tool_round_trip"
@@ -392,7 +404,8 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
        "With `text.format` json_schema (not strict), the output text is JSON valid against the schema.",
        "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). Without "
        "`strict: true` the JSON is the model's doing; with it, consistency.structured_output_strict judges; "
-       "`text.format` echoed is consistency.params_echoed.", model_behaviour=True)
+       "`text.format` echoed is consistency.params_echoed.", model_behaviour=True,
+       feature="structured-output")
 def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The model-behaviour half: a schema the server was not asked to enforce."""
     if not _strict_format(steps[step]):
@@ -404,7 +417,8 @@ def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[F
        "server enforces the schema, or refuses the request.",
        "SPEC ResponseFormatTextJSONSchemaConfig.strict: 'the model will always follow the exact schema'; a server "
        "that accepts strict and drops it on the way (a bridge that does not pass text.format on) breaks "
-       "responses.parse (L-01, L-02).")
+       "responses.parse (L-01, L-02).",
+       feature="structured-output")
 def structured_output_strict(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half: `strict: true` is the server's promise, whatever the model."""
     if _strict_format(steps[step]):
@@ -461,7 +475,8 @@ def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> I
        "`incomplete` with reason `max_output_tokens`.",
        "SPEC incomplete_details; clients lose the truncation signal otherwise (H-09, L-05). A model may finish "
        "before the limit (status completed is then right); the protocol half is consistency.output_limit_enforced.",
-       model_behaviour=True)
+       model_behaviour=True,
+       feature="max-output-tokens")
 def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The model-behaviour half: did the answer run into the limit at all."""
     view = steps[step]
@@ -490,7 +505,8 @@ def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Findi
        "A `completed` response reports no more output_tokens than `max_output_tokens`; an `incomplete` one for "
        "reason `max_output_tokens` reports no fewer.",
        "SPEC max_output_tokens ('an upper bound') and incomplete_details.reason; more tokens than the limit means "
-       "the limit was not enforced, an early stop reported as truncation misleads clients (H-09, L-05).")
+       "the limit was not enforced, an early stop reported as truncation misleads clients (H-09, L-05).",
+       feature="max-output-tokens")
 def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half of truncation: the limit holds, and truncation is not claimed early."""
     view = steps[step]
@@ -515,7 +531,8 @@ def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Fin
 @check("consistency.limit_reached_reported", SHOULD, SCENARIO,
        "A response whose output_tokens equal `max_output_tokens` is `incomplete` with reason `max_output_tokens`.",
        "OBS: OpenAI reports a response that ran into the limit as incomplete; a model may also stop exactly there, "
-       "so `completed` at the limit is only a remark (H-09).")
+       "so `completed` at the limit is only a remark (H-09).",
+       feature="max-output-tokens")
 def limit_reached_reported(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     view = steps[step]
     limit = (view.request or {}).get("max_output_tokens") if isinstance(view.request, dict) else None

@@ -51,6 +51,9 @@ What a check needs to be judged at all:
               WebSocket step that names the error code it expects)
   folds     - findings of these checks at the same JSON path are folded under this one (one
               cause, one failure: the specific message says more than the schema's)
+  feature   - the optional feature (features.json) a check is judged for, when it is judged
+              only where that feature is asked for (a stored response read back: "state"):
+              a finding of it is about that feature in the features table
   inconclusive - for a scenario check, a function of the same arguments that says why the
               scenario tested nothing on this target though nothing broke (or None)
 """
@@ -109,6 +112,7 @@ class Check:
     head: bool = False
     asked_by: str | None = None
     folds: tuple[str, ...] = ()
+    feature: str | None = None  # the optional feature it is judged for (features.json), if only one
     module: str = field(default="", compare=False)  # where it is declared (engine module, dotted)
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     # A scenario check's reason it tested nothing on this target though nothing broke (or None).
@@ -133,7 +137,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Iterable[str], rule: str, basis: str, *,
             model_behaviour: bool = False, http_only: bool = False, head: bool = False,
-            asked_by: str | None = None, folds: Iterable[str] = (), function: Callable[..., Any] | None = None,
+            asked_by: str | None = None, folds: Iterable[str] = (), feature: str | None = None,
+            function: Callable[..., Any] | None = None,
             inconclusive: Callable[..., str | None] | None = None, _depth: int = 1) -> Check:
     """Registers one check, declared in the calling module (the module that makes its findings)."""
     global _sequence
@@ -162,7 +167,7 @@ def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Itera
     row = Check(id=id, severity=ordered.get(PROFILE_NAMES[0], next(iter(ordered.values()))), rule=rule,
                 basis=basis, applies=applies, profiles=frozenset(ordered), model_behaviour=model_behaviour,
                 severities=MappingProxyType(ordered), http_only=http_only, head=head, asked_by=asked_by,
-                folds=tuple(folds), module=module, function=function,
+                folds=tuple(folds), feature=feature, module=module, function=function,
                 inconclusive=inconclusive)
     _sequence += 1
     _declared[id] = ((CATEGORIES.index(row.category), MODULES.index(short), _sequence), row)

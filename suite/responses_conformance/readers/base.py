@@ -22,12 +22,6 @@ MAX_LINE = 16 * 1024 * 1024  # one JSON-lines payload (as large as the SSE decod
 MAX_HELD_NOTES = 64
 MAX_HAR_ENTRY = 4 * MAX_JSON_BODY  # one HAR entry, its response body included
 
-# Checks about the HTTP status line and headers: they cannot run on a body captured without them.
-HEAD_CHECKS = frozenset({"framing.http_status_ok", "framing.content_type_event_stream",
-                         "framing.content_type_json", "error.status_fits"})
-# Needs the same request sent twice (streamed and not): never in one capture.
-PAIR_CHECKS = frozenset({"consistency.nonstream_matches_stream"})
-
 
 class CaptureError(Exception):
     """The input cannot be read as captured traffic; the message is one line for a human."""
@@ -45,9 +39,10 @@ class ForeignTraffic(CaptureError):
 
 def checks_for(kind: str, profile: str | profiles.Profile | None, *, head: bool) -> list[str]:
     """The check ids that apply to one kind of exchange, as the live suite chooses them."""
-    chosen = profiles.get(profile)
-    ids = [c.id for c in chosen.checks_for(kind) if c.id not in PAIR_CHECKS]
-    return ids if head else [c for c in ids if c not in HEAD_CHECKS]
+    # A check asked for by a scenario field (the same request sent streamed and not) never
+    # applies to one capture; a check of the status line and headers (`head`) needs them.
+    return [c.id for c in profiles.get(profile).checks_for(kind)
+            if c.asked_by is None and (head or not c.head)]
 
 
 @dataclass
