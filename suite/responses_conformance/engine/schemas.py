@@ -404,6 +404,21 @@ _TYPE_TESTS = {
     "boolean": "isinstance({x}, bool)",
     "null": "{x} is None",
 }
+# The same tests on the exact type, where a value that fails one only goes on to jsonschema
+# (a `type` keyword: `if not (...): return False`). What json.loads makes is of these exact
+# types, and `type(x) is int` is one test where `isinstance` takes two (a bool is an int).
+# A subclass of dict or str, say, fails them and is judged by jsonschema: slower, not
+# otherwise. Guards (`if isinstance(x, dict):` before its properties) keep isinstance, so that
+# nothing is left unchecked.
+_EXACT_TYPE_TESTS = {
+    "object": "type({x}) is dict",
+    "array": "type({x}) is list",
+    "string": "type({x}) is str",
+    "integer": "type({x}) is int",
+    "number": "(type({x}) is float or type({x}) is int)",
+    "boolean": "type({x}) is bool",
+    "null": "{x} is None",
+}
 _NUMERIC = frozenset({"integer", "number"})
 # Nesting deeper than this goes into a function of its own, to keep the generated code readable.
 _MAX_INLINE_DEPTH = 6
@@ -531,10 +546,11 @@ class _Compiler:
         return f"{name}({x})"
 
     # -- statements ----------------------------------------------------------------------------
-    def _type_test(self, names: list[str], x: str) -> str:
+    def _type_test(self, names: list[str], x: str, *, exact: bool = False) -> str:
         if not names:
             return "False"
-        return " or ".join(_TYPE_TESTS[n].format(x=x) for n in names)
+        tests = _EXACT_TYPE_TESTS if exact else _TYPE_TESTS
+        return " or ".join(tests[n].format(x=x) for n in names)
 
     def _body(self, schema: Any, x: str, base: str, out: list[str], depth: int) -> None:
         """Statements that `return False` when the value in variable x does not satisfy schema."""
@@ -553,7 +569,7 @@ class _Compiler:
                 continue
             if key == "type":
                 names = [value] if isinstance(value, str) else list(value)
-                out.append(f"{pad}if not ({self._type_test(names, x)}): return False")
+                out.append(f"{pad}if not ({self._type_test(names, x, exact=True)}): return False")
                 known = names[0] if len(names) == 1 else None
             elif key == "const":
                 if isinstance(value, (dict, list)):

@@ -22,6 +22,11 @@ _BOM = b"\xef\xbb\xbf"
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
+# The shape of nearly every event a Responses server sends: `event: NAME` (optional), then
+# `data: JSON` on one line, then a blank line; LF line ends and one space after each colon.
+# SseDecoder reads events of this shape whole (_whole_events) and anything else line by line;
+# both make the same events.
+
 
 @dataclass(frozen=True)
 class SseEvent:
@@ -145,7 +150,67 @@ class SseDecoder:
         return out
 
     # -- internals --------------------------------------------------------------------------
+    def _whole_events(self, chunk: bytes, out: list[SseEvent | WireNote]) -> int:
+        """The events of the common shape at the start of chunk (see above), read whole; the
+        bytes they took. Called between events only (no line, field or CR pending), it stops at
+        anything else: another shape, bytes that are not UTF-8, an event over the size limit,
+        an event whose end is in a later chunk. The line-by-line path reads on from there."""
+        find = chunk.find
+        startswith = chunk.startswith
+        at = 0
+        offset = self._offset
+        index = self._dispatched
+        last_id = self._last_id
+        limit = self._max_event_bytes  # the event's lines, each with its line end
+        while (end := find(b"\n\n", at)) >= 0:  # the event's last line end, then the blank line
+            if startswith(b"event: ", at):
+                line_end = find(b"\n", at)
+                name = chunk[at + 7:line_end]
+                data_at = line_end + 1
+                if _CR in name or not startswith(b"data: ", data_at):
+                    break
+            elif startswith(b"data: ", at):
+                name = None
+                data_at = at
+            else:
+                break
+            data = chunk[data_at + 6:end]
+            # (`_LF in data`, an int: memchr. `b"\n" in data` first tries the bytes as an int,
+            # and the TypeError it catches costs more than the search.)
+            if _LF in data or _CR in data or end + 1 - at > limit:
+                break  # several data lines, a CR, or too large
+            try:
+                text = data.decode("utf-8")
+                event = (name.decode("utf-8") or None) if name is not None else None
+            except UnicodeDecodeError:
+                break
+            out.append(_new_event(text, event, last_id, None, index, offset + at))
+            index += 1
+            at = end + 2
+        if at:
+            self._dispatched = index
+            self._offset = self._line_start = offset + at
+        return at
+
     def _consume(self, chunk: bytes, out: list[SseEvent | WireNote]) -> None:
+        if self._has_fields or self._line or self._pending_cr or self._skipping:
+            # Inside an event (most often one that began in the chunk before): line by line up
+            # to its blank line. After "\n\n" a line has ended and a blank line too.
+            end = chunk.find(b"\n\n") + 2
+            if end == 1 or end == len(chunk):
+                self._lines(chunk, out)
+                return
+            self._lines(chunk[:end], out)
+            chunk = chunk[end:]
+            if self._has_fields or self._skipping:  # an event of fields without data, say: read on
+                self._lines(chunk, out)
+                return
+        taken = self._whole_events(chunk, out)
+        if taken < len(chunk):
+            self._lines(chunk[taken:] if taken else chunk, out)
+
+    def _lines(self, chunk: bytes, out: list[SseEvent | WireNote]) -> None:
+        """Line by line: every shape of event, every line end, every field, every wire note."""
         pos = self._offset  # stream offset of the next byte of `chunk` to look at
         self._offset += len(chunk)
         if self._pending_cr:

@@ -136,6 +136,8 @@ class StreamState:
     unplaced_done: int = 0
     # The echoed request parameters of the first lifecycle response (ids.response_params_stable).
     params: dict[str, Any] | None = None
+    # ... those parameters in ids.ECHOED_PARAMETERS order, and their exact_dump (made once).
+    echoed_params: tuple[list[Any], bytes | None] | None = None
     # A terminal event or `data: [DONE]` was seen. Kept up to date by apply() (every check asks,
     # on every event): terminal is not None or done_sentinel.
     ended: bool = field(init=False, repr=False, compare=False)

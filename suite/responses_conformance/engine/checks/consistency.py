@@ -2,6 +2,7 @@
 (spec-notes §6 rules 11-13 and 15, streaming vs non-streaming parity)."""
 from __future__ import annotations
 
+import marshal
 from typing import Any, Iterator
 
 from .. import defaults
@@ -329,7 +330,8 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
 @check("consistency.nonstream_matches_stream", MUST, RESPONSE,
        "A non-streamed response has the same shape as the final response of the same request streamed.",
        "OBS; clients switch between modes freely (E-03, D-05).",
-       http_only=True, asked_by="compare_shape_with")
+       http_only=True, asked_by="compare_shape_with",
+       feature="streaming")
 def nonstream_matches_stream(streamed: dict, plain: dict) -> list[Finding]:
     """The same request, streamed and not: one finding per way the two Responses differ in shape."""
     return [Finding("consistency.nonstream_matches_stream", problem, "$") for problem in shape_differences(streamed, plain)]
@@ -405,7 +407,22 @@ def first_difference(seen: Any, expected: Any, where: str = "", *, lenient: bool
 def equal_json(a: Any, b: Any) -> bool:
     """Two JSON values are the same, types included: `==` alone takes true for 1 and 1 for 1.0,
     which first_difference tells apart (true from 1, not 1 from 1.0)."""
-    return a == b and _same_types(a, b)
+    if a != b:
+        return False
+    dumped = exact_dump(a)
+    return (dumped is not None and dumped == exact_dump(b)) or _same_types(a, b)
+
+
+def exact_dump(value: Any) -> bytes | None:
+    """Bytes that two JSON values share only when they are the same, types included (1, 1.0 and
+    true dump apart): marshal's, made in C. Equal values with their keys in another order dump
+    apart too (equal_json then compares them member by member). Version 2 writes every object
+    in full, never as a reference to an identical one seen before: the bytes depend on the
+    values alone. None for what marshal cannot write (not JSON)."""
+    try:
+        return _marshal(value, 2)
+    except ValueError:
+        return None
 
 
 def _same_types(a: Any, b: Any) -> bool:
@@ -415,18 +432,25 @@ def _same_types(a: Any, b: Any) -> bool:
         return False
     if kind in _SCALARS:
         return True
+    # Members are compared in the loop and only containers recurse: a Response's echoed
+    # parameters are mostly strings, numbers and nulls, and a call per scalar cost more than
+    # the comparison itself.
     if isinstance(a, dict):
-        for key, value in a.items():
-            if not _same_types(value, b[key]):
+        for key, x in a.items():
+            y = b[key]
+            member = type(x)
+            if member is not type(y) or member not in _SCALARS and not _same_types(x, y):
                 return False
     elif isinstance(a, list):
         for x, y in zip(a, b):
-            if not _same_types(x, y):
+            member = type(x)
+            if member is not type(y) or member not in _SCALARS and not _same_types(x, y):
                 return False
     return True
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_marshal = marshal.dumps
 
 
 def _both_numbers(a: Any, b: Any) -> bool:

@@ -7,7 +7,7 @@ from .. import defaults
 from .. import grammar as g
 from ..registry import MUST, SHOULD, STREAM, SUCCESS, declare
 from ..state import Event, StreamState
-from .consistency import equal_json, first_difference
+from .consistency import equal_json, exact_dump, first_difference
 from ..violations import Finding
 
 IDENTITY_FIELDS = ("id", "created_at", "model")
@@ -119,9 +119,14 @@ def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
     first = state.params
     if not isinstance(first, dict):
         return
-    earlier = [first.get(key) for key in ECHOED_PARAMETERS]
+    echoed = state.echoed_params
+    if echoed is None:  # read off the first lifecycle response once, at the second
+        earlier = [first.get(key) for key in ECHOED_PARAMETERS]
+        echoed = state.echoed_params = (earlier, exact_dump(earlier))
+    earlier, dumped = echoed
     current = [response.get(key) for key in ECHOED_PARAMETERS]
-    if equal_json(earlier, current):  # the common case: no parameter changed (compared in one go)
+    # The common case: no parameter changed (compared in one go, in C).
+    if (dumped is not None and exact_dump(current) == dumped) or equal_json(earlier, current):
         return
     for key, before, now in zip(ECHOED_PARAMETERS, earlier, current):
         # Drift is a value present in both events that differs. A parameter one event leaves out
