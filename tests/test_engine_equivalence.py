@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import gzip
 import hashlib
 import json
@@ -32,6 +33,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -250,18 +253,39 @@ def sse_items(items: list[Any]) -> list:
 
 
 # -- the corpus ---------------------------------------------------------------------------------------
-def corpus(streams: int = STREAMS) -> Iterator[tuple[str, Any]]:
-    """(case id, output) for the whole corpus, in a fixed order."""
-    from responses_conformance.capture import CaptureError, CaptureReader
-    from responses_conformance.engine.checker import StreamChecker
+# Its sections, in the golden record's order. Sections "stream" and "capture" draw on one random
+# stream: a run that leaves out "stream" still draws what it would have drawn (_stream_inputs,
+# cheap), so that every section can be compared on its own (one test each, on either worker).
+SECTIONS = ("schema", "stream", "many", "capture")
+_AFTER_STREAMS: dict[int, Any] = {}  # streams -> the random stream's state after the stream section
+
+
+def corpus(streams: int = STREAMS, sections: tuple[str, ...] = SECTIONS) -> Iterator[tuple[str, Any]]:
+    """(case id, output) for the corpus, or for some of its sections, in a fixed order."""
     from responses_conformance.engine.schemas import SchemaSet
-    from responses_conformance.engine.sse import SseDecoder
 
     rng = random.Random(SEED)
     schema_sets = {p: SchemaSet.load(profile=p) for p in PROFILES}
     bases = _capture_streams() + _recorded_streams() + [_function_call_stream(random.Random(n)) for n in range(3)]
+    if "schema" in sections:
+        yield from _schema_section(bases, schema_sets, streams)
+    if "stream" in sections:
+        yield from _stream_section(_stream_inputs(bases, rng, streams), schema_sets)
+        _AFTER_STREAMS[streams] = rng.getstate()
+    elif "capture" in sections:
+        if streams in _AFTER_STREAMS:  # the stream section ran in this process: where it left off
+            rng.setstate(_AFTER_STREAMS[streams])
+        else:
+            for _ in _stream_inputs(bases, rng, streams):  # the draws the capture section follows
+                pass
+    if "many" in sections:
+        yield from _many_section(bases, schema_sets)
+    if "capture" in sections:
+        yield from _capture_section(bases, rng, schema_sets, streams)
 
-    # 1. JSON Schema: real events with one leaf broken
+
+def _schema_section(bases: list[list[str]], schema_sets: dict[str, Any], streams: int) -> Iterator[tuple[str, Any]]:
+    """1. JSON Schema: real events with one leaf broken."""
     samples: dict[str, int] = {}
     for base in bases:
         for text in base:
@@ -298,38 +322,53 @@ def corpus(streams: int = STREAMS) -> Iterator[tuple[str, Any]]:
                                [loaded._fast["objects/response"](response),
                                 [[e.message, e.path, e.schema_path] for e in errors]])
 
-    # 2. the stream checker and the SSE decoder on mutated streams
+def _stream_inputs(bases: list[list[str]], rng: random.Random, streams: int) -> Iterator[dict[str, Any]]:
+    """2's inputs: mutated streams, each with its profile, checker options and framing (JSON
+    lines, with which payloads go in parsed; or SSE bytes and their chunks). Everything drawn
+    from `rng` is drawn here, whatever is done with it."""
+    from responses_conformance.capture import checks_for
+
     for number in range(streams):
         base = rng.choice(bases)
         frames: list[Any] = mutate([json.loads(t) for t in base], rng)
         profile = rng.choice(PROFILES)
-        kwargs: dict[str, Any] = {"schemas": schema_sets[profile], "profile": profile}
+        options: dict[str, Any] = {"profile": profile}
         if rng.random() < 0.05:
-            kwargs["starting_after"] = rng.choice((0, 4))
+            options["starting_after"] = rng.choice((0, 4))
         if rng.random() < 0.05:
-            kwargs["max_event_bytes"] = rng.choice((200, 1500))
+            options["max_event_bytes"] = rng.choice((200, 1500))
         if rng.random() < 0.2:
-            from responses_conformance.capture import checks_for
+            options["checks"] = checks_for("stream", profile, head=False)
+        case: dict[str, Any] = {"number": number, "profile": profile, "options": options}
+        if rng.random() < 0.15:  # JSON lines: payloads without SSE framing, some handed over parsed
+            case["payloads"] = [frame if isinstance(frame, dict) and rng.random() < 0.5
+                                else frame if isinstance(frame, str) else json.dumps(frame) for frame in frames]
+        else:
+            case["pieces"] = chunks(render(frames, rng), rng)
+        yield case
 
-            kwargs["checks"] = checks_for("stream", profile, head=False)
-        checker = StreamChecker(**kwargs)
+
+def _stream_section(inputs: Iterator[dict[str, Any]], schema_sets: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """2. the stream checker and the SSE decoder on mutated streams."""
+    from responses_conformance.engine.checker import StreamChecker
+    from responses_conformance.engine.sse import SseDecoder
+
+    for case in inputs:
+        number, profile, options = case["number"], case["profile"], case["options"]
+        checker = StreamChecker(schemas=schema_sets[profile], **options)
         crash = None
-        if rng.random() < 0.15:  # JSON lines: payloads without SSE framing
+        if "payloads" in case:
             framing = "jsonl"
             try:
-                for frame in frames:
-                    if isinstance(frame, dict) and rng.random() < 0.5:
-                        checker.feed_payload(frame)
-                    else:
-                        checker.feed_payload(frame if isinstance(frame, str) else json.dumps(frame))
+                for payload in case["payloads"]:
+                    checker.feed_payload(payload)
             except Exception as exc:  # pinned too: a fast path must not crash elsewhere, or less
                 crash = type(exc).__name__
         else:
             framing = "sse"
-            data = render(frames, rng)
-            pieces = chunks(data, rng)
-            decoder = SseDecoder(**({"max_event_bytes": kwargs["max_event_bytes"]}
-                                    if "max_event_bytes" in kwargs else {}))
+            pieces = case["pieces"]
+            decoder = SseDecoder(**({"max_event_bytes": options["max_event_bytes"]}
+                                    if "max_event_bytes" in options else {}))
             items = [i for piece in pieces for i in decoder.feed(piece)] + decoder.close()
             yield f"sse/{number}", sse_items(items)
             try:
@@ -342,7 +381,11 @@ def corpus(streams: int = STREAMS) -> Iterator[tuple[str, Any]]:
         yield (f"stream/{number}/{framing}/{profile}",
                [crash, checker.event_count, sorted(checker.dropped.items()), violations(checker.violations)])
 
-    # 3. a check broken on every event: past MAX_KEPT_PER_CHECK only counted
+
+def _many_section(bases: list[list[str]], schema_sets: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """3. a check broken on every event: past MAX_KEPT_PER_CHECK only counted."""
+    from responses_conformance.engine.checker import StreamChecker
+
     frames = [json.loads(t) for t in bases[-1]]
     deltas = [f for f in frames if f["type"].endswith(".delta")]
     long = frames[:3] + [copy.deepcopy(deltas[0]) for _ in range(260)] + frames[-3:]
@@ -354,7 +397,12 @@ def corpus(streams: int = STREAMS) -> Iterator[tuple[str, Any]]:
     checker.close()
     yield "stream/many", [checker.event_count, sorted(checker.dropped.items()), violations(checker.violations)]
 
-    # 4. the capture reader: every fixture, and captures of several mutated streams back to back
+
+def _capture_section(bases: list[list[str]], rng: random.Random, schema_sets: dict[str, Any],
+                     streams: int) -> Iterator[tuple[str, Any]]:
+    """4. the capture reader: every fixture, and captures of several mutated streams back to back."""
+    from responses_conformance.capture import CaptureError, CaptureReader
+
     inputs: list[tuple[str, bytes]] = [
         (path.relative_to(FIXTURES).as_posix(), path.read_bytes())
         for folder in ("openai", "recorded", "replay") for path in sorted((FIXTURES / folder).glob("*"))
@@ -397,10 +445,25 @@ def record(path: Path, streams: int) -> int:
     return count
 
 
-def differences(path: Path, streams: int, limit: int = 5) -> tuple[int, list[str]]:
+@functools.lru_cache(maxsize=2)
+def _golden(path: Path) -> list[Any]:
+    """The golden record, read once per process (each section's test compares its part)."""
     with gzip.open(path, "rt", encoding="utf-8") as golden:
-        expected = [json.loads(line) for line in golden]
-    got = [json.loads(json.dumps([k, v], ensure_ascii=False)) for k, v in corpus(streams)]
+        return [json.loads(line) for line in golden]
+
+
+def section_of(key: str) -> str:
+    """The corpus section of an output's case id."""
+    if key == "stream/many":
+        return "many"
+    head = key.split("/", 1)[0]
+    return {"schema-response": "schema", "sse": "stream"}.get(head, head)
+
+
+def differences(path: Path, streams: int, limit: int = 5,
+                sections: tuple[str, ...] = SECTIONS) -> tuple[int, list[str]]:
+    expected = [entry for entry in _golden(path) if section_of(entry[0]) in sections]
+    got = [json.loads(json.dumps([k, v], ensure_ascii=False)) for k, v in corpus(streams, sections)]
     problems = []
     if len(got) != len(expected):
         problems.append(f"{len(got)} outputs, golden has {len(expected)}")
@@ -413,8 +476,10 @@ def differences(path: Path, streams: int, limit: int = 5) -> tuple[int, list[str
     return len(got), problems
 
 
-def test_engine_outputs_match_the_golden_record():
-    count, problems = differences(GOLDEN, STREAMS)
+@pytest.mark.parametrize("section", SECTIONS)
+def test_engine_outputs_match_the_golden_record(section: str):
+    count, problems = differences(GOLDEN, STREAMS, sections=(section,))
+    assert count, f"the {section} section has no outputs"
     assert not problems, f"{len(problems)}+ of {count} outputs differ:\n" + "\n".join(problems)
 
 
@@ -431,7 +496,7 @@ def test_an_sse_event_made_by_the_fast_constructor_is_an_ordinary_one():
     assert dataclasses.asdict(fast) == dataclasses.asdict(plain)
     assert dataclasses.replace(fast, index=4) == SseEvent("data", "event", "id", "retry", 4, 17)
     assert fast != _new_event("data", "event", "id", "retry", 3, 18)
-    with __import__("pytest").raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         fast.data = "changed"  # type: ignore[misc]
 
 

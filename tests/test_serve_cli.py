@@ -17,10 +17,12 @@ import pytest
 from responses_conformance import cli
 from responses_conformance.reference import DEFAULT_API_KEY
 
+from .conftest import interruptible
+
 
 def _serve(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "responses_conformance.cli", "serve", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
 
 
 def _stop(process: subprocess.Popen) -> tuple[int, str]:

@@ -23,6 +23,7 @@ from responses_conformance.reference import ReferenceServer
 from responses_conformance.results import Status, Verdict
 
 from . import _targets
+from .conftest import interruptible
 from .test_plugin import run_pytest
 
 
@@ -155,7 +156,7 @@ def test_an_interrupted_run_is_never_conformant(tmp_path: Path) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                                  f"--target-url={slow.base_url}", "--model=ref-model-1", "-k", "text-stream",
                                  "--timeout=10"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+                                stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
         # Interrupted once collected, with the preflight in flight: the server has seen it
         # (a fixed sleep raced the start-up of pytest on a loaded machine).
         deadline = time.monotonic() + 60
