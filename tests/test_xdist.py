@@ -46,9 +46,14 @@ def test_n_workers_send_each_scenario_once_and_write_a_serial_runs_outputs(
 def test_n_workers_against_the_embedded_reference_server(tmp_path: Path) -> None:
     from responses_conformance.plugin import SUITE_MODULE
 
-    code, output, _ = run_pytest(tmp_path, str(SUITE_MODULE), "-n", "2", timeout=240)
+    # The scenarios that keep state on the embedded server across requests (stored responses,
+    # background jobs, the streamed/non-streamed pair), on whichever worker: the rest of the
+    # suite under xdist is the test above.
+    code, output, _ = run_pytest(tmp_path, str(SUITE_MODULE), "-n", "2", "-k", "state or background or text",
+                                 timeout=240)
     assert code == 0, output[-3000:]
     results = json.loads((tmp_path / "reports" / "results.json").read_text())
     assert results["summary"]["verdict"] == "conformant"
-    assert {s["status"] for s in results["scenarios"]} == {"passed"} and len(results["scenarios"]) >= 40
+    statuses = [s["status"] for s in results["scenarios"]]
+    assert set(statuses) == {"passed", "not selected"} and statuses.count("passed") >= 10, statuses
     assert output.strip().splitlines()[-1].startswith("responses-conformance: CONFORMANT")
