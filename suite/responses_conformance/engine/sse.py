@@ -22,11 +22,6 @@ _BOM = b"\xef\xbb\xbf"
 
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
-# The shape of nearly every event a Responses server sends: `event: NAME` (optional), then
-# `data: JSON` on one line, then a blank line; LF line ends and one space after each colon.
-# SseDecoder reads events of this shape whole (_whole_events) and anything else line by line;
-# both make the same events.
-
 
 @dataclass(frozen=True)
 class SseEvent:
@@ -151,10 +146,13 @@ class SseDecoder:
 
     # -- internals --------------------------------------------------------------------------
     def _whole_events(self, chunk: bytes, out: list[SseEvent | WireNote]) -> int:
-        """The events of the common shape at the start of chunk (see above), read whole; the
-        bytes they took. Called between events only (no line, field or CR pending), it stops at
-        anything else: another shape, bytes that are not UTF-8, an event over the size limit,
-        an event whose end is in a later chunk. The line-by-line path reads on from there."""
+        """The events at the start of chunk that have the shape of nearly every event a Responses
+        server sends, read whole; the bytes they took. The shape: `event: NAME` (optional), then
+        `data: JSON` on one line, then a blank line; LF line ends, one space after each colon.
+        Called between events only (no line, field or CR pending), it stops at anything else:
+        another shape, bytes that are not UTF-8, an event over the size limit, an event whose
+        end is in a later chunk. The line-by-line path (_lines) reads on from there and makes
+        the same events."""
         find = chunk.find
         startswith = chunk.startswith
         at = 0
