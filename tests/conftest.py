@@ -15,7 +15,8 @@ import pytest
 
 # What `pytest tests` runs on. Our budget is three minutes on a two-core machine; many tests wait
 # on a server, a subprocess or a deadline, so a third worker fills time two would leave idle
-# (measured: 3 min 11 s on two workers, 2 min 27 s to 2 min 52 s on three).
+# (measured: 3 min 11 s on two workers; 2 min 27 s to 2 min 53 s on three in a checkout, 3 min 7 s and
+# 3 min 11 s as .ci/run's second step in a fresh clone, on a shared machine).
 WORKERS = 3
 
 
