@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from responses_conformance import ws
-from responses_conformance.engine import assertions, fidelity, profiles, registry
+from responses_conformance.engine import assertions, fidelity, fuzzing, profiles, registry
 from responses_conformance.engine.assertions import StepView
-from responses_conformance.engine.checker import StreamChecker
+from responses_conformance.engine.checker import StreamChecker, stamp
 from responses_conformance.engine.checks.consistency import nonstream_matches_stream
 from responses_conformance.engine.exchange import ExchangeChecker, Expectation
 from responses_conformance.engine.schemas import SchemaSet
@@ -405,9 +405,27 @@ def run_websocket(case: dict) -> list[Violation]:
     return judge.violations
 
 
+def run_fuzz(case: dict) -> list[Violation]:
+    """The outcome of one generated request, judged as fuzz mode judges it (fuzz.Judge): an
+    exchange that did not complete, an invalid body's status, a valid request's final Response."""
+    spec = case["fuzz"]
+    invalid = spec["request"] == "invalid"
+    status = spec.get("status", 200)
+    if spec.get("end", "complete") != "complete":
+        findings = fuzzing.answered(spec["end"], spec.get("error"), status, invalid=invalid)
+    elif invalid:
+        findings = fuzzing.invalid_refused(status, both_refuse=spec.get("both_refuse", True),
+                                           broken=spec.get("broken", ""))
+    else:
+        findings = fuzzing.valid_completes(status, spec.get("response"))
+    return stamp(findings, case.get("profile"))
+
+
 def run_case(case: dict, group: dict) -> list[Violation]:
     if "websocket" in case:
         return run_websocket(case)
+    if "fuzz" in case:
+        return run_fuzz(case)
     if "scenario" in case:
         return run_scenario(case)
     if "upstream" in case:
@@ -448,6 +466,8 @@ def _kind(case: dict) -> str:
         return "scenario"
     if "upstream" in case:
         return "upstream"
+    if "fuzz" in case:
+        return "fuzz"
     return case["exchange"]["kind"] if "exchange" in case else "stream"
 
 

@@ -202,6 +202,48 @@ def test_a_hang_is_a_must_finding():
     assert result.counts()["valid"] == {"could not test": 1}
 
 
+# -- judged through the registry ----------------------------------------------------------------
+def test_fuzz_rules_are_checks_of_the_registry_stamped_by_the_profile():
+    """fuzz.* are declared where they are judged (engine/fuzzing.py): the catalogue has them,
+    and their findings get their severity from the profile's stamper, as every check's do."""
+    from responses_conformance.engine import fuzzing, registry
+    from responses_conformance.engine.checker import stamp
+
+    fuzz_checks = [c for c in registry.CHECKS if c.category == "fuzz"]
+    assert [c.id for c in fuzz_checks] == ["fuzz.answered", "fuzz.invalid_refused", "fuzz.valid_completes"]
+    assert all(c.applies == registry.FUZZ and c.module.endswith(".engine.fuzzing") for c in fuzz_checks)
+    for profile in ("openai", "openai-strict", "openresponses"):
+        found = stamp(fuzzing.invalid_refused(200, both_refuse=True, broken="unknown enum: truncation = \"x\""),
+                      profile)
+        assert [(v.check, v.severity.value) for v in found] == [("fuzz.invalid_refused", "should")]
+    # The check filter applies too: a run that leaves a check out never reports it.
+    assert stamp(fuzzing.answered("idle", None, None, invalid=True), "openai", enabled=()) == []
+
+
+def test_causes_are_per_slot_for_checks_declared_request_caused():
+    from responses_conformance.engine import registry
+    from responses_conformance.engine.violations import Severity, Violation
+    from responses_conformance.fuzz_strategies import Case, Mutation
+
+    case = Case("invalid", {"model": "m", "input": "0", "temperature": 3.0},
+                Mutation("out_of_range", "temperature", 3.0, True))
+    assert registry.get("error.status_fits").request_caused and not registry.get("error.param_named").request_caused
+    judged = fuzz.Judged(case, "finding", violations=[
+        Violation("error.status_fits", Severity.MUST, "HTTP 500, expected 400"),
+        Violation("error.param_named", Severity.SHOULD, "error.param is null", "$.error.param")])
+    assert list(judged.causes()) == ["invalid/out_of_range/temperature:error.status_fits",
+                                     "invalid:error.param_named:$.error.param"]
+
+
+def test_valid_requests_are_held_to_the_assertions_declared_any_request():
+    from responses_conformance.engine import registry
+
+    assert set(registry.ANY_REQUEST_ASSERTIONS) == {
+        "consistency.params_echoed", "consistency.output_limit_enforced", "consistency.structured_output_strict",
+        "consistency.structured_output_valid"}
+    assert all("scenario" in registry.get(c).applies for c in registry.ANY_REQUEST_ASSERTIONS)
+
+
 # -- the pytest option and the command ---------------------------------------------------------
 def _pytest(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -243,12 +285,12 @@ def _session(tmp_path: Path, **fuzz_state: Any) -> Any:
 
 def test_the_fuzz_status_joins_the_one_verdict(tmp_path: Path):
     from responses_conformance import fuzz_plugin
-    from responses_conformance.engine.violations import Severity
+    from responses_conformance.engine.violations import Severity, Violation
     from responses_conformance.fuzz_strategies import Case
 
     result = fuzz.FuzzResult(fuzz.FuzzConfig(cases=1, seed=1), deterministic=True)
     judged = fuzz.Judged(Case("response", {"model": "m", "input": "0"}), "finding",
-                         violations=[fuzz._own("fuzz.valid_completes", "failed")])
+                         violations=[Violation("fuzz.valid_completes", Severity.MUST, "failed")])
     result.judged.append(judged)
     result.findings.append(fuzz.FuzzFinding("valid/response:fuzz.valid_completes", "fuzz.valid_completes",
                                             Severity.MUST, "failed", "valid/response", 1, judged))

@@ -237,7 +237,7 @@ def test_a_target_that_is_down_shows_errored_cells_and_the_cause(tmp_path: Path)
     matrix = Page(page)
     # The preflight request ended the run: no item ran, and the matrix still shows what could
     # not be tested, under the one cause.
-    assert {matrix.status("text-stream", c) for c in hr.registry.CATEGORIES} == {"errored"}
+    assert {matrix.status("text-stream", c) for c in hr.matrix_categories()} == {"errored"}
     assert "Verdict: could not test" in page
     assert "Cause: cannot reach 127.0.0.1:" in page
     assert ("text-nonstream", "ids") not in matrix.cells  # not selected: not in the matrix

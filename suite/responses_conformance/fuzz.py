@@ -2,7 +2,10 @@
 
 `--fuzz=N` (pytest) and `responses-conformance fuzz` send N requests generated with Hypothesis
 from our own request schema (`fuzz_strategies.py`): half of them valid (streamed and not), half
-with exactly one field broken. How each is judged:
+with exactly one field broken. This module does the I/O (generating, sending within the time
+limits, shrinking); the engine does all the judging, and fuzz mode's own rules are checks of
+the registry like any other (`engine/fuzzing.py`, category `fuzz`, kind `fuzz`: judged only
+here), stamped with the run's profile. How each request is judged:
 
 - **invalid** (wrong type, unknown enum value, out-of-range number, missing required field,
   unknown parameter, malformed input item or tool): a 4xx with OpenAI's error envelope. A 5xx,
@@ -11,14 +14,16 @@ with exactly one field broken. How each is judged:
   when the published schema and observed OpenAI behaviour both refuse the body (spec-notes
   section 7: they differ); otherwise it is counted as tolerated, never a finding.
 - **valid**: HTTP 200 and a conformant stream or Response through the whole engine
-  (ExchangeChecker, and the scenario assertions that apply to any request: parameters echoed,
+  (ExchangeChecker, and the scenario assertions declared `any_request`: parameters echoed,
   the output limit, structured output), ending completed or incomplete, never `failed`
   (`fuzz.valid_completes`); or a clean refusal (a 4xx with a message), counted as unsupported.
   A valid request that runs past the time limits could not be tested (a slow model is no hang);
   one that breaks the connection breaks `fuzz.answered`.
 
-Findings are grouped by cause (the slot that produced the case and the check it broke), and
-each cause is shrunk by Hypothesis to its smallest request, shown with its curl.
+Findings are grouped by cause: a finding of a check declared `request_caused` (its HTTP status
+or its hang, which the broken field explains) by the slot that produced the case and the check,
+any other by check and place; each cause is shrunk by Hypothesis to its smallest request, shown
+with its curl.
 
 Bounded and reproducible: the run has a seed (printed; `--fuzz-seed`), a time budget
 (`--fuzz-budget`; sending and shrinking stop there and say so), the suite's concurrency limit
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import secrets
 import threading
@@ -45,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator
 
 from . import results as results_mod
-from .engine import assertions, profiles
+from .engine import assertions, fuzzing, profiles, registry
 from .engine.checker import stamp
 from .engine.exchange import ExchangeChecker, Expectation
 from .engine.violations import Severity, Violation
@@ -61,27 +67,10 @@ DEFAULT_CASES = 200
 MAX_SHRUNK_CAUSES = 100  # causes shrunk per run (the others are reported as found)
 SHOWN_FINDINGS = 30  # causes listed in the terminal (results.json has them all)
 
-# Fuzz mode's own rules (the engine's checks judge the rest).
-CHECKS: dict[str, tuple[Severity, str]] = {
-    "fuzz.answered": (Severity.MUST, "A broken request is answered within the time limits (a refusal needs no "
-                                     "model), and no request, valid or not, breaks the connection. A valid request "
-                                     "that runs past the limits could not be tested: a slow model is no hang."),
-    "fuzz.invalid_refused": (Severity.SHOULD, "A body that the published schema and observed OpenAI behaviour both "
-                                              "refuse is refused with a 4xx, not served."),
-    "fuzz.valid_completes": (Severity.MUST, "A valid request is served with a response that ends completed or "
-                                            "incomplete, or refused cleanly before any byte; never answered with a "
-                                            "failed response."),
-}
 # Parameters a Response echoes as they were sent (consistency.params_echoed).
 ECHOED = ("instructions", "temperature", "top_p", "max_output_tokens", "top_logprobs", "parallel_tool_calls",
           "truncation", "metadata", "tools", "tool_choice", "text", "store")
-# Assertions any valid request can be held to.
-ASSERTED = ("consistency.params_echoed", "consistency.output_limit_enforced", "consistency.structured_output_strict",
-            "consistency.structured_output_valid")
 VALID_REFUSALS = frozenset({400, 404, 405, 422, 501})  # as runner.REFUSAL_STATUSES
-# Checks whose finding the generating slot explains (which field broke how): a cause per slot.
-SLOT_CAUSED = frozenset({"error.status_fits", "framing.http_status_ok", "fuzz.answered", "fuzz.invalid_refused",
-                         "fuzz.valid_completes"})
 
 
 @dataclass
@@ -130,12 +119,14 @@ class Judged:
 
     def causes(self) -> dict[str, list[Violation]]:
         """The violations by cause: a status that the broken field explains (a 500, a 200, a
-        hang) is a cause per slot; anything else (an envelope without `param`, an event off its
-        schema) is one cause per check and place, whichever request showed it."""
+        hang: a check declared `request_caused`) is a cause per slot; anything else (an envelope
+        without `param`, an event off its schema) is one cause per check and place, whichever
+        request showed it."""
         out: dict[str, list[Violation]] = {}
         family = "invalid" if self.case.family == "invalid" else f"valid/{self.case.family}"
+        request_caused = registry.REQUEST_CAUSED_CHECKS
         for violation in self.violations:
-            if violation.check in SLOT_CAUSED:
+            if violation.check in request_caused:
                 cause = f"{self.slot}:{violation.check}"
             else:
                 cause = f"{family}:{violation.check}:{violation.path}"
@@ -337,10 +328,6 @@ def encode(body: Any) -> bytes:
         return json.dumps(body).encode("ascii")
 
 
-def _own(check: str, message: str) -> Violation:
-    return Violation(check, CHECKS[check][0], message)
-
-
 class Judge:
     """Sends cases to the target and judges them (thread-safe; one HTTP client per judge)."""
 
@@ -388,10 +375,10 @@ class Judge:
             done.outcome, done.reason = "could not test", exchange.error or exchange.end
             return done
         if not exchange.completed:  # deadline, idle, protocol_error
-            if exchange.end in ("deadline", "idle") and not invalid:
+            done.violations = stamp(fuzzing.answered(exchange.end, exchange.error, exchange.status, invalid=invalid),
+                                    self.profile)
+            if not done.violations:  # a valid request past the time limits: a slow model is no hang
                 done.outcome, done.reason = "could not test", exchange.error or exchange.end
-                return done
-            done.violations = [_own("fuzz.answered", f"{exchange.error or exchange.end} (HTTP {exchange.status})")]
             return done
         violations = sink.close()
         if sink.crash is not None:
@@ -414,11 +401,9 @@ class Judge:
     def _invalid(self, case: Case, status: int, violations: list[Violation]) -> tuple[list[Violation], str]:
         mutation = case.mutation
         assert mutation is not None
-        if 200 <= status < 300:
-            if not mutation.both_refuse:
-                return [], "accepted"
-            return [_own("fuzz.invalid_refused", f"HTTP {status} to a body both the published schema and OpenAI "
-                                                 f"refuse ({mutation.describe()})")], "accepted"
+        if 200 <= status < 300:  # served: a finding only when the schema and OpenAI both refuse the body
+            return stamp(fuzzing.invalid_refused(status, both_refuse=mutation.both_refuse,
+                                                 broken=mutation.describe()), self.profile), "accepted"
         if 400 <= status < 500:  # any 4xx is a refusal; which one is not fuzz mode's concern
             violations = [v for v in violations if v.check != "error.status_fits"]
         return violations, ("finding" if violations else "refused")
@@ -432,26 +417,26 @@ class Judge:
         if status != 200:
             return violations, "finding", None
         final = checker.final_response
-        found = list(violations)
-        if isinstance(final, dict) and final.get("status") == "failed":
-            error = final.get("error") if isinstance(final.get("error"), dict) else {}
-            found.append(_own("fuzz.valid_completes",
-                              f"HTTP 200 and a response that ended failed ({error.get('code')}: "
-                              f"{str(error.get('message'))[:120]})"))
+        findings = list(fuzzing.valid_completes(status, final))
         view = assertions.StepView(name="fuzz", request=case.body, status=status, body=checker.body_json,
                                    response=final)
         text = case.body.get("text") if isinstance(case.body.get("text"), dict) else {}
         fmt = text.get("format") if isinstance(text.get("format"), dict) else {}
         # `text` without a format is echoed with the default one: only a format sent is compared.
         echoed = [k for k in ECHOED if k in case.body and (k != "text" or fmt)]
-        args = {"consistency.params_echoed": {"step": "fuzz", "fields": echoed}}
-        # Only a completed message is judged: a response cut by max_output_tokens holds cut
-        # JSON, and a tool call is no answer in the format.
+        # Structured output is judged only on a completed message: a response cut by
+        # max_output_tokens holds cut JSON, and a tool call is no answer in the format.
         structured = fmt.get("type") in ("json_schema", "json_object") and _answered(final)
-        findings = [finding for check in ASSERTED
-                    if structured or not check.startswith("consistency.structured")
-                    for finding in assertions.run(check, {"fuzz": view}, args.get(check, {"step": "fuzz"}))]
-        found += stamp(findings, self.profile)  # the engine's stamper: a check the profile leaves out is dropped
+        for check_id in registry.ANY_REQUEST_ASSERTIONS:  # the assertions any valid request is held to
+            declared = registry.get(check_id)
+            if declared.feature == "structured-output" and not structured:
+                continue
+            args: dict[str, Any] = {"step": "fuzz"}
+            if "fields" in inspect.signature(declared.function).parameters:  # the parameters to compare
+                args["fields"] = echoed
+            findings += assertions.run(check_id, {"fuzz": view}, args)
+        # The engine's stamper: a check the profile leaves out is dropped.
+        found = list(violations) + stamp(findings, self.profile)
         return found, ("finding" if found else "served"), None
 
 

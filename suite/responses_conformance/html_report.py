@@ -591,6 +591,14 @@ def _worst_of(items: list[Item]) -> tuple[str, int]:
     return status, sum(1 for i in items if i.status == status)
 
 
+def matrix_categories() -> tuple[str, ...]:
+    """The matrix's columns: the categories of registry.CATEGORIES a scenario (or a replayed
+    exchange) is judged in. A category whose checks are all judged only in fuzz mode has no
+    column: the fuzz run is no row of it (results.json's `fuzz` block holds its findings)."""
+    return tuple(category for category in registry.CATEGORIES
+                 if any(c.category == category and c.applies != registry.FUZZ for c in registry.CHECKS))
+
+
 def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
     summary = results.get("summary") or {}
     target = results.get("target") or {}
@@ -598,12 +606,13 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
     counts = Counter(item.status for item in items)
     order = [s["id"] for s in results.get("scenarios", [])]
     rows = []
+    columns = matrix_categories()
     for sid in order + sorted({i.scenario for i in items} - set(order)):
         mine = [i for i in items if i.scenario == sid]
         if not mine:
             continue
         cells = []
-        for category in registry.CATEGORIES:
+        for category in columns:
             here = [i for i in mine if i.category == category]
             status, count = _worst_of(here)
             # The link goes to the worst item, one with a failure block when there is one.
@@ -633,7 +642,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
                    if s != "known" or counts.get(s)],
         "item_count": len(items),
         "summary": summary,
-        "categories": registry.CATEGORIES,
+        "categories": columns,
         "rows": rows,
         "not_selected": not_selected,
         "features": [{"name": name, **entry, "note": feature_note(entry)}
@@ -730,10 +739,11 @@ def targets_html(results: Mapping[str, Any], views: list[tuple[str, Mapping[str,
     category), the causes per target, then each target's own block (summary_html). `views`:
     (name, the target's block of results.json, its items)."""
     rows, sections, failing = [], [], set()
+    columns = matrix_categories()
     for name, block, items in views:
         context = summary_context(block, items)  # once per target: its row here and its own block below
         cells = []
-        for category in registry.CATEGORIES:
+        for category in columns:
             here = [i for i in items if i.category == category]
             status, count = _worst_of(here)
             cells.append({"category": category, "status": status, "count": count,
@@ -753,7 +763,7 @@ def targets_html(results: Mapping[str, Any], views: list[tuple[str, Mapping[str,
         s={"verdict": summary.get("verdict", "-"), "verdict_status": VERDICT_STATUS.get(summary.get("verdict"), "na"),
            "summary": summary, "version": (results.get("suite") or {}).get("version", "-"),
            "date": results.get("generated_at", "-"), "profile": rows[0]["target"]["profile"] if rows else None,
-           "categories": registry.CATEGORIES, "rows": rows, "sections": sections,
+           "categories": columns, "rows": rows, "sections": sections,
            "evidence": evidence_entries(sorted(failing)), "id_prefix": ""}, with_assets=live)
 
 

@@ -405,7 +405,7 @@ def tool_round_trip(steps: dict[str, StepView], answer: str, mentions: str | Non
        "SPEC structured outputs; openai-python responses.parse and the Agents SDK parse it (L-01, L-02). Without "
        "`strict: true` the JSON is the model's doing; with it, consistency.structured_output_strict judges; "
        "`text.format` echoed is consistency.params_echoed.", model_behaviour=True,
-       feature="structured-output")
+       feature="structured-output", any_request=True)
 def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The model-behaviour half: a schema the server was not asked to enforce."""
     if not _strict_format(steps[step]):
@@ -418,7 +418,7 @@ def structured_output_valid(steps: dict[str, StepView], step: str) -> Iterator[F
        "SPEC ResponseFormatTextJSONSchemaConfig.strict: 'the model will always follow the exact schema'; a server "
        "that accepts strict and drops it on the way (a bridge that does not pass text.format on) breaks "
        "responses.parse (L-01, L-02).",
-       feature="structured-output")
+       feature="structured-output", any_request=True)
 def structured_output_strict(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half: `strict: true` is the server's promise, whatever the model."""
     if _strict_format(steps[step]):
@@ -457,7 +457,7 @@ def _structured_output(view: StepView, name: str) -> Iterator[Finding]:
 
 @check("consistency.params_echoed", MUST, SCENARIO,
        "The Response echoes the request's parameters (temperature, tools, text.format, instructions, ...).",
-       "SPEC Response fields; a proxy that drops a parameter shows it here (L-02).")
+       "SPEC Response fields; a proxy that drops a parameter shows it here (L-02).", any_request=True)
 def params_echoed(steps: dict[str, StepView], step: str, fields: list[str]) -> Iterator[Finding]:
     view = steps[step]
     request, response = view.request or {}, view.response or {}
@@ -506,7 +506,7 @@ def truncation_reported(steps: dict[str, StepView], step: str) -> Iterator[Findi
        "reason `max_output_tokens` reports no fewer.",
        "SPEC max_output_tokens ('an upper bound') and incomplete_details.reason; more tokens than the limit means "
        "the limit was not enforced, an early stop reported as truncation misleads clients (H-09, L-05).",
-       feature="max-output-tokens")
+       feature="max-output-tokens", any_request=True)
 def output_limit_enforced(steps: dict[str, StepView], step: str) -> Iterator[Finding]:
     """The protocol half of truncation: the limit holds, and truncation is not claimed early."""
     view = steps[step]

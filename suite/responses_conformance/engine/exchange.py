@@ -38,7 +38,7 @@ def media_type(headers: Iterable[tuple[str, str]]) -> str | None:
 declare("framing.http_status_ok", MUST, SUCCESS,
         "A valid request is answered with HTTP 200.",
         "SPEC: POST /responses declares 200 for success; OBS: every OpenAI capture.",
-        http_only=True, head=True)
+        http_only=True, head=True, request_caused=True)
 declare("framing.content_type_event_stream", MUST, STREAM,
         "A `stream: true` response has Content-Type text/event-stream.",
         "OR: 'MUST have Content-Type text/event-stream'; rig and routing proxies reject others (real-world A-04, A-05).",

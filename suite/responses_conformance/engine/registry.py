@@ -12,7 +12,8 @@ or, for a finding made inside a state machine or a class rather than by one func
 exchange checker, the WebSocket judge, a module's event hook), `declare(...)` with the same
 arguments beside that code. Nothing else names checks: this module only collects the
 declarations (`CHECKS`, `BY_ID`, `get`) and derives every set of ids the suite needs from
-them (`HTTP_ONLY_CHECKS`, `MODEL_BEHAVIOUR_CHECKS`, `HEAD_CHECKS`, `ASSERTIONS`, ...).
+them (`HTTP_ONLY_CHECKS`, `MODEL_BEHAVIOUR_CHECKS`, `HEAD_CHECKS`, `ASSERTIONS`,
+`ANY_REQUEST_ASSERTIONS`, `REQUEST_CAUSED_CHECKS`, ...).
 
 A check's id (`category.name`) is stable: reports, baselines and CI gates refer to it. The
 rule is one line a server author can act on; the basis says why we believe it (observed
@@ -33,6 +34,9 @@ order they are declared in their module.
   scenario - named by a scenario's assertions, judged across its steps (the decorated
              function is the assertion: `function(steps, **arguments)`)
   upstream - judged only with --upstream-url (a proxy in front of our reference server)
+  fuzz     - judged only in fuzz mode (--fuzz): the outcome of one generated request's
+             exchange (fuzzing.py); no scenario runs it, so a run without --fuzz never lists it
+             as tested (the report's checks table and matrix leave it out)
 
 `model_behaviour` marks the checks whose outcome depends on what the model chose to say (did
 it recall the earlier turn, call the tool, write valid JSON, run into the token limit). A tiny
@@ -56,6 +60,16 @@ What a check needs to be judged at all:
               a finding of it is about that feature in the features table
   inconclusive - for a scenario check, a function of the same arguments that says why the
               scenario tested nothing on this target though nothing broke (or None)
+
+How fuzz mode uses a check (the suite's fuzz.py sends generated requests, judged through the
+same engine):
+  any_request - for a scenario check: an assertion any valid request can be held to. Fuzz
+              mode holds every valid request it sends to each, with that request as the one
+              step (`step`) and, when the assertion takes `fields`, the parameters the request
+              sent that a Response echoes
+  request_caused - a finding of it is explained by the request that produced it (its HTTP
+              status or its hang, not a detail of the answer): fuzz mode groups such findings
+              by the request's slot (which field broke how), the others by check and place
 """
 from __future__ import annotations
 
@@ -71,7 +85,7 @@ from .violations import Severity
 MUST = Severity.MUST
 SHOULD = Severity.SHOULD
 
-CATEGORIES = ("framing", "schema", "grammar", "sequence", "ids", "consistency", "usage", "error")
+CATEGORIES = ("framing", "schema", "grammar", "sequence", "ids", "consistency", "usage", "error", "fuzz")
 
 STREAM = frozenset({"stream"})
 RESPONSE = frozenset({"response"})
@@ -81,7 +95,8 @@ ANY = frozenset({"stream", "response", "error"})
 UPSTREAM = frozenset({"upstream"})  # judged only with --upstream-url (a proxy in front of our reference server)
 SCENARIO = frozenset({"scenario"})  # named by a scenario's assertions, judged across its steps
 WEBSOCKET = frozenset({"websocket"})  # WebSocket mode: the upgrade, the frames, the connection
-KINDS = frozenset({"stream", "response", "error", "upstream", "scenario", "websocket"})
+FUZZ = frozenset({"fuzz"})  # judged only in fuzz mode: the outcome of a generated request's exchange
+KINDS = frozenset({"stream", "response", "error", "upstream", "scenario", "websocket", "fuzz"})
 
 # The profiles a severity table may name (profiles.py describes them); the first is the default.
 PROFILE_NAMES = ("openai", "openai-strict", "openresponses")
@@ -91,7 +106,7 @@ ASKED_BY = frozenset({"compare_shape_with", "error_code"})
 # The modules that declare checks, in catalogue order (within a category). A module that
 # declares checks is listed here: the registry imports them all before it answers.
 MODULES = ("exchange", "checks.framing", "checks.schema", "checks.grammar", "checks.sequence", "checks.ids",
-           "checks.consistency", "checks.usage", "checks.error", "websocket", "assertions", "fidelity")
+           "checks.consistency", "checks.usage", "checks.error", "websocket", "assertions", "fidelity", "fuzzing")
 
 CHECK_ID = re.compile(r"^[a-z]+\.[a-z][a-z0-9_]*$")
 
@@ -113,6 +128,8 @@ class Check:
     asked_by: str | None = None
     folds: tuple[str, ...] = ()
     feature: str | None = None  # the optional feature it is judged for (features.json), if only one
+    any_request: bool = False  # an assertion any valid request can be held to (fuzz mode)
+    request_caused: bool = False  # a finding of it is explained by the request that produced it
     module: str = field(default="", compare=False)  # where it is declared (engine module, dotted)
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     # A scenario check's reason it tested nothing on this target though nothing broke (or None).
@@ -138,7 +155,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Iterable[str], rule: str, basis: str, *,
             model_behaviour: bool = False, http_only: bool = False, head: bool = False,
             asked_by: str | None = None, folds: Iterable[str] = (), feature: str | None = None,
-            function: Callable[..., Any] | None = None,
+            any_request: bool = False, request_caused: bool = False, function: Callable[..., Any] | None = None,
             inconclusive: Callable[..., str | None] | None = None, _depth: int = 1) -> Check:
     """Registers one check, declared in the calling module (the module that makes its findings)."""
     global _sequence
@@ -158,6 +175,8 @@ def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Itera
         raise ValueError(f"{id}: a check needs a rule and a basis")
     if asked_by is not None and asked_by not in ASKED_BY:
         raise ValueError(f"{id}: asked_by is one of {sorted(ASKED_BY)}")
+    if any_request and "scenario" not in applies:
+        raise ValueError(f"{id}: any_request marks a scenario assertion (applies SCENARIO)")
     earlier = _declared.get(id)
     if earlier is not None and earlier[1].module != module:
         raise ValueError(f"{id} is declared twice: in {earlier[1].module} and in {module}")
@@ -167,8 +186,8 @@ def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Itera
     row = Check(id=id, severity=ordered.get(PROFILE_NAMES[0], next(iter(ordered.values()))), rule=rule,
                 basis=basis, applies=applies, profiles=frozenset(ordered), model_behaviour=model_behaviour,
                 severities=MappingProxyType(ordered), http_only=http_only, head=head, asked_by=asked_by,
-                folds=tuple(folds), feature=feature, module=module, function=function,
-                inconclusive=inconclusive)
+                folds=tuple(folds), feature=feature, any_request=any_request, request_caused=request_caused,
+                module=module, function=function, inconclusive=inconclusive)
     _sequence += 1
     _declared[id] = ((CATEGORIES.index(row.category), MODULES.index(short), _sequence), row)
     if _loaded:
@@ -204,9 +223,11 @@ HTTP_ONLY_CHECKS: frozenset[str]
 MODEL_BEHAVIOUR_CHECKS: frozenset[str]
 HEAD_CHECKS: frozenset[str]
 ASSERTIONS: Mapping[str, Callable[..., Any]]
+ANY_REQUEST_ASSERTIONS: tuple[str, ...]  # in catalogue order
+REQUEST_CAUSED_CHECKS: frozenset[str]
 FOLDED_UNDER: Mapping[str, frozenset[str]]
 _COLLECTED = ("CHECKS", "BY_ID", "HTTP_ONLY_CHECKS", "MODEL_BEHAVIOUR_CHECKS", "HEAD_CHECKS", "ASSERTIONS",
-              "FOLDED_UNDER")
+              "ANY_REQUEST_ASSERTIONS", "REQUEST_CAUSED_CHECKS", "FOLDED_UNDER")
 
 
 def _load() -> None:
@@ -228,7 +249,8 @@ def _load() -> None:
 
 
 def _collect() -> None:
-    global CHECKS, BY_ID, HTTP_ONLY_CHECKS, MODEL_BEHAVIOUR_CHECKS, HEAD_CHECKS, ASSERTIONS, FOLDED_UNDER
+    global CHECKS, BY_ID, HTTP_ONLY_CHECKS, MODEL_BEHAVIOUR_CHECKS, HEAD_CHECKS, ASSERTIONS, ANY_REQUEST_ASSERTIONS
+    global REQUEST_CAUSED_CHECKS, FOLDED_UNDER
     rows = [row for _, row in sorted(_declared.values(), key=lambda entry: entry[0])]
     by_id = {row.id: row for row in rows}
     missing = [row.id for row in rows if "scenario" in row.applies and row.function is None]
@@ -247,6 +269,8 @@ def _collect() -> None:
     MODEL_BEHAVIOUR_CHECKS = frozenset(row.id for row in rows if row.model_behaviour)
     HEAD_CHECKS = frozenset(row.id for row in rows if row.head)
     ASSERTIONS = MappingProxyType({row.id: row.function for row in rows if "scenario" in row.applies})
+    ANY_REQUEST_ASSERTIONS = tuple(row.id for row in rows if row.any_request)
+    REQUEST_CAUSED_CHECKS = frozenset(row.id for row in rows if row.request_caused)
     FOLDED_UNDER = MappingProxyType({key: frozenset(value) for key, value in folded_under.items()})
 
 

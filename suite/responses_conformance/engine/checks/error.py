@@ -14,7 +14,7 @@ ENVELOPE_KEYS = ("message", "type", "param", "code")
 @check("error.status_fits", MUST, ERROR,
        "A refused request gets the fitting 4xx status, never a 200 or a 5xx.",
        "OBS: OpenAI answers bad input with 400, bad keys with 401, unknown ids with 404 before any byte of stream (G-01, G-08).",
-       head=True)
+       head=True, request_caused=True)
 @check("error.envelope_shape", MUST, ERROR,
        "An HTTP error body is `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`.",
        "SPEC ErrorResponse; SDKs read body['error']; Zed fails on a missing `type` (G-03, G-08, G-13).",
