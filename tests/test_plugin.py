@@ -64,9 +64,11 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     junit = (tmp_path / "reports" / "junit.xml").read_text()
     assert junit.count("<testcase ") == sum(1 for _ in data["checks"]) or "text-stream:sequence.increasing" in junit
     assert 'name="test_check[text-stream:sequence.increasing]"' in junit
-    # Checks judged only in fuzz mode were not tested by a run without --fuzz: not listed as such.
-    assert not [c["id"] for c in data["checks"] if c["category"] == "fuzz"]
-    assert "<th>fuzz</th>" not in html and ":fuzz." not in junit
+    # Checks judged only in fuzz mode or only with --upstream-url were not tested by a run without
+    # them: never listed as passed.
+    assert not [c["id"] for c in data["checks"]
+                if c["category"] == "fuzz" or c["id"].startswith("consistency.upstream_")]
+    assert "<th>fuzz</th>" not in html and ":fuzz." not in junit and ":consistency.upstream_" not in junit
 
 
 def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:

@@ -10,7 +10,19 @@ from pathlib import Path
 
 from . import _targets
 from .test_plugin import results, run_pytest
+from responses_conformance import html_report
+from responses_conformance.engine import registry
 from responses_conformance.reference import ReferenceServer
+
+FIDELITY = {c.id for c in registry.CHECKS if c.applies == registry.UPSTREAM}
+
+
+def _listed(run: _targets.SuiteResults) -> tuple[dict[str, str], set[tuple[str, str, str]]]:
+    """What a run lists per check: results.json's checks table, and the HTML report's items as
+    it builds them from results.json (a run on pytest-xdist workers, several targets)."""
+    table = {c["id"]: c["status"] for c in run.results["checks"]}
+    items = {(i.scenario, i.check, i.status) for i in html_report.items_from_results(run.results)}
+    return table, items
 
 
 def test_a_faithful_target_passes_the_fidelity_checks(tmp_path: Path) -> None:
@@ -23,6 +35,30 @@ def test_a_faithful_target_passes_the_fidelity_checks(tmp_path: Path) -> None:
     # The fidelity checks were judged: every scenario passed them, text-stream among them.
     assert run.scenario("text-stream")["status"] == "passed"
     assert {s["status"] for s in run.results["scenarios"]} == {"passed"}
+    # So they are listed, with that outcome: the checks table and the report's items.
+    table, items = _listed(run)
+    assert run.results["target"]["upstream_url"] == server.base_url
+    assert {check: table.get(check) for check in FIDELITY} == dict.fromkeys(FIDELITY, "passed")
+    assert {("text-stream", check, "passed") for check in FIDELITY} <= items
+    assert not [c for c in table if c.startswith("fuzz.")]  # fuzz mode's verdicts are its own block
+    assert "consistency" in html_report.matrix_categories(["upstream"])
+
+
+def test_a_run_without_upstream_never_lists_the_fidelity_checks(tmp_path: Path) -> None:
+    """Without --upstream-url nothing judged the fidelity checks: no listing says they passed."""
+    assert FIDELITY and registry.ASKED_KINDS == {"upstream", "fuzz"}
+    with ReferenceServer() as server:
+        run = _targets.run_suite_in_process(server.base_url, tmp_path / "reports", api_key=server.api_key,
+                                            model="ref-model-1", select="text-stream")
+    assert run.code == 0, run.results["summary"]
+    table, items = _listed(run)
+    assert "upstream_url" not in run.results["target"]
+    assert table["sequence.increasing"] == "passed"  # the checks the run judged are listed
+    assert not FIDELITY & set(table), table
+    assert not [c for c in table if c.startswith("fuzz.")]
+    assert items and not {check for _, check, _ in items} & FIDELITY
+    # A category whose checks all wait to be asked for has no column in the matrix.
+    assert "fuzz" not in html_report.matrix_categories() and "fuzz" not in html_report.matrix_categories(["upstream"])
 
 
 def test_text_lost_between_upstream_and_client_is_named(tmp_path: Path) -> None:

@@ -161,8 +161,11 @@ def render_catalogue() -> str:
         "",
         "Severity per profile: MUST, a broken rule fails the run; SHOULD, it is reported as a warning; "
         "-, the check is not part of that profile.",
-        "Applies to: `stream` (a streamed response), `response` (a non-streamed Response object), "
-        "`error` (a request the target must refuse).",
+        "Applies to: the kinds of exchange a check is about (the table's `applies to` column).",
+        "",
+        *(f"- `{kind}`: {row.about}" + (f" (judged only with `{row.asked_with}`)" if row.asked_with else "") + "."
+          for kind, row in registry.KIND_TABLE.items()),
+        "",
         "Basis: where a rule comes from (SPEC, OR, OBS, SDK-PY, SDK-JS, ...) and the real bugs it would have caught "
         "(F-04, ...); each id links to its entry in [docs/evidence.md](docs/evidence.md).",
         "",

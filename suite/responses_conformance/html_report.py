@@ -379,7 +379,8 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     """The (scenario, check) verdicts of a results document, for a page without pytest items.
 
     A scenario's checks are, in order of preference: its ``"checks"`` (a list of ids), the
-    checks of the built-in scenario of that id, or the checks that apply to its ``"kind"``
+    checks of the built-in scenario of that id (the upstream fidelity checks among them only when
+    the run named an upstream: results.asked_kinds), or the checks that apply to its ``"kind"``
     (stream, response, error; guessed from its events and HTTP status when absent). A check
     with violations is failed (MUST), known (MUST, all in the baseline) or warned (SHOULD);
     an errored or skipped scenario makes all its checks errored or skipped.
@@ -390,7 +391,7 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     except ValueError:
         chosen = profiles.get(None)
     blocks = {(f.scenario, f.check): f.anchor for f in findings}
-    builtin = _builtin_checks(chosen.name)
+    builtin = _builtin_checks(chosen.name, "upstream" in results_mod.asked_kinds(results.get("target")))
     items = []
     for scenario in results.get("scenarios", []):
         if scenario.get("reason") == "not selected":
@@ -420,12 +421,12 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     return items
 
 
-@functools.lru_cache(maxsize=4)
-def _builtin_checks(profile: str) -> dict[str, list[str]]:
+@functools.lru_cache(maxsize=8)
+def _builtin_checks(profile: str, upstream: bool = False) -> dict[str, list[str]]:
     try:
         from .scenarios import load_all
 
-        return {s.id: [c.id for c in s.checks(profile)] for s in load_all()}
+        return {s.id: [c.id for c in s.checks(profile, upstream=upstream)] for s in load_all()}
     except Exception:  # noqa: BLE001 - a page without them still renders (from each scenario's kind)
         return {}
 
@@ -591,12 +592,15 @@ def _worst_of(items: list[Item]) -> tuple[str, int]:
     return status, sum(1 for i in items if i.status == status)
 
 
-def matrix_categories() -> tuple[str, ...]:
+def matrix_categories(asked: Iterable[str] = ()) -> tuple[str, ...]:
     """The matrix's columns: the categories of registry.CATEGORIES a scenario (or a replayed
-    exchange) is judged in. A category whose checks are all judged only in fuzz mode has no
-    column: the fuzz run is no row of it (results.json's `fuzz` block holds its findings)."""
+    exchange) is judged in by a run that asked for the kinds `asked` (results.asked_kinds). A
+    category whose checks the run does not judge (registry.judged_in_run: judged only in fuzz
+    mode, whose findings are results.json's `fuzz` block, or only with --upstream-url) has no
+    column."""
+    asked = frozenset(asked)
     return tuple(category for category in registry.CATEGORIES
-                 if any(c.category == category and c.applies != registry.FUZZ for c in registry.CHECKS))
+                 if any(c.category == category and registry.judged_in_run(c, asked) for c in registry.CHECKS))
 
 
 def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, Any]:
@@ -606,7 +610,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
     counts = Counter(item.status for item in items)
     order = [s["id"] for s in results.get("scenarios", [])]
     rows = []
-    columns = matrix_categories()
+    columns = matrix_categories(results_mod.asked_kinds(target))
     for sid in order + sorted({i.scenario for i in items} - set(order)):
         mine = [i for i in items if i.scenario == sid]
         if not mine:
@@ -739,7 +743,8 @@ def targets_html(results: Mapping[str, Any], views: list[tuple[str, Mapping[str,
     category), the causes per target, then each target's own block (summary_html). `views`:
     (name, the target's block of results.json, its items)."""
     rows, sections, failing = [], [], set()
-    columns = matrix_categories()
+    columns = matrix_categories(frozenset().union(*(results_mod.asked_kinds(block.get("target"))
+                                                    for _, block, _ in views)))
     for name, block, items in views:
         context = summary_context(block, items)  # once per target: its row here and its own block below
         cells = []

@@ -385,11 +385,18 @@ def build_results(session: "RunView", ending: Verdict | None = None) -> dict[str
     by_check: dict[str, list[dict]] = {}
     for violation in all_violations:
         by_check.setdefault(violation["check"], []).append(violation)
+    target = session.target
+    target_block = {"url": target.base_url if target else None, "model": target.model if target else None,
+                    "embedded": bool(target and target.embedded), "profile": session.profile,
+                    **({"upstream_url": target.upstream_url} if target and target.upstream_url else {})}
+    asked = results_mod.asked_kinds(target_block)
     checks = []
     profile = profiles.get(session.profile)
     for check in registry.CHECKS:
         severity = profile.severity(check.id)
-        if severity is None or check.applies == registry.FUZZ:  # judged only in fuzz mode: see the `fuzz` block
+        # Not judged by this run (upstream without --upstream-url; fuzz mode's are in the `fuzz`
+        # block): not listed, never "passed".
+        if severity is None or not registry.judged_in_run(check, asked):
             continue
         found = by_check.get(check.id, [])
         status = ("failed" if severity is Severity.MUST else "warned") if found else "passed"
@@ -403,13 +410,11 @@ def build_results(session: "RunView", ending: Verdict | None = None) -> dict[str
     stale = [e.key for e in session.stale_baseline_entries()]
     verdict = ending or results_mod.verdict((s["status"] for s in scenarios), stale_baseline=len(stale),
                                             could_not_test=cause is not None)
-    target = session.target
     summary_cause = cause or _shared_cause(scenarios)
     return {
         "suite": {"name": "responses-conformance", "version": suite_version(), "profile": session.profile},
         "generated_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "target": {"url": target.base_url if target else None, "model": target.model if target else None,
-                   "embedded": bool(target and target.embedded), "profile": session.profile},
+        "target": target_block,
         "features": features,
         "scenarios": scenarios,
         "checks": checks,

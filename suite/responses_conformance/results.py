@@ -109,6 +109,15 @@ def is_model_behaviour(check_id: str) -> bool:
     return bool(probe(check_id)) if probe is not None else False
 
 
+def asked_kinds(target: Mapping[str, Any] | None) -> frozenset[str]:
+    """The kinds of check judged only when a run asks for them (registry.ASKED_KINDS) that the
+    run's scenarios judged, read from its results.json `target` block: `upstream` when the run
+    named the target's upstream (--upstream-url). Never `fuzz`: fuzz mode judges its checks apart
+    from the scenarios, and results.json's `fuzz` block holds their verdicts. With
+    registry.judged_in_run, what decides which checks a run lists (never one it did not judge)."""
+    return frozenset({"upstream"}) if (target or {}).get("upstream_url") else frozenset()
+
+
 def counts(violation: Any, *, deterministic: bool) -> bool:
     """Does this finding count against conformance? A MUST finding does, except a
     model-behaviour one against a target whose model is not scripted (anything but the

@@ -26,17 +26,14 @@ order they are declared in their module.
 (`{"openresponses": MUST}`); a profile the table leaves out does not run the check. Profiles
 (profiles.py) read their severity table from here: it is said once, where the check is.
 
-`applies` names the kinds of exchange a check is about:
-  stream   - a `stream: true` request answered with server-sent events
-  response - a non-streamed request answered with one JSON Response object
-  error    - a request the target must refuse with an HTTP error envelope
-  websocket - WebSocket mode (`/responses` over a WebSocket): the connection and its frames
-  scenario - named by a scenario's assertions, judged across its steps (the decorated
-             function is the assertion: `function(steps, **arguments)`)
-  upstream - judged only with --upstream-url (a proxy in front of our reference server)
-  fuzz     - judged only in fuzz mode (--fuzz): the outcome of one generated request's
-             exchange (fuzzing.py); no scenario runs it, so a run without --fuzz never lists it
-             as tested (the report's checks table and matrix leave it out)
+`applies` names the kinds of exchange a check is about: KIND_TABLE below says what each is
+(stream, response, error, websocket, scenario, upstream, fuzz; CHECKS.md's header quotes it).
+For a scenario check the decorated function is the assertion: `function(steps, **arguments)`.
+Upstream and fuzz are judged only in a run that asks for them (their `asked_with` option,
+--upstream-url or --fuzz): a run that did not ask never lists a check of only such kinds as
+tested (`judged_in_run`: the report's checks table and matrix leave it out). Fuzz mode judges
+its checks apart from the scenarios (fuzzing.py): results.json's `fuzz` block holds their
+verdicts, not the checks table.
 
 `model_behaviour` marks the checks whose outcome depends on what the model chose to say (did
 it recall the earlier turn, call the tool, write valid JSON, run into the token limit). A tiny
@@ -78,7 +75,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 from .violations import Severity
 
@@ -92,11 +89,35 @@ RESPONSE = frozenset({"response"})
 ERROR = frozenset({"error"})
 SUCCESS = frozenset({"stream", "response"})
 ANY = frozenset({"stream", "response", "error"})
-UPSTREAM = frozenset({"upstream"})  # judged only with --upstream-url (a proxy in front of our reference server)
-SCENARIO = frozenset({"scenario"})  # named by a scenario's assertions, judged across its steps
-WEBSOCKET = frozenset({"websocket"})  # WebSocket mode: the upgrade, the frames, the connection
-FUZZ = frozenset({"fuzz"})  # judged only in fuzz mode: the outcome of a generated request's exchange
-KINDS = frozenset({"stream", "response", "error", "upstream", "scenario", "websocket", "fuzz"})
+UPSTREAM = frozenset({"upstream"})
+SCENARIO = frozenset({"scenario"})
+WEBSOCKET = frozenset({"websocket"})
+FUZZ = frozenset({"fuzz"})
+
+
+class Kind(NamedTuple):
+    """A kind of exchange a check applies to (`applies`)."""
+
+    about: str  # what a check of this kind is about (one line: CHECKS.md's header quotes it)
+    asked_with: str | None = None  # the option a run asks for it with; None: judged in any run
+
+
+# Every kind, in the order CHECKS.md explains them. The one source of their words and of which
+# kinds a run judges only when asked (ASKED_KINDS).
+KIND_TABLE: Mapping[str, Kind] = MappingProxyType({
+    "stream": Kind("a `stream: true` request answered with server-sent events"),
+    "response": Kind("a non-streamed request answered with one JSON Response object"),
+    "error": Kind("a request the target must refuse with an HTTP error envelope"),
+    "websocket": Kind("WebSocket mode (`/responses` over a WebSocket): the upgrade, the connection and its frames"),
+    "scenario": Kind("named by a scenario's assertions, judged across its steps"),
+    "upstream": Kind("what our reference server produced, as the upstream of the proxy under test, reaches the "
+                     "client intact", "--upstream-url"),
+    "fuzz": Kind("the outcome of one generated request's exchange in fuzz mode", "--fuzz"),
+})
+KINDS = frozenset(KIND_TABLE)
+# Judged only in a run that asks for them (their option): a run that did not ask never lists a
+# check of only these kinds as tested.
+ASKED_KINDS = frozenset(kind for kind, row in KIND_TABLE.items() if row.asked_with is not None)
 
 # The profiles a severity table may name (profiles.py describes them); the first is the default.
 PROFILE_NAMES = ("openai", "openai-strict", "openresponses")
@@ -284,6 +305,14 @@ def __getattr__(name: str) -> Any:
 def get(check_id: str) -> Check:
     _load()
     return BY_ID[check_id]
+
+
+def judged_in_run(check: Check, asked: Iterable[str] = ()) -> bool:
+    """Whether a run judges `check` at all, given the kinds among ASKED_KINDS it asked for
+    (`asked`): not when every kind the check applies to is judged only when asked and the run did
+    not ask for it. What a run did not judge it never lists as passed: its listings (results.json's
+    checks table, the report's matrix) leave such a check out."""
+    return bool(check.applies - (ASKED_KINDS - frozenset(asked)))
 
 
 def is_model_behaviour(check_id: str) -> bool:
