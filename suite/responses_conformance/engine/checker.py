@@ -268,7 +268,9 @@ class StreamChecker:
         # event cost more than most of the checks themselves.
         findings: list[Finding] = []
         for on_event in _HOOKS.get(event.type, _HOOKS_ANY_TYPE):
-            findings += on_event(state, event)
+            found = on_event(state, event)
+            if found:  # (nearly always empty: no list to extend)
+                findings += found
         if event.is_object and not state.ended:
             schema_findings = schema.on_event(state, event, self._schemas, self.profile)
             findings += fold_derived(schema_findings, findings) if findings and schema_findings else schema_findings

@@ -178,9 +178,11 @@ class SchemaSet:
         """Every schema name, like "events/error" or "objects/response"."""
         return frozenset(self._documents)
 
-    def validate_event(self, payload: dict) -> list[SchemaError] | None:
-        """Errors of one event payload; None when its `type` has no schema (unknown type)."""
-        kind = payload.get("type") if isinstance(payload, dict) else None
+    def validate_event(self, payload: dict, kind: str | None = None) -> list[SchemaError] | None:
+        """Errors of one event payload; None when its `type` has no schema (unknown type).
+        `kind`: the payload's `type`, when the caller has read it already (a string)."""
+        if kind is None:
+            kind = payload.get("type") if isinstance(payload, dict) else None
         found = self._event_checks.get(kind) if isinstance(kind, str) else None
         if found is None:
             return None
@@ -513,9 +515,12 @@ class _Compiler:
 
     def _function(self, name: str, schema: Any, base: str, target: str | None) -> None:
         started = len(self._finished)
-        lines = [f"def {name}(x):" + (f"  # {target}" if target else "")]
+        # A required key is read without testing it first (`v = x['id']`): a missing one raises
+        # KeyError, which means "not valid" (jsonschema then says why). Only required keys
+        # that nothing reads get a test of their own (_body).
+        lines = [f"def {name}(x):" + (f"  # {target}" if target else ""), "    try:"]
         try:
-            self._body(schema, "x", base, lines, 1)
+            self._body(schema, "x", base, lines, 2)
         except _Unsupported:
             # What was generated meanwhile may call this function: drop it too (generated again,
             # and failing again, should another schema need it).
@@ -525,6 +530,8 @@ class _Compiler:
                     self._names.pop(ref_target, None)
             del self._finished[started:]
             raise
+        lines.append("    except KeyError:")
+        lines.append("        return False")
         lines.append("    return True")
         self._sources[name] = "\n".join(lines)
         self._finished.append((name, target))
@@ -563,7 +570,9 @@ class _Compiler:
         if not isinstance(schema, dict):
             raise _Unsupported(schema)
         known: str | None = None  # x's JSON type once a one-type `type` keyword has checked it
-        present: frozenset[str] = frozenset()  # keys a dict x has once `required` has checked them
+        present: frozenset[str] = frozenset()  # keys a dict x must have (`required`), read without a test
+        read: set[str] = set()  # ... those that `properties` reads (a missing one raises KeyError)
+        required_at: list[tuple[int, str]] = []  # where each `required` test goes, and its guard
         for key, value in schema.items():
             if key in _ANNOTATIONS or key in ("then", "else"):
                 continue
@@ -589,11 +598,10 @@ class _Compiler:
                     out.append(f"{pad}if not any(_scalar_equal({x}, v) for v in {options}): return False")
             elif key == "required":
                 if value:
-                    guard = "" if known == "object" else f"isinstance({x}, dict) and "
-                    out.append(f"{pad}if {guard}not {x}.keys() >= {self._constant(frozenset(value))}: return False")
+                    required_at.append((len(out), "" if known == "object" else f"isinstance({x}, dict) and "))
                     present = present | frozenset(value)
             elif key == "properties":
-                self._properties(value, x, base, out, depth, known == "object", present)
+                read |= self._properties(value, x, base, out, depth, known == "object", present)
             elif key == "items":
                 inner = pad
                 if known != "array":
@@ -627,6 +635,12 @@ class _Compiler:
                 out.append(f"{pad}if not (({then}) if ({test}) else ({otherwise})): return False")
             else:
                 raise _Unsupported(key)
+        unread = present - read
+        for position, guard in reversed(required_at):  # the test of the required keys nothing reads
+            if unread:
+                out.insert(position, f"{pad}if {guard}not {x}.keys() >= {self._constant(frozenset(unread))}: "
+                                     "return False")
+                unread = frozenset()  # once is enough
 
     def _dispatch(self, subs: list[Any], x: str, base: str, out: list[str], depth: int) -> list[Any]:
         """The `if: {type: const}` / `then` pairs of an allOf over an object (a discriminated union:
@@ -652,8 +666,9 @@ class _Compiler:
         return rest
 
     def _properties(self, properties: dict[str, Any], x: str, base: str, out: list[str], depth: int,
-                    is_object: bool, present: frozenset[str]) -> None:
-        """`present`: keys that `required` already found in x (when x is a dict): no `in` test."""
+                    is_object: bool, present: frozenset[str]) -> set[str]:
+        """`present`: keys x must have (`required`, when x is a dict): read without an `in` test.
+        The keys of `present` read are returned."""
         pad = "    " * depth
         inner = depth
         start = len(out)
@@ -661,6 +676,7 @@ class _Compiler:
             out.append(f"{pad}if isinstance({x}, dict):")
             inner += 1
         checked = False
+        read: set[str] = set()
         for name, sub in properties.items():
             value = self._new("v")
             before = len(out)
@@ -675,8 +691,11 @@ class _Compiler:
                 del out[before:]  # nothing to check on this property (annotations only)
             else:
                 checked = True
+                if name in present:
+                    read.add(name)
         if not checked:
             del out[start:]
+        return read
 
     def _nested(self, schema: Any, x: str, base: str, out: list[str], depth: int) -> None:
         if depth > _MAX_INLINE_DEPTH:

@@ -52,10 +52,12 @@ class Event:
             self.is_object = True
             value = payload.get("type")
             self.type = value if isinstance(value, str) else None
+            # `type(v) is int`: one test where isinstance takes two (a bool is an int). json.loads
+            # makes no int subclass; schema.event judges the field whatever it holds.
             value = payload.get("sequence_number")
-            self.seq = value if isinstance(value, int) and not isinstance(value, bool) else None
+            self.seq = value if type(value) is int else None
             value = payload.get("output_index")
-            self.output_index = value if isinstance(value, int) and not isinstance(value, bool) else None
+            self.output_index = value if type(value) is int else None
             self.is_done_sentinel = False
         else:
             self.is_object = False
@@ -183,35 +185,41 @@ class StreamState:
             self.last_seq = event.seq
         if etype != g.KEEPALIVE:
             self.previous_type = etype
-        if etype in g.FALSE_TERMINALS:
-            self.false_terminals.append(etype)
-        if etype in g.LIFECYCLE:
-            self.seen[etype] = self.seen.get(etype, 0) + 1
-            response = event.get("response")
-            if isinstance(response, dict) and self.identity is None:
-                self.identity = {k: response.get(k) for k in ("id", "created_at", "model")}
-                self.params = response
-            if etype in g.TERMINAL and self.terminal is None:
-                self.terminal = etype
-                self.ended = True
-                self.terminal_response = response
-                self.terminal_index = event.index
-        if etype == g.ERROR:
-            self.error_pending = event.index
-        elif etype == g.FAILED:
-            self.error_pending = None
-        if event.output_index is not None and "item_id" in event.payload and event.output_index not in self.items:
+        index = event.output_index
+        if index is not None and "item_id" in event.payload and index not in self.items:
             item_id = event.payload["item_id"]
             if isinstance(item_id, str):
-                self.unopened_ids.setdefault(event.output_index, item_id)
-                self.unopened_indexes.setdefault(item_id, event.output_index)
+                self.unopened_ids.setdefault(index, item_id)
+                self.unopened_indexes.setdefault(item_id, index)
+        # One look-up of what this event type changes (etype may be None: no entry).
         handler = _APPLY.get(etype)
         if handler is not None:
             handler(self, event)
         else:
-            family = g.FAMILIES.get(etype or "")
+            family = g.FAMILIES.get(etype)
             if family is not None:
                 self._apply_family(event, family)
+
+    def _apply_lifecycle(self, event: Event) -> None:
+        etype = event.type
+        self.seen[etype] = self.seen.get(etype, 0) + 1
+        response = event.payload.get("response")
+        if isinstance(response, dict) and self.identity is None:
+            self.identity = {k: response.get(k) for k in ("id", "created_at", "model")}
+            self.params = response
+        if etype in g.TERMINAL and self.terminal is None:
+            self.terminal = etype
+            self.ended = True
+            self.terminal_response = response
+            self.terminal_index = event.index
+        if etype == g.FAILED:
+            self.error_pending = None
+
+    def _apply_error(self, event: Event) -> None:
+        self.error_pending = event.index
+
+    def _apply_false_terminal(self, event: Event) -> None:
+        self.false_terminals.append(event.type)
 
     def _apply_item_added(self, event: Event) -> None:
         index = event.get("output_index")
@@ -265,9 +273,10 @@ class StreamState:
         return self._part(event, table, key, item)
 
     def _part(self, event: Event, table: str, key: str, item: Any = _LOOK_UP) -> PartState | None:
-        """The part an event is about; `item`: its item when the caller already looked it up."""
+        """The part an event is about; `item`: its item when the caller already looked it up.
+        (Events about parts are JSON objects: their payload is read directly.)"""
         state = self.item_for(event) if item is _LOOK_UP else item
-        index = event.get(key)
+        index = event.payload.get(key)
         if state is None:
             return None
         if index is None:
@@ -279,7 +288,10 @@ class StreamState:
         return getattr(state, table).get(index)
 
     def _apply_family(self, event: Event, family: g.Family) -> None:
-        item_state = self.item_for(event)  # nothing below adds items: the same for the whole event
+        # item_for(event), its common case inline (this runs on every delta). Nothing below
+        # adds items: the same item for the whole event.
+        index = event.output_index
+        item_state = self.items.get(index) if index is not None else self.item_for(event)
         if item_state is not None:
             item_type = item_state.type
             if isinstance(item_type, str) and item_type in g.PROGRESS_STEPS:  # else progress_rank is None
@@ -303,7 +315,7 @@ class StreamState:
             if target is None:
                 return
             if family.role == "delta":
-                delta = event.get("delta")
+                delta = event.payload.get("delta")
                 if isinstance(delta, str):
                     target.deltas.append(delta)
                 target.delta_count += 1
@@ -317,13 +329,18 @@ class StreamState:
         if item is None or family.channel is None:
             return
         if family.role == "delta":
-            delta = event.get("delta")
+            delta = event.payload.get("delta")
             item.channel_deltas.setdefault(family.channel, []).append(delta if isinstance(delta, str) else "")
         elif family.done_field:
             item.channel_done.setdefault(family.channel, event.get(family.done_field))
 
 
+# What each event type changes besides what every event does; an event type not listed here
+# changes its family's part or channel (g.FAMILIES), if it has one.
 _APPLY = {
+    **dict.fromkeys(g.LIFECYCLE, StreamState._apply_lifecycle),
+    g.ERROR: StreamState._apply_error,
+    **dict.fromkeys(g.FALSE_TERMINALS, StreamState._apply_false_terminal),
     g.ITEM_ADDED: StreamState._apply_item_added,
     g.ITEM_DONE: StreamState._apply_item_done,
     g.PART_ADDED: lambda s, e: s._apply_part_opened(e, "parts", "content_index", "next_content_index"),

@@ -165,18 +165,22 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
     done = event.get("item")
     if item is None or item.is_done or not isinstance(done, dict):
         return
-    yield from _parts_in_item(item, done.get("content"), item.parts, "content")
-    yield from _parts_in_item(item, done.get("summary"), item.summaries, "summary")
-    # Item-scoped streamed values (function arguments, custom tool input, code): the item holds them.
-    for channel, value in list(item.channel_done.items()) + [
-        (c, "".join(d)) for c, d in item.channel_deltas.items() if c not in item.channel_done
-    ]:
-        family_field = _item_field_for(item, channel)
-        if family_field and family_field in done and isinstance(value, str) and done[family_field] != value:
-            yield Finding("consistency.item_matches_parts",
-                          f"item.{family_field} differs from the streamed {channel} "
-                          f"{describe_difference(value, done[family_field])}", f"$.item.{family_field}")
-    yield from _accumulated(item, done)
+    # (Each step only where the item streamed something of that kind: this runs on every item.)
+    if item.parts:
+        yield from _parts_in_item(item, done.get("content"), item.parts, "content")
+    if item.summaries:
+        yield from _parts_in_item(item, done.get("summary"), item.summaries, "summary")
+    if item.channel_done or item.channel_deltas:
+        # Item-scoped streamed values (function arguments, custom tool input, code): the item holds them.
+        for channel, value in list(item.channel_done.items()) + [
+            (c, "".join(d)) for c, d in item.channel_deltas.items() if c not in item.channel_done
+        ]:
+            family_field = _item_field_for(item, channel)
+            if family_field and family_field in done and isinstance(value, str) and done[family_field] != value:
+                yield Finding("consistency.item_matches_parts",
+                              f"item.{family_field} differs from the streamed {channel} "
+                              f"{describe_difference(value, done[family_field])}", f"$.item.{family_field}")
+        yield from _accumulated(item, done)
     yield from annotation_spans(done, "$.item")
 
 

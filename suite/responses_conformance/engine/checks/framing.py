@@ -70,16 +70,17 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
         return [Finding("framing.data_is_json_object", f"data is a JSON {kind}, not an object")]
     found = []
     payload = event.payload
-    etype = payload.get("type")
+    etype = event.type  # the payload's `type` when it is a string
     obj = payload.get("object")
     # Only strings are looked up: a target may send any JSON value here (an object, a list).
-    if (isinstance(obj, str) and obj in g.FOREIGN_OBJECTS) or "choices" in payload or \
-            (isinstance(etype, str) and etype in g.FOREIGN_TYPES):
-        label = obj if isinstance(obj, str) and obj else etype if isinstance(etype, str) else "a frame with `choices`"
+    if (obj is not None and isinstance(obj, str) and obj in g.FOREIGN_OBJECTS) or "choices" in payload or \
+            etype in g.FOREIGN_TYPES:
+        label = obj if isinstance(obj, str) and obj else etype if etype is not None else "a frame with `choices`"
         found.append(Finding("framing.no_foreign_frames", f"foreign frame in a Responses stream: {label}"))
-    if not isinstance(etype, str):
+    if etype is None:
+        raw = payload.get("type")
         found.append(Finding("framing.type_present",
-                             "payload has no `type`" if etype is None else f"`type` is {etype!r}, not a string",
+                             "payload has no `type`" if raw is None else f"`type` is {raw!r}, not a string",
                              "$.type"))
     if event.sse_id is not None and not state.sse_id_seen:
         # Reported once: the id persists over the following events by the SSE rules.
@@ -88,7 +89,7 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
         return found
     if event.name is None:
         found.append(Finding("framing.event_name_present", "event has no `event:` line"))
-    elif isinstance(etype, str) and event.name != etype:
+    elif etype is not None and event.name != etype:
         found.append(Finding("framing.event_name_matches_type",
                              f"event: {event.name!r} but data.type is {etype!r}", "$.type"))
     return found

@@ -252,7 +252,8 @@ def _family_event(state: StreamState, event: Event, etype: str, family: g.Family
 def _open_item(state: StreamState, event: Event) -> ItemState | Finding | None:
     """The event's open item; a finding when there is none; None when the event names no
     output_index and no known item id (schema.event reports the missing field: one cause)."""
-    item = state.item_for(event)
+    index = event.output_index  # state.item_for(event), its common case inline: every delta
+    item = state.items.get(index) if index is not None else state.item_for(event)
     if item is None and event.get("output_index") is None:
         return None
     if item is None:
@@ -271,7 +272,7 @@ def _open_part(state: StreamState, event: Event, table: str, key: str, opener: s
     """`item`: the event's item when the caller already looked it up."""
     if item is None:
         item = state.item_for(event)
-    index = event.get(key)
+    index = event.payload.get(key)  # a typed event: a JSON object
     if index is None:
         # No index (schema.event reports it): the last opened part, as a client writes to it.
         part = state.part_for(event, table, key, item) if item is not None else None

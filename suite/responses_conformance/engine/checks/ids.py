@@ -59,7 +59,8 @@ def on_event(state: StreamState, event: Event) -> list[Finding]:
     found = list(handler(state, event)) if handler is not None else []
     if "item_id" in event.payload:
         # ids.item_id_matches, inline: this runs on nearly every event of a stream
-        item = state.item_for(event)
+        index = event.output_index  # state.item_for(event), its common case inline
+        item = state.items.get(index) if index is not None else state.item_for(event)
         item_id: Any = event.payload["item_id"]
         if item is not None and isinstance(item.id, str):
             if item_id != item.id:
@@ -121,10 +122,10 @@ def _response_identity(state: StreamState, event: Event) -> Iterator[Finding]:
         return
     echoed = state.echoed_params
     if echoed is None:  # read off the first lifecycle response once, at the second
-        earlier = [first.get(key) for key in ECHOED_PARAMETERS]
+        earlier = list(map(first.get, ECHOED_PARAMETERS))
         echoed = state.echoed_params = (earlier, exact_dump(earlier))
     earlier, dumped = echoed
-    current = [response.get(key) for key in ECHOED_PARAMETERS]
+    current = list(map(response.get, ECHOED_PARAMETERS))  # (map: no comprehension frame)
     # The common case: no parameter changed (compared in one go, in C).
     if (dumped is not None and exact_dump(current) == dumped) or equal_json(earlier, current):
         return

@@ -23,7 +23,7 @@ def on_event(state: StreamState, event: Event, schemas: Any, profile: Any) -> li
         return [unknown_event_type(etype, profile)]
     if schemas is None:
         return []
-    errors = schemas.validate_event(event.payload)
+    errors = schemas.validate_event(event.payload, etype)
     if not errors:  # valid, or None: no schema for this type
         return []
     found = [Finding("schema.event", f"{error.message} (schema {error.schema_path})", error.path) for error in errors
