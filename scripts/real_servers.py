@@ -419,7 +419,7 @@ def category_cells(results: dict) -> dict[str, str]:
         checks = [c for c in results.get("checks", []) if c.get("category") == category]
         must = sum(1 for c in checks if c["severity"] == "must" and c.get("status") == "failed")
         should = sum(1 for c in checks if c["severity"] != "must" and c.get("status") in ("failed", "warning"))
-        ran = [c for c in checks if c.get("status") not in (None, "skipped", "not_run", "not run", "errored")]
+        ran = [c for c in checks if c.get("status") not in (None, "skipped", "not_run", "not run", "not tested", "errored")]
         if must:
             cells[category] = f"✗ {must}" + (f" (+{should} SHOULD)" if should else "")
         elif should:

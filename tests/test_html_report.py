@@ -171,6 +171,16 @@ def test_the_top_block_shows_verdict_target_counts_matrix_and_features(failing_r
                      r"<td class=\"rc-f-note\">works, but see: ids.item_id_matches, usage.total_is_sum</td>", top)
     features = failing_run["results"]["features"]
     assert features["streaming"]["broken_by"] == ["ids.item_id_matches"] and "broken_by" not in features["tools"]
+    # Each check once, from results.json's checks table: the broken ones failed, those the four
+    # scenarios judged passed, the others (WebSocket mode, other scenarios' assertions) not tested.
+    table = {c["id"]: c["status"] for c in results["checks"]}
+    assert table["usage.total_is_sum"] == table["ids.item_id_matches"] == "failed"
+    assert table["sequence.increasing"] == table["error.status_fits"] == "passed"
+    assert table["framing.ws_text_frames"] == table["consistency.background_lifecycle"] == "not tested"
+    counted = [(s, sum(1 for v in table.values() if v == s)) for s in ("failed", "warned", "passed", "not tested")]
+    assert ("Checks of the profile, each once: " + ", ".join(f"<strong>{n}</strong> {s}" for s, n in counted if n)
+            + ".") in top
+    assert "<code>framing.ws_text_frames</code>" in top and "<code>sequence.increasing</code>" not in top
 
 
 def test_a_failure_block_shows_the_stream_around_the_offending_event(failing_run: dict) -> None:
@@ -239,6 +249,8 @@ def test_a_target_that_is_down_shows_errored_cells_and_the_cause(tmp_path: Path)
     # not be tested, under the one cause.
     assert {matrix.status("text-stream", c) for c in hr.matrix_categories()} == {"errored"}
     assert "Verdict: could not test" in page
+    checks = json.loads((tmp_path / "reports" / "results.json").read_text())["checks"]
+    assert f"Checks of the profile, each once: <strong>{len(checks)}</strong> not tested." in page
     assert "Cause: cannot reach 127.0.0.1:" in page
     assert ("text-nonstream", "ids") not in matrix.cells  # not selected: not in the matrix
 
@@ -367,6 +379,22 @@ def test_items_from_results_rank_statuses() -> None:
     assert page.status("a", "framing") == "warned" and page.status("a", "sequence") == "passed"
     assert page.status("b", "usage") == "errored" and page.status("d", "sequence") == "known"
     assert page.status("c", "sequence") == "na" and page.status("c", "usage") == "skipped"
+
+
+def test_items_a_scenario_did_not_judge_are_skipped_as_their_pytest_items_were() -> None:
+    """A scenario that failed on its first step and could not test its second (a retrieve): its
+    items of what only the second step judges are skipped, not passed (results.Judgement)."""
+    failing = {**violation(1), "check": "usage.total_is_sum"}
+    results = {"target": {"profile": "openai"}, "scenarios": [
+        {"id": "state-retrieve", "status": "failed", "error": "step get: no answer", "steps_run": 2,
+         "steps_total": 2, "violations": [failing]},
+        {"id": "text-stream", "status": "passed", "steps_run": 1, "steps_total": 1, "violations": []}]}
+    by = {(i.scenario, i.check): i.status for i in hr.items_from_results(results)}
+    assert by[("state-retrieve", "usage.total_is_sum")] == "failed"
+    assert by[("state-retrieve", "sequence.increasing")] == "passed"  # the streamed first step
+    assert by[("state-retrieve", "schema.response")] == "skipped"  # only the retrieve is non-streamed
+    assert by[("state-retrieve", "consistency.retrieve_matches_final")] == "skipped"
+    assert {s for (sid, _), s in by.items() if sid == "text-stream"} == {"passed"}
 
 
 # -- what replay will call -------------------------------------------------------------------------

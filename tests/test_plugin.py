@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from responses_conformance import cli
+from responses_conformance import results as results_mod
 from responses_conformance.plugin import EXIT_COULD_NOT_TEST, SUITE_MODULE
 from responses_conformance.reference import ReferenceServer
+from responses_conformance.scenarios import load_all
 
 from . import _targets
 
@@ -62,13 +64,51 @@ def test_suite_passes_against_the_embedded_reference_server(tmp_path: Path) -> N
     # The last line is the one-line summary CI logs show.
     assert output.strip().splitlines()[-1].startswith("responses-conformance: CONFORMANT - 0 MUST")
     junit = (tmp_path / "reports" / "junit.xml").read_text()
-    assert junit.count("<testcase ") == sum(1 for _ in data["checks"]) or "text-stream:sequence.increasing" in junit
+    # One JUnit case per item: each scenario with each check it judges.
+    scenarios = load_all()
+    assert junit.count("<testcase ") == sum(len(s.checks()) for s in scenarios)
     assert 'name="test_check[text-stream:sequence.increasing]"' in junit
+    # Every check the scenarios judge was judged, and passed (the reference server is conformant):
+    # the checks table lists each once, none as not tested (no check of the profile is left
+    # without a default scenario), and the terminal and the report count them alike.
+    covered = {c.id for s in scenarios for c in s.checks()}
+    table = {c["id"]: c["status"] for c in data["checks"]}
+    assert set(table) == covered and set(table.values()) == {"passed"}
+    assert f"checks {len(table)} passed (results.json: checks)" in output
+    assert f"Checks of the profile, each once: <strong>{len(table)}</strong> passed." in html
+    assert "not tested by this run" not in html
     # Checks judged only in fuzz mode or only with --upstream-url were not tested by a run without
     # them: never listed as passed.
     assert not [c["id"] for c in data["checks"]
                 if c["category"] == "fuzz" or c["id"].startswith("consistency.upstream_")]
     assert "<th>fuzz</th>" not in html and ":fuzz." not in junit and ":consistency.upstream_" not in junit
+
+
+def test_an_item_its_scenario_ended_before_is_not_tested_never_passed() -> None:
+    """tools-round-trip against a model that called no tool: the second step (the tool's output
+    sent back) cannot be built, the scenario ends on its first step's finding. The items of what
+    only the second step judges are skipped as not tested, as results.json lists them."""
+    from responses_conformance.engine import registry
+    from responses_conformance.engine.violations import Severity, Violation
+    from responses_conformance.plugin import not_judged
+    from responses_conformance.runner import ScenarioResult, StepResult
+    from responses_conformance.scenarios import Case
+
+    scenario = next(s for s in load_all() if s.id == "tools-round-trip")
+    result = ScenarioResult(scenario=scenario, steps=[StepResult(step=scenario.steps[0])],
+                            violations=[Violation("consistency.tool_called", Severity.MUST, "no function_call")])
+
+    def why(check_id: str) -> str | None:
+        return not_judged(Case(scenario, registry.get(check_id), Severity.MUST), result)
+
+    assert why("consistency.tool_round_trip") == ("not tested: the scenario ended after step 1 of 2, before what "
+                                                  "this check is judged on")
+    assert why("sequence.increasing") is None and why("consistency.params_echoed") is None  # the first step's
+    assert why("consistency.tool_called") is None  # its finding
+    record = {"status": result.status, "steps_run": 1, "steps_total": 2}
+    table = results_mod.check_statuses({"consistency.tool_round_trip": "must", "consistency.tool_called": "must"},
+                                       [scenario.judgement(record)], ["consistency.tool_called"])
+    assert table == {"consistency.tool_round_trip": "not tested", "consistency.tool_called": "failed"}
 
 
 def test_target_url_from_any_folder_runs_the_suite(tmp_path: Path) -> None:
@@ -105,6 +145,8 @@ def test_a_target_that_is_down_is_could_not_test_said_once(tmp_path: Path) -> No
     data = results(tmp_path)
     assert {s["status"] for s in data["scenarios"]} == {"could not test"}
     assert data["summary"]["verdict"] == "could not test" and data["preflight"]["kind"] == "unreachable"
+    # Nothing was judged: no check is listed as passed, each is not tested.
+    assert data["checks"] and {c["status"] for c in data["checks"]} == {"not tested"}
     assert elapsed < 60
 
 

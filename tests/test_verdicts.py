@@ -62,6 +62,12 @@ def could_not_test(cwd: Path, code: int, output: str, *, kind: str, says: str) -
     statuses = {s["status"] for s in data["scenarios"]}
     assert "could not test" in statuses and statuses <= {"could not test", "not selected"}
     assert not any(s["violations"] for s in data["scenarios"])
+    # Nothing was judged: every check of the run is listed as not tested, none as passed, in
+    # results.json and in the report's count of checks.
+    checks = len(data["checks"])
+    assert checks and {c["status"] for c in data["checks"]} == {results_mod.NOT_TESTED}
+    page = (cwd / "reports" / "report.html").read_text()
+    assert f"Checks of the profile, each once: <strong>{checks}</strong> not tested." in page
     return data
 
 
@@ -186,6 +192,95 @@ def test_an_interrupted_run_is_never_conformant(tmp_path: Path) -> None:
 ])
 def test_the_verdict_function(statuses, kwargs, expected) -> None:
     assert results_mod.verdict(statuses, **kwargs) is expected
+
+
+def _judged(scenario_id: str, status: str = "passed", *, steps: int | None = None, **record: Any):
+    scenario = _scenario(scenario_id)
+    twin = record.pop("twin", None)
+    return scenario.judgement({"id": scenario_id, "status": status, "steps_total": len(scenario.steps),
+                               "steps_run": len(scenario.steps) if steps is None else steps, **record}, twin=twin)
+
+
+def test_a_check_passes_only_where_a_scenario_that_ran_to_a_judgement_judged_it() -> None:
+    """results.check_statuses, as data: which checks a scenario judged follows from the
+    registry's declarations and the steps it ran to a judgement; a finding fails a check
+    whatever else happened; the rest of the profile is not tested."""
+    from responses_conformance.engine import profiles, registry
+
+    profile = profiles.get("openai")
+    severities = {c.id: profile.severity(c.id) for c in registry.CHECKS
+                  if profile.enabled(c.id) and registry.judged_in_run(c)}
+
+    def statuses(*judgements, found=()) -> dict[str, str]:
+        return results_mod.check_statuses(severities, judgements, found)
+
+    def passed(*judgements) -> set[str]:
+        return {c for c, status in statuses(*judgements).items() if status == "passed"}
+
+    stream = {c.id for c in registry.CHECKS if "stream" in c.applies and c.asked_by is None and c.id in severities}
+    # A streamed request judges the stream checks, and only them.
+    assert passed(_judged("text-stream")) == stream == {c.id for c in _scenario("text-stream").checks()}
+    table = statuses(_judged("text-stream"))
+    assert table["schema.response"] == table["framing.ws_text_frames"] == results_mod.NOT_TESTED
+    assert table["consistency.retrieve_matches_final"] == results_mod.NOT_TESTED
+    # A scenario that did not run to a judgement judged nothing.
+    for status in ("could not test", "unsupported", "not applicable", "not selected"):
+        assert not passed(_judged("text-stream", status, error="x"))
+    assert set(statuses().values()) == {results_mod.NOT_TESTED}
+    # A finding is failed (MUST) or warned (SHOULD) even where nothing else was judged.
+    found = statuses(found=["usage.total_is_sum", "framing.ws_close_clean"])
+    assert found["usage.total_is_sum"] == "failed" and found["framing.ws_close_clean"] == "warned"
+    # Over a WebSocket: the stream rules, not those about HTTP and SSE; error.code_fits only
+    # where a step names the code it expects.
+    ws = passed(_judged("ws-one-response"))
+    assert "grammar.terminal_event_present" in ws and "framing.ws_text_frames" in ws
+    assert not ws & registry.HTTP_ONLY_CHECKS and "error.code_fits" not in ws
+    assert "error.code_fits" in passed(_judged("ws-reconnect-previous-not-found"))
+    # A scenario that stopped on a step judged the steps before it and none of its assertions:
+    # state-retrieve streams, then reads the response back (a non-streamed answer).
+    stopped = passed(_judged("state-retrieve", "failed", error="step get: no answer"))
+    assert "sequence.increasing" in stopped
+    assert "schema.response" not in stopped and "consistency.retrieve_matches_final" not in stopped
+    whole = passed(_judged("state-retrieve"))
+    assert {"schema.response", "consistency.retrieve_matches_final"} <= whole
+    assert passed(_judged("state-retrieve", "failed", steps=1)) == stopped  # the second step never sent
+    # The stream-vs-non-stream pair is judged only when the twin ran to a judgement too.
+    pair = "consistency.nonstream_matches_stream"
+    twin = {"id": "text-stream", "status": "passed", "steps_run": 1, "steps_total": 1}
+    assert pair in passed(_judged("text-nonstream", twin=twin))
+    assert pair not in passed(_judged("text-nonstream"))
+    assert pair not in passed(_judged("text-nonstream", twin={**twin, "status": "could not test", "error": "x"}))
+
+
+def test_a_run_of_one_stream_scenario_lists_what_it_did_not_judge_as_not_tested(tmp_path: Path, server) -> None:
+    """`-k text-stream` against the reference server: the stream checks passed; the WebSocket
+    checks, the response and error checks and every other scenario's assertions were not tested,
+    in results.json, the terminal's line, the report's count and its matrix."""
+    from responses_conformance import html_report, report
+    from responses_conformance.engine import registry
+
+    run = _targets.run_suite_in_process(server.base_url, tmp_path / "reports", api_key=server.api_key,
+                                        model="ref-model-1", select="text-stream")
+    assert run.code == 0 and run.results["summary"]["verdict"] == "conformant"  # the verdict is unchanged
+    table = {c["id"]: c["status"] for c in run.results["checks"]}
+    passed = {c for c, status in table.items() if status == "passed"}
+    not_tested = {c for c, status in table.items() if status == results_mod.NOT_TESTED}
+    assert passed | not_tested == set(table)
+    assert passed == {c.id for c in _scenario("text-stream").checks()}
+    assert {"sequence.increasing", "grammar.terminal_event_present", "framing.sse_well_formed"} <= passed
+    websocket = {c.id for c in registry.CHECKS if c.applies == registry.WEBSOCKET}
+    scenario = {c.id for c in registry.CHECKS if c.applies == registry.SCENARIO}
+    assert len(websocket) == 8 and websocket <= not_tested
+    assert scenario and scenario <= not_tested
+    assert {"schema.response", "error.status_fits", "framing.content_type_json"} <= not_tested
+    assert report.checks_line(run.results["checks"]) == (f"checks {len(passed)} passed, {len(not_tested)} "
+                                                         f"not tested (results.json: checks)")
+    items = html_report.items_from_results(run.results)
+    assert {i.scenario for i in items} == {"text-stream"} and {i.status for i in items} == {"passed"}
+    top = html_report.summary_html(run.results, items)
+    assert (f"Checks of the profile, each once: <strong>{len(passed)}</strong> passed, "
+            f"<strong>{len(not_tested)}</strong> not tested.") in top
+    assert f"{len(not_tested)} checks not tested by this run" in top and "<code>framing.ws_text_frames</code>" in top
 
 
 def test_several_targets_take_the_worst_in_the_order_1_6_5_0() -> None:

@@ -416,3 +416,9 @@ def test_websocket_scenarios_are_judged_by_websocket_checks_only() -> None:
     assert not checks & registry.HTTP_ONLY_CHECKS
     assert "error.code_fits" not in checks
     assert "error.code_fits" in {c.id for c in SCENARIOS["ws-reconnect-previous-not-found"].checks()}
+    # An HTTP step judged only by assertions (a compact), then a WebSocket stream: nothing about
+    # HTTP or SSE, nor upstream fidelity, is an item of the scenario (no step of it could judge one).
+    mixed = {c.id for c in SCENARIOS["ws-compact-new-connection"].checks(upstream=True)}
+    assert {"schema.compaction", "grammar.terminal_event_present", "framing.ws_text_frames"} <= mixed
+    assert not mixed & registry.HTTP_ONLY_CHECKS
+    assert not [c for c in mixed if registry.get(c).applies == registry.UPSTREAM]

@@ -383,7 +383,9 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     the run named an upstream: results.asked_kinds), or the checks that apply to its ``"kind"``
     (stream, response, error; guessed from its events and HTTP status when absent). A check
     with violations is failed (MUST), known (MUST, all in the baseline) or warned (SHOULD);
-    an errored or skipped scenario makes all its checks errored or skipped.
+    an errored or skipped scenario makes all its checks errored or skipped, and a check without a
+    finding that its built-in scenario did not judge (a step it did not run to a judgement:
+    results.Judgement) is skipped, as its pytest item was; the others passed.
     """
     profile = (results.get("target") or {}).get("profile") or (results.get("suite") or {}).get("profile")
     try:
@@ -391,7 +393,9 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     except ValueError:
         chosen = profiles.get(None)
     blocks = {(f.scenario, f.check): f.anchor for f in findings}
-    builtin = _builtin_checks(chosen.name, "upstream" in results_mod.asked_kinds(results.get("target")))
+    upstream = "upstream" in results_mod.asked_kinds(results.get("target"))
+    builtin = _builtin_checks(chosen.name, upstream)
+    judged = _judgements(results.get("scenarios", []), upstream)
     items = []
     for scenario in results.get("scenarios", []):
         if scenario.get("reason") == "not selected":
@@ -413,7 +417,8 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
             if scenario.get("status") in SCENARIO_ITEM_STATUS:
                 status = SCENARIO_ITEM_STATUS[scenario["status"]]
             elif not found:
-                status = "passed"
+                judgement, row = judged.get(sid), registry.BY_ID.get(check)
+                status = "passed" if judgement is None or row is None or judgement.judges(row) else "skipped"
             else:
                 status = _finding("", sid, check, found, []).status
             items.append(Item(key=f"{_prefix(target)}{sid}:{check}", scenario=sid, check=check, status=status,
@@ -421,14 +426,28 @@ def items_from_results(results: Mapping[str, Any], findings: Iterable[Finding] =
     return items
 
 
-@functools.lru_cache(maxsize=8)
-def _builtin_checks(profile: str, upstream: bool = False) -> dict[str, list[str]]:
+@functools.lru_cache(maxsize=1)
+def _builtin_scenarios() -> tuple[Any, ...]:
     try:
         from .scenarios import load_all
 
-        return {s.id: [c.id for c in s.checks(profile, upstream=upstream)] for s in load_all()}
+        return tuple(load_all())
     except Exception:  # noqa: BLE001 - a page without them still renders (from each scenario's kind)
-        return {}
+        return ()
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin_checks(profile: str, upstream: bool = False) -> dict[str, list[str]]:
+    return {s.id: [c.id for c in s.checks(profile, upstream=upstream)] for s in _builtin_scenarios()}
+
+
+def _judgements(records: list[Mapping[str, Any]], upstream: bool) -> dict[str, results_mod.Judgement]:
+    """What each built-in scenario of a live run's results document judged (scenarios.judgements;
+    a record that does not say how many steps ran, a replayed exchange's, is left to its status)."""
+    from .scenarios import judgements
+
+    return judgements(_builtin_scenarios(), [r for r in records if isinstance(r, Mapping) and "steps_run" in r],
+                      upstream=upstream)
 
 
 def _guess_kind(scenario: Mapping[str, Any]) -> str:
@@ -634,6 +653,7 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
     causes = cause_views(results, items)
     failing_checks = {c["check"] for c in causes} | {i.check for i in items if i.status in ("failed", "warned", "known")}
     verdict = summary.get("verdict", "-")
+    listed = Counter(c.get("status") for c in results.get("checks") or [])
     return {
         "verdict": verdict,
         "verdict_status": VERDICT_STATUS.get(verdict, "na"),
@@ -645,6 +665,9 @@ def summary_context(results: Mapping[str, Any], items: list[Item]) -> dict[str, 
         "counts": [(s, counts.get(s, 0)) for s in ("passed", "failed", "warned", "skipped", "errored", "known")
                    if s != "known" or counts.get(s)],
         "item_count": len(items),
+        # results.json's checks table (results.check_statuses): each check of the run once.
+        "check_counts": [(status, listed[status]) for status in results_mod.CHECK_STATUSES if listed[status]],
+        "not_tested": [c["id"] for c in results.get("checks") or [] if c.get("status") == results_mod.NOT_TESTED],
         "summary": summary,
         "categories": columns,
         "rows": rows,

@@ -280,7 +280,27 @@ def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
         # apply to it. What the steps before that broke is still judged.
         prefix = "could not test: " if result.error is not None else ""
         pytest.skip(prefix + " ".join(result.reason.split())[:200])
+    target = session.run_of(conformance_case).target
+    why = not_judged(conformance_case, result, upstream=target is not None and target.upstream_url is not None)
+    if why is not None:
+        pytest.skip(why)
     return result
+
+
+def not_judged(case: Case, result: Any, *, upstream: bool = False) -> str | None:
+    """Why a scenario that ran to a judgement did not judge the item's check, or None. It ended
+    before a step the check is judged on (a later step could not be built from an earlier answer
+    that broke a rule): the item is not tested, as results.json's checks table says (the same
+    results.Judgement), never passed. A check with a finding was judged; the stream-vs-non-stream
+    pair says in its own item why it could not compare."""
+    check = case.check
+    if result.reason is not None or check.asked_by == "compare_shape_with" or result.for_check(check.id):
+        return None
+    judged = case.scenario.judgement({"status": result.status, "steps_run": len(result.steps)}, upstream=upstream)
+    if judged.judges(check):
+        return None
+    return (f"not tested: the scenario ended after step {len(result.steps)} of {len(case.scenario.steps)}, "
+            f"before what this check is judged on")
 
 
 @pytest.hookimpl(tryfirst=True)  # a preflight that ends the run clears the items before pytest-xdist lists them

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +20,7 @@ from .engine import profiles, registry
 from .engine.violations import Severity, Violation
 from .results import Status, Tally, Verdict
 
-from .scenarios import Case
+from .scenarios import Case, judgements
 
 
 class RunView(Protocol):
@@ -390,18 +391,17 @@ def build_results(session: "RunView", ending: Verdict | None = None) -> dict[str
                     "embedded": bool(target and target.embedded), "profile": session.profile,
                     **({"upstream_url": target.upstream_url} if target and target.upstream_url else {})}
     asked = results_mod.asked_kinds(target_block)
-    checks = []
     profile = profiles.get(session.profile)
-    for check in registry.CHECKS:
-        severity = profile.severity(check.id)
-        # Not judged by this run (upstream without --upstream-url; fuzz mode's are in the `fuzz`
-        # block): not listed, never "passed".
-        if severity is None or not registry.judged_in_run(check, asked):
-            continue
-        found = by_check.get(check.id, [])
-        status = ("failed" if severity is Severity.MUST else "warned") if found else "passed"
-        checks.append({"id": check.id, "category": check.category, "severity": severity.value,
-                       "rule": check.rule, "basis": check.basis, "status": status, "violations": len(found)})
+    # The checks this run could judge: of its profile, and not judged only when asked for (upstream
+    # without --upstream-url; fuzz mode's are in the `fuzz` block). Each has its status from what
+    # the run judged (results.check_statuses): passed only where a scenario judged it.
+    listed = [(check, profile.severity(check.id)) for check in registry.CHECKS
+              if profile.severity(check.id) is not None and registry.judged_in_run(check, asked)]
+    judged = judgements(session.scenarios, scenarios, upstream="upstream" in asked).values()
+    statuses = results_mod.check_statuses({check.id: severity for check, severity in listed}, judged, by_check)
+    checks = [{"id": check.id, "category": check.category, "severity": severity.value, "rule": check.rule,
+               "basis": check.basis, "status": statuses[check.id], "violations": len(by_check.get(check.id, []))}
+              for check, severity in listed]
     must = sum(1 for v in all_violations if v["severity"] == "must" and not v.get("known")
                and not v.get("model_behaviour"))
     known_count = sum(1 for v in all_violations if v.get("known"))
@@ -545,6 +545,14 @@ def counts_line(summary: dict[str, Any]) -> str:
     return f"scenarios {Tally({Status(k): n for k, n in by_status.items()}).line() if by_status else 'none run'}"
 
 
+def checks_line(checks: list[dict[str, Any]]) -> str | None:
+    """`checks 57 passed, 34 not tested`: results.json's checks table (results.check_statuses),
+    each status that occurs, worst first; None for an empty table."""
+    counted = Counter(c.get("status") for c in checks)
+    parts = [f"{counted[s]} {s}" for s in results_mod.CHECK_STATUSES if counted[s]]
+    return f"checks {', '.join(parts)} (results.json: checks)" if parts else None
+
+
 def final_line(data: dict[str, Any], profile: str, html_path: str | None) -> str:
     """The last line of the output, where CI logs are read: the verdict, and its cause or counts."""
     s = data["summary"]
@@ -604,6 +612,9 @@ def summary_lines(session: "RunView", *, one_of_several: bool = False) -> list[s
                                               for status, names in sorted(by_status.items())))
         lines.append(f"{counts_line(summary)}   violations: {summary['violations']['must']} MUST, "
                      f"{summary['violations']['should']} SHOULD")
+        listed = checks_line(data.get("checks") or [])
+        if listed:
+            lines.append(listed)
         lines += _grouped_reasons(data["scenarios"])
         lines += cause_lines(data.get("findings") or [], session.results_path.parent, base,
                              item_prefix=getattr(session, "item_prefix", ""))

@@ -118,6 +118,63 @@ def asked_kinds(target: Mapping[str, Any] | None) -> frozenset[str]:
     return frozenset({"upstream"}) if (target or {}).get("upstream_url") else frozenset()
 
 
+# -- what a run judged, per check ----------------------------------------------------------------
+NOT_TESTED = "not tested"
+# A check's status in a run, worst first (results.json's checks table; the HTML report and the
+# terminal count them): failed (a MUST finding), warned (a SHOULD finding), passed (judged by at
+# least one scenario that ran to a judgement, no finding), not tested (nothing in the run judged it).
+CHECK_STATUSES = ("failed", "warned", "passed", NOT_TESTED)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one scenario of a run put before the checks, as far as it ran to a judgement
+    (scenarios.Scenario.judgement reads it from the scenario's record): its status, the kinds of
+    each exchange judged (registry.KIND_TABLE), the `asked_by` fields it gave, the scenario
+    checks its assertions ran and the features it asked for."""
+
+    status: Status
+    exchanges: tuple[frozenset[str], ...] = ()
+    asked: frozenset[str] = frozenset()
+    assertions: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset()
+
+    def judges(self, check: Any) -> bool:
+        """Whether this scenario judged `check` (a registry.Check): only a scenario that ran to a
+        judgement (JUDGED: not skipped, not could not test, not unsupported or not applicable)
+        judged anything, and then the checks its exchanges, fields and assertions call for
+        (registry.judged_by, the rule that gives a scenario its items)."""
+        from .engine import registry
+
+        return Status(self.status) in JUDGED and registry.judged_by(
+            check, self.exchanges, asked=self.asked, assertions=self.assertions, features=self.features)
+
+
+def check_statuses(severities: Mapping[str, Any], judgements: Iterable[Judgement], found: Iterable[str]
+                   ) -> dict[str, str]:
+    """THE status of each check in a run (CHECK_STATUSES), from what the run judged: results.json's
+    checks table and every count of checks read it. `severities`: the checks the run could judge
+    (id -> severity in the run's profile, "must" or "should"), in the order to list them;
+    `judgements`: one per scenario of the run; `found`: the ids of the checks with findings. A
+    finding makes a check failed or warned whatever else happened (the bytes showed it); a check
+    without one passed only if a scenario that ran to a judgement judged it, and is otherwise not
+    tested: a run of one scenario, or one that could not test the target, never lists as passed a
+    check it did not judge."""
+    from .engine import registry
+
+    found = frozenset(found)
+    judgements = [j for j in judgements if Status(j.status) in JUDGED]
+    out = {}
+    for check_id, severity in severities.items():
+        if check_id in found:
+            out[check_id] = "failed" if str(getattr(severity, "value", severity)).lower() == "must" else "warned"
+        elif any(j.judges(registry.get(check_id)) for j in judgements):
+            out[check_id] = "passed"
+        else:
+            out[check_id] = NOT_TESTED
+    return out
+
+
 def counts(violation: Any, *, deterministic: bool) -> bool:
     """Does this finding count against conformance? A MUST finding does, except a
     model-behaviour one against a target whose model is not scripted (anything but the

@@ -52,6 +52,7 @@ from typing import Any, Iterable
 from .engine import registry
 from .engine.assertions import STEP_PARAMETERS
 from .engine.exchange import Expectation
+from .results import JUDGED, Judgement, Status
 
 WRONG_KEY = "sk-responses-conformance-wrong-key-0000"
 KINDS = ("stream", "response", "error", "any")
@@ -186,33 +187,78 @@ class Scenario:
     def expect(self) -> Expectation:
         return self.steps[0].expect
 
-    def checks(self, profile: str = "openai", upstream: bool = False) -> tuple[registry.Check, ...]:
-        """The checks this scenario is judged by in a profile: those of its steps' kinds and its
-        assertions, and upstream fidelity for answers a proxy relays from our reference server."""
-        kinds = {step.expect.kind for step in self.steps}
-        if "any" in kinds:
-            kinds.discard("any")
-        if upstream and kinds & {"stream", "response"} and not all(step.websocket for step in self.steps):
-            kinds.add("upstream")
-        if any(step.websocket for step in self.steps):
-            kinds.add("websocket")
-        websocket_only = all(step.websocket for step in self.steps)  # nothing HTTP or SSE to judge
-        # Checks judged only where a scenario asks for them (registry: `asked_by`).
-        asked = {"compare_shape_with": self.compare_shape_with is not None,
-                 "error_code": any(step.error_code for step in self.steps)}
-        wanted = {a["check"] for a in self.asserts}
+    def exchanges(self, upstream: bool = False, steps: int | None = None) -> tuple[frozenset[str], ...]:
+        """The kinds of exchange (registry.KIND_TABLE) of each step, or of the first `steps`: a
+        step's expected answer (stream, response, error; `any` is judged only by assertions),
+        `websocket` for a WebSocket step, and `upstream` for an HTTP answer a proxy relays from
+        our reference server (`upstream`: the run named it, --upstream-url)."""
         out = []
-        for check in registry.CHECKS:
-            if not _enabled(check.id, profile):
-                continue
-            if check.id in wanted:
-                out.append(check)
-            elif check.asked_by is not None:
-                if asked[check.asked_by]:
-                    out.append(check)
-            elif check.applies & kinds and not (websocket_only and check.http_only):
-                out.append(check)
+        for step in self.steps[:steps]:
+            kinds = {step.expect.kind} - {"any"}
+            if step.websocket:
+                kinds.add("websocket")
+            elif upstream and kinds & {"stream", "response"}:
+                kinds.add("upstream")
+            out.append(frozenset(kinds))
         return tuple(out)
+
+    def asked(self, steps: int | None = None) -> frozenset[str]:
+        """The fields with which the scenario (or its first `steps`) asks for checks judged only
+        where asked (registry: `asked_by`)."""
+        fields = {"compare_shape_with"} if self.compare_shape_with is not None else set()
+        if any(step.error_code for step in self.steps[:steps]):
+            fields.add("error_code")
+        return frozenset(fields)
+
+    def checks(self, profile: str = "openai", upstream: bool = False) -> tuple[registry.Check, ...]:
+        """The checks this scenario is judged by in a profile (its items): those of its steps'
+        kinds of exchange, its assertions and what it asks for (registry.judged_by), upstream
+        fidelity for answers a proxy relays from our reference server."""
+        exchanges, asked = self.exchanges(upstream), self.asked()
+        wanted = {a["check"] for a in self.asserts}
+        return tuple(check for check in registry.CHECKS if _enabled(check.id, profile)
+                     and registry.judged_by(check, exchanges, asked=asked, assertions=wanted, features=self.features))
+
+    def judgement(self, record: dict, *, upstream: bool = False, twin: dict | None = None) -> Judgement:
+        """What this scenario judged in a run, from its results.json record (`twin`: the record
+        of the scenario it is compared with, compare_shape_with): the steps that ran to their
+        judgement and the assertions over them, for results.check_statuses. A scenario that
+        stopped on a step (could not test it, refused it, or found it not applicable) judged the
+        steps before that one, and none of its assertions; its shapes are compared only when
+        both it and its twin ran every step to a judgement."""
+        status = Status(record.get("status", Status.NOT_SELECTED))
+        steps = record.get("steps_run", 0)
+        stopped = bool(record.get("error") or record.get("reason"))
+        if stopped:
+            steps = max(0, steps - 1)
+        whole = not stopped and steps == len(self.steps)
+        ran = {step.name for step in self.steps[:steps]}
+        assertions = frozenset() if stopped else frozenset(
+            entry["check"] for entry in self.asserts
+            if not any(isinstance(value, str) and value not in ran for key, value in entry.items()
+                       if key in STEP_PARAMETERS))
+        asked = self.asked(steps)
+        if "compare_shape_with" in asked and not (whole and twin is not None and _whole(twin)):
+            asked -= {"compare_shape_with"}
+        return Judgement(status, self.exchanges(upstream, steps), asked=asked, assertions=assertions,
+                         features=frozenset(self.features))
+
+
+def judgements(scenarios: Iterable[Scenario], records: Iterable[dict], *, upstream: bool = False
+               ) -> dict[str, Judgement]:
+    """What each scenario of a run judged (Scenario.judgement), by id, from results.json's
+    scenario records (a scenario without a record judged nothing); `upstream`: the run named the
+    target's upstream (--upstream-url)."""
+    by_id = {record["id"]: record for record in records}
+    return {scenario.id: scenario.judgement(by_id[scenario.id], upstream=upstream,
+                                            twin=by_id.get(scenario.compare_shape_with or ""))
+            for scenario in scenarios if scenario.id in by_id}
+
+
+def _whole(record: dict) -> bool:
+    """A scenario's record says it ran every step to a judgement."""
+    return (Status(record.get("status", Status.NOT_SELECTED)) in JUDGED and not record.get("error")
+            and not record.get("reason") and record.get("steps_run", 0) >= record.get("steps_total", 1))
 
 
 def _enabled(check_id: str, profile: str) -> bool:

@@ -31,9 +31,11 @@ order they are declared in their module.
 For a scenario check the decorated function is the assertion: `function(steps, **arguments)`.
 Upstream and fuzz are judged only in a run that asks for them (their `asked_with` option,
 --upstream-url or --fuzz): a run that did not ask never lists a check of only such kinds as
-tested (`judged_in_run`: the report's checks table and matrix leave it out). Fuzz mode judges
-its checks apart from the scenarios (fuzzing.py): results.json's `fuzz` block holds their
-verdicts, not the checks table.
+tested (`judged_in_run`: the report's checks table and matrix leave it out). Which checks a
+scenario judges is `judged_by`, from the kinds of its exchanges, the `asked_by` fields and the
+assertions it gives: its items, and in a run (results.check_statuses) what decides whether a
+check passed or was not tested. Fuzz mode judges its checks apart from the scenarios
+(fuzzing.py): results.json's `fuzz` block holds their verdicts, not the checks table.
 
 `model_behaviour` marks the checks whose outcome depends on what the model chose to say (did
 it recall the earlier turn, call the tool, write valid JSON, run into the token limit). A tiny
@@ -313,6 +315,26 @@ def judged_in_run(check: Check, asked: Iterable[str] = ()) -> bool:
     not ask for it. What a run did not judge it never lists as passed: its listings (results.json's
     checks table, the report's matrix) leave such a check out."""
     return bool(check.applies - (ASKED_KINDS - frozenset(asked)))
+
+
+def judged_by(check: Check, exchanges: Iterable[Iterable[str]], *, asked: Iterable[str] = (),
+              assertions: Iterable[str] = (), features: Iterable[str] = ()) -> bool:
+    """Whether a scenario judges `check`, from what it puts before the checks: `exchanges`, the
+    kinds of each of its exchanges (KIND_TABLE; a WebSocket step's include `websocket`), `asked`
+    the `asked_by` fields it gives, `assertions` the scenario checks its assertions name and
+    `features` the features it asks for. The one rule for the checks of a scenario (its items:
+    every step) and for what a run judged (results.check_statuses: the steps that ran to their
+    judgement): a scenario check where an assertion names it; an asked_by check where its field
+    is given; any other check on an exchange of a kind it applies to, not over a WebSocket when
+    it is http_only, and only where its `feature` is asked for."""
+    if check.id in frozenset(assertions):
+        return True
+    if check.asked_by is not None:
+        return check.asked_by in frozenset(asked)
+    if check.feature is not None and check.feature not in frozenset(features):
+        return False
+    return any(check.applies & frozenset(kinds) and not (check.http_only and "websocket" in kinds)
+               for kinds in map(frozenset, exchanges))
 
 
 def is_model_behaviour(check_id: str) -> bool:
