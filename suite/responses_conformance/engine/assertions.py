@@ -223,7 +223,7 @@ def input_items_listed(steps: dict[str, StepView], step: str, count: int, has_mo
     if len(data) != count:
         yield Finding(name, f"{len(data)} items listed, expected {count}", "$.data")
     ids = [i.get("id") for i in data if isinstance(i, dict)]
-    if data and (body.get("first_id") != ids[0] or body.get("last_id") != ids[-1]):
+    if ids and (body.get("first_id") != ids[0] or body.get("last_id") != ids[-1]):
         yield Finding(name, f"first_id/last_id {body.get('first_id')!r}/{body.get('last_id')!r} do not match the "
                             f"data ({ids[0]!r}…{ids[-1]!r})", "$.first_id")
     if has_more is not None and body.get("has_more") is not has_more:
@@ -353,10 +353,11 @@ def tool_called(steps: dict[str, StepView], step: str, tool: str | None = None, 
             continue
         try:
             value = json.loads(arguments)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes: not readable JSON either
             yield Finding(name, f"arguments of {call.get('name')!r} are not JSON: {_show(arguments)}", "$.output")
             continue
-        problem = _schema_problem(value, schemas.get(call.get("name")))
+        # Only strings are looked up: a target may send any JSON value here (an object, a list).
+        problem = _schema_problem(value, schemas.get(call["name"]) if isinstance(call.get("name"), str) else None)
         if problem:
             yield Finding(name, f"arguments of {call.get('name')!r} do not match its parameters: {problem}", "$.output")
 
@@ -446,7 +447,7 @@ def _structured_output(view: StepView, name: str) -> Iterator[Finding]:
     text = output_text(view.response)
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes: not readable JSON either
         yield Finding(name, f"the output text is not JSON: {_show(text)}", "$.output")
         return
     fmt = _format(view)
@@ -606,7 +607,8 @@ def _echo_equal(key: str, sent: Any, echoed: Any) -> bool:
         fmt_s, fmt_e = (sent or {}).get("format") or {}, (echoed or {}).get("format") if isinstance(echoed, dict) else None
         return isinstance(fmt_e, dict) and fmt_e.get("type") == fmt_s.get("type") and fmt_e.get("name") == fmt_s.get("name")
     if isinstance(sent, (int, float)) and not isinstance(sent, bool):
-        return isinstance(echoed, (int, float)) and not isinstance(echoed, bool) and float(sent) == float(echoed)
+        # An int and a float compare by value as they are (float() of a huge integer overflows).
+        return isinstance(echoed, (int, float)) and not isinstance(echoed, bool) and sent == echoed
     return sent == echoed
 
 

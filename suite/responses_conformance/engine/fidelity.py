@@ -127,7 +127,7 @@ def _usage(final: dict, upstream: dict) -> Iterator[Finding]:
 def _same_json(a: Any, b: Any) -> bool:
     try:
         return json.loads(a) == json.loads(b)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return a == b
 
 

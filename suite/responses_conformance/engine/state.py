@@ -83,6 +83,10 @@ class PartState:
     is_closed: bool = False
     next_annotation_index: int = 0
 
+    def __post_init__(self) -> None:
+        if isinstance(self.type, (list, dict)):  # unhashable, so no table lookup takes it: unknown, as absent
+            self.type = None
+
 
 @dataclass
 class ItemState:
@@ -104,6 +108,8 @@ class ItemState:
     def __post_init__(self) -> None:
         self.id = self.added.get("id")
         self.type = self.added.get("type")
+        if isinstance(self.type, (list, dict)):  # unhashable, so no table lookup takes it: unknown, as absent
+            self.type = None
 
     @property
     def is_done(self) -> bool:
@@ -238,7 +244,7 @@ class StreamState:
         if isinstance(item_id, str) and item_id and item_id not in self.item_ids:
             self.item_ids[item_id] = index
         call_id = item.get("call_id")
-        if item.get("type") in g.CALL_ID_STABLE_ITEMS and isinstance(call_id, str):
+        if self.items[index].type in g.CALL_ID_STABLE_ITEMS and isinstance(call_id, str):
             self.call_ids.setdefault((item["type"], call_id), index)
 
     def _apply_item_done(self, event: Event) -> None:

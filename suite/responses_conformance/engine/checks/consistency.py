@@ -114,7 +114,7 @@ def _snapshot(event: Event) -> Iterator[Finding]:
     if not isinstance(response, dict):
         return
     status = response.get("status")
-    if status not in g.SNAPSHOT_STATUSES:
+    if not isinstance(status, str) or status not in g.SNAPSHOT_STATUSES:
         yield Finding("consistency.snapshot_state", f"{event.type} carries status {status!r}", "$.response.status")
     output = response.get("output")
     if isinstance(output, list) and output:
@@ -150,7 +150,8 @@ def _part_done(state: StreamState, event: Event, table: str, key: str) -> Iterat
     closed = event.get("part")
     if part_state is None or part_state.is_closed or part_state.done_value is None or not isinstance(closed, dict):
         return
-    field = PART_TEXT_FIELD.get(closed.get("type"))
+    ptype = closed.get("type")
+    field = PART_TEXT_FIELD.get(ptype) if isinstance(ptype, str) else None
     if field is None:
         return
     value = closed.get(field)
@@ -281,7 +282,7 @@ def annotation_spans(item: dict, path: str) -> Iterator[Finding]:
         if not isinstance(part, dict) or not isinstance(part.get("text"), str):
             continue
         length = len(part["text"])
-        for ai, annotation in enumerate(part.get("annotations") or []):
+        for ai, annotation in enumerate(_list(part.get("annotations"))):
             if not isinstance(annotation, dict) or "start_index" not in annotation:
                 continue
             start, end = annotation.get("start_index"), annotation.get("end_index")
@@ -321,8 +322,8 @@ def shape_differences(streamed: dict, plain: dict) -> list[str]:
                     if _present(x) != _present(y):
                         problems.append(f"output[{index}] fields {sorted(_present(y))} (non-streamed) vs "
                                         f"{sorted(_present(x))} (streamed)")
-                    parts_a = [p.get("type") for p in x.get("content") or [] if isinstance(p, dict)]
-                    parts_b = [p.get("type") for p in y.get("content") or [] if isinstance(p, dict)]
+                    parts_a = [p.get("type") for p in _list(x.get("content")) if isinstance(p, dict)]
+                    parts_b = [p.get("type") for p in _list(y.get("content")) if isinstance(p, dict)]
                     if parts_a != parts_b:
                         problems.append(f"output[{index}] part types {parts_b} (non-streamed) vs {parts_a} (streamed)")
     for key in ("status", "object", "model"):
@@ -362,6 +363,11 @@ def representation_difference(seen: dict, expected: dict) -> tuple[str, Any, Any
         if found:
             return found
     return None
+
+
+def _list(value: Any) -> list:
+    """A list as it is, anything else (absent, or not the list it should be) as an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _present(obj: dict) -> set[str]:

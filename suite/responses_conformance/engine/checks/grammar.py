@@ -141,7 +141,9 @@ def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
     item = event.get("item")
     if isinstance(item, dict):
         status = item.get("status")
-        if item.get("type") in g.SAMPLED_ITEMS | {"function_call"} and "status" in item and status != "in_progress":
+        # Only strings are looked up: a target may send any JSON value here (an object, a list).
+        if isinstance(item.get("type"), str) and item["type"] in g.SAMPLED_ITEMS | {"function_call"} and \
+                "status" in item and status != "in_progress":
             yield Finding("grammar.item_status", f"{item.get('type')} item added with status {status!r}",
                           "$.item.status")
 
@@ -164,8 +166,9 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
                           f"item {item.index} ({item.type}) is done after {len(deltas)} {channel} deltas without "
                           f"{closer}", "$.type")
     done = event.get("item")
-    if isinstance(done, dict) and done.get("type") in g.SAMPLED_ITEMS and "status" in done:
-        if done.get("status") not in g.FINAL_ITEM_STATUSES:
+    if isinstance(done, dict) and isinstance(done.get("type"), str) and done["type"] in g.SAMPLED_ITEMS and \
+            "status" in done:
+        if not isinstance(done["status"], str) or done["status"] not in g.FINAL_ITEM_STATUSES:
             yield Finding("grammar.item_status", f"{done.get('type')} item done with status {done.get('status')!r}",
                           "$.item.status")
 
@@ -179,7 +182,7 @@ def _part_added(state: StreamState, event: Event) -> Iterator[Finding]:
     part = event.get("part")
     ptype = part.get("type") if isinstance(part, dict) else None
     allowed = g.PART_TYPES_BY_ITEM.get(item.type)
-    if allowed is None or ptype not in allowed:
+    if allowed is None or not isinstance(ptype, str) or ptype not in allowed:
         yield Finding("grammar.event_matches_item_type",
                       f"a {ptype} content part on a {item.type} item", "$.part.type")
 

@@ -166,9 +166,11 @@ def _item_added(state: StreamState, event: Event) -> Iterator[Finding]:
     if isinstance(item_id, str) and item_id in state.item_ids and state.item_ids[item_id] != index:
         yield Finding("ids.item_ids_unique", f"item id {item_id!r} is already used by item {state.item_ids[item_id]}",
                       "$.item.id")
-    call_id = item.get("call_id")
-    key = (item.get("type"), call_id)
-    if item.get("type") in g.CALL_ID_STABLE_ITEMS and key in state.call_ids and state.call_ids[key] != index:
+    call_id, item_type = item.get("call_id"), item.get("type")
+    key = (item_type, call_id)
+    # Only strings are looked up: a target may send any JSON value here (an object, a list).
+    if isinstance(item_type, str) and isinstance(call_id, str) and item_type in g.CALL_ID_STABLE_ITEMS and \
+            key in state.call_ids and state.call_ids[key] != index:
         yield Finding("ids.item_ids_unique", f"call_id {call_id!r} is already used by item {state.call_ids[key]}",
                       "$.item.call_id")
 
@@ -182,7 +184,7 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
     if added_state is None or added_state.is_done:
         return
     added = added_state.added
-    keys = ["id", "type"] + (["call_id"] if added.get("type") in g.CALL_ID_STABLE_ITEMS else [])
+    keys = ["id", "type"] + (["call_id"] if added_state.type in g.CALL_ID_STABLE_ITEMS else [])
     for key in keys:
         if key in added and done.get(key) != added.get(key):
             yield Finding("ids.item_identity_stable",
@@ -191,7 +193,7 @@ def _item_done(state: StreamState, event: Event) -> Iterator[Finding]:
 
 
 def _item_id_present(item: dict, path: str) -> Iterator[Finding]:
-    if item.get("type") in g.ID_OPTIONAL_ITEMS and "id" not in item:
+    if isinstance(item.get("type"), str) and item["type"] in g.ID_OPTIONAL_ITEMS and "id" not in item:
         return
     item_id = item.get("id")
     if not isinstance(item_id, str) or not item_id:
@@ -199,7 +201,7 @@ def _item_id_present(item: dict, path: str) -> Iterator[Finding]:
 
 
 def _prefix(item: dict, path: str) -> Iterator[Finding]:
-    prefix = g.ID_PREFIXES.get(item.get("type"))
+    prefix = g.ID_PREFIXES.get(item["type"]) if isinstance(item.get("type"), str) else None
     item_id = item.get("id")
     if prefix and isinstance(item_id, str) and item_id and not item_id.startswith(prefix):
         yield Finding("ids.conventional_prefix", f"{item.get('type')} id {item_id!r} does not start with {prefix!r}",

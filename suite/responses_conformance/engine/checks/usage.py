@@ -96,7 +96,8 @@ SAMPLED_OUTPUT = frozenset({"message", "reasoning", "function_call", "custom_too
 def _tool_only(output: Any) -> bool:
     """The output holds items, none of them written by the model: only hosted-tool items."""
     return isinstance(output, list) and bool(output) and all(
-        isinstance(item, dict) and item.get("type") not in SAMPLED_OUTPUT for item in output)
+        isinstance(item, dict) and (not isinstance(item.get("type"), str) or item["type"] not in SAMPLED_OUTPUT)
+        for item in output)
 
 
 def _count(value: Any) -> bool:
