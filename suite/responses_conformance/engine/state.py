@@ -305,36 +305,33 @@ class StreamState:
                 if rank is not None:
                     item_state.progress_rank = max(item_state.progress_rank, rank)
                     item_state.progress_seen.add(rank)
-        scope = family.scope
-        if scope == "part":
-            target = self._part(event, "parts", "content_index", item_state)
-        elif scope == "summary":
-            target = self._part(event, "summaries", "summary_index", item_state)
-        else:
-            target = None
-        if family.role == "annotation" and target is not None:
-            target.next_annotation_index += 1
-            return
-        if family.role not in ("delta", "done"):
-            return
-        if family.scope in ("part", "summary"):
+        scope, role = family.scope, family.role
+        if scope == "part" or scope == "summary":
+            if scope == "part":
+                target = self._part(event, "parts", "content_index", item_state)
+            else:
+                target = self._part(event, "summaries", "summary_index", item_state)
             if target is None:
                 return
-            if family.role == "delta":
+            if role == "delta":
                 delta = event.payload.get("delta")
                 if isinstance(delta, str):
                     target.deltas.append(delta)
                 target.delta_count += 1
-            else:
+            elif role == "done":
                 target.done_events += 1
                 if target.done_value is None:
                     value = event.get(family.done_field)
                     target.done_value = value if isinstance(value, str) else None
+            elif role == "annotation":
+                target.next_annotation_index += 1
+            return
+        if role != "delta" and role != "done":
             return
         item = item_state
         if item is None or family.channel is None:
             return
-        if family.role == "delta":
+        if role == "delta":
             delta = event.payload.get("delta")
             item.channel_deltas.setdefault(family.channel, []).append(delta if isinstance(delta, str) else "")
         elif family.done_field:
