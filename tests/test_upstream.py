@@ -40,6 +40,10 @@ def test_a_faithful_target_passes_the_fidelity_checks(tmp_path: Path) -> None:
     assert run.results["target"]["upstream_url"] == server.base_url
     assert {check: table.get(check) for check in FIDELITY} == dict.fromkeys(FIDELITY, "passed")
     assert {("text-stream", check, "passed") for check in FIDELITY} <= items
+    # Where they were judged, the step record says so: a finished POST /responses, compared with
+    # the journal; not a background create (answered before the model ran) nor its poll (a GET).
+    assert run.scenario("text-stream")["answer"] == ["stream", "upstream"]
+    assert [step["answer"] for step in run.scenario("background-poll")["steps"]] == [["response"], ["response"]]
     assert not [c for c in table if c.startswith("fuzz.")]  # fuzz mode's verdicts are its own block
     assert "consistency" in html_report.matrix_categories(["upstream"])
 

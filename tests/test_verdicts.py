@@ -194,9 +194,13 @@ def test_the_verdict_function(statuses, kwargs, expected) -> None:
     assert results_mod.verdict(statuses, **kwargs) is expected
 
 
-def _judged(scenario_id: str, status: str = "passed", *, steps: int | None = None, **record: Any):
+def _judged(scenario_id: str, status: str = "passed", *, steps: int | list[dict] | None = None, **record: Any):
+    """A scenario's judgement from a synthetic record: `steps` the number of steps run, or the
+    step records (their `http_status` and `answer`); `record` more of the scenario's record."""
     scenario = _scenario(scenario_id)
     twin = record.pop("twin", None)
+    if isinstance(steps, list):
+        record["steps"], steps = steps, len(steps)
     return scenario.judgement({"id": scenario_id, "status": status, "steps_total": len(scenario.steps),
                                "steps_run": len(scenario.steps) if steps is None else steps, **record}, twin=twin)
 
@@ -268,6 +272,9 @@ def test_a_run_of_one_stream_scenario_lists_what_it_did_not_judge_as_not_tested(
     assert passed | not_tested == set(table)
     assert passed == {c.id for c in _scenario("text-stream").checks()}
     assert {"sequence.increasing", "grammar.terminal_event_present", "framing.sse_well_formed"} <= passed
+    # What made them judged: the step's answer, an HTTP 200 read as server-sent events.
+    record = run.scenario("text-stream")
+    assert (record["http_status"], record["answer"]) == (200, ["stream"])
     websocket = {c.id for c in registry.CHECKS if c.applies == registry.WEBSOCKET}
     scenario = {c.id for c in registry.CHECKS if c.applies == registry.SCENARIO}
     assert len(websocket) == 8 and websocket <= not_tested
@@ -281,6 +288,161 @@ def test_a_run_of_one_stream_scenario_lists_what_it_did_not_judge_as_not_tested(
     assert (f"Checks of the profile, each once: <strong>{len(passed)}</strong> passed, "
             f"<strong>{len(not_tested)}</strong> not tested.") in top
     assert f"{len(not_tested)} checks not tested by this run" in top and "<code>framing.ws_text_frames</code>" in top
+
+
+def _severities(asked: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The checks a run of the default profile lists (`asked`: upstream, for --upstream-url)."""
+    from responses_conformance.engine import profiles, registry
+
+    profile = profiles.get("openai")
+    return {c.id: profile.severity(c.id) for c in registry.CHECKS
+            if profile.enabled(c.id) and registry.judged_in_run(c, asked)}
+
+
+def test_a_step_judges_only_the_checks_of_what_the_target_answered() -> None:
+    """registry.judged_by over the step records: a step judges the checks of the kind it asked
+    for only when the answer was of that kind (an HTTP 200 read as server-sent events for a
+    stream, an HTTP 200 JSON body for a response, an HTTP 4xx or 5xx for an error); on any
+    answer, the checks of its status line; on no answer, nothing."""
+    from responses_conformance.engine import registry
+
+    severities = _severities()
+
+    def statuses(*judgements, found=()) -> dict[str, str]:
+        return results_mod.check_statuses(severities, judgements, found)
+
+    def passed(*judgements) -> set[str]:
+        return {c for c, status in statuses(*judgements).items() if status == "passed"}
+
+    stream = {c.id for c in _scenario("text-stream").checks()}
+    status_line = {c.id for c in registry.CHECKS if c.judges_status}
+    assert status_line == {"framing.http_status_ok", "error.status_fits"}  # derived: head and request_caused
+    # HTTP 500 to the stream request: its status was judged (and failed), nothing of a stream.
+    table = statuses(_judged("text-stream", "failed", http_status=500, answer=["error"]),
+                     found=["framing.http_status_ok"])
+    assert table["framing.http_status_ok"] == "failed"
+    assert {table[c] for c in stream - status_line} == {results_mod.NOT_TESTED}
+    assert table["framing.content_type_event_stream"] == table["sequence.increasing"] == results_mod.NOT_TESTED
+    assert "passed" not in table.values()
+    # A refusal (4xx) of a request that should have streamed, and a JSON body where a stream
+    # was asked for: the same, only the status line.
+    assert passed(_judged("text-stream", "failed", http_status=400, answer=["error"])) == {"framing.http_status_ok"}
+    assert passed(_judged("text-stream", "failed", http_status=200, answer=["response"])) == {"framing.http_status_ok"}
+    # A stream to judge: every stream check, as before.
+    assert passed(_judged("text-stream", http_status=200, answer=["stream"])) == stream
+    assert passed(_judged("text-stream")) == stream  # a record that does not say: as asked
+    # No answer at all: nothing.
+    assert not passed(_judged("text-stream", "failed", http_status=None, answer=[]))
+    # Non-streamed: a 200 JSON body judges the response checks; a 200 neither JSON nor events
+    # judges the status only.
+    response = {c.id for c in _scenario("text-nonstream").checks()} - {"consistency.nonstream_matches_stream"}
+    assert passed(_judged("text-nonstream", http_status=200, answer=["response"])) == response
+    assert passed(_judged("text-nonstream", "failed", http_status=200, answer=[])) == {"framing.http_status_ok"}
+    # An error step: an error answer judges the error checks; a success (the request accepted)
+    # judges error.status_fits only, not the envelope nor its Content-Type.
+    error = passed(_judged("error-missing-model", http_status=400, answer=["error"]))
+    assert {"error.status_fits", "error.envelope_shape", "framing.content_type_json"} <= error
+    accepted = statuses(_judged("error-missing-model", "failed", http_status=200, answer=["response"]),
+                        found=["error.status_fits"])
+    assert accepted["error.status_fits"] == "failed"
+    assert accepted["error.envelope_shape"] == accepted["framing.content_type_json"] == results_mod.NOT_TESTED
+    # Step by step: state-retrieve's stream answered 500, its retrieve answered with a Response.
+    steps = [{"name": "create", "http_status": 500, "answer": ["error"]},
+             {"name": "get", "http_status": 200, "answer": ["response"]}]
+    retrieve = passed(_judged("state-retrieve", "failed", steps=steps))
+    assert "schema.response" in retrieve and "framing.http_status_ok" in retrieve
+    assert "sequence.increasing" not in retrieve and "framing.sse_well_formed" not in retrieve
+    assert "sequence.increasing" in passed(_judged("state-retrieve", steps=[
+        {"name": "create", "http_status": 200, "answer": ["stream"]}, *steps[1:]]))
+
+
+def test_fidelity_is_judged_only_where_a_finished_response_was_compared_with_the_upstream() -> None:
+    """With --upstream-url, the fidelity checks are judged on a POST /responses that finished
+    (the step record's `answer` says `upstream`), not on every stream or response step: a run
+    of the background scenarios (a create answered queued, a poll, a cancel) lists them as not
+    tested; a finished stream compared with the upstream lists them as passed."""
+    from responses_conformance.engine import registry
+    from responses_conformance.scenarios import judgements, load_all
+
+    fidelity = {c.id for c in registry.CHECKS if c.applies == registry.UPSTREAM}
+    severities = _severities(frozenset({"upstream"}))
+    assert fidelity and fidelity <= set(severities)
+
+    def record(sid: str, *answers: list[str]) -> dict:
+        steps = [{"name": step.name, "http_status": 200, "answer": answer}
+                 for step, answer in zip(_scenario(sid).steps, answers)]
+        return {"id": sid, "status": "passed", "steps_run": len(steps), "steps_total": len(steps),
+                "http_status": 200, "answer": answers[0], "steps": steps if len(steps) > 1 else []}
+
+    background = [record("background-poll", ["response"], ["response"]),
+                  record("background-cancel", *[["response"]] * len(_scenario("background-cancel").steps))]
+    judged = judgements(load_all(), background, upstream=True).values()
+    table = results_mod.check_statuses(severities, judged, ())
+    assert {table[c] for c in fidelity} == {results_mod.NOT_TESTED}
+    assert table["schema.response"] == "passed"
+    # Their items still name fidelity (a step may finish); the run says what was judged.
+    assert fidelity <= {c.id for c in _scenario("background-poll").checks(upstream=True)}
+    finished = record("text-stream", ["stream", "upstream"])
+    table = results_mod.check_statuses(severities, judgements(load_all(), [*background, finished], upstream=True)
+                                       .values(), ())
+    assert {table[c] for c in fidelity} == {"passed"}
+    # A run without --upstream-url never judges them, whatever a record says.
+    assert not judgements(load_all(), [finished])["text-stream"].judges(registry.get(min(fidelity)))
+
+
+def _stream_refused_with_500() -> Any:
+    """A target that answers a plain request with a Response, and every `stream: true`
+    request with HTTP 500 and OpenAI's error envelope."""
+    response = json.dumps({"id": "resp_1", "object": "response", "created_at": 1, "model": "m",
+                           "status": "completed", "output": []}).encode()
+    failure = b'{"error": {"message": "streaming broke", "type": "server_error", "param": null, "code": null}}'
+
+    def handler(conn, request) -> None:
+        raw = request.partition(b"\r\n\r\n")[2]
+        try:
+            streamed = json.loads(raw or b"{}").get("stream") is True
+        except (ValueError, AttributeError):
+            streamed = False
+        status, payload = (b"500 Internal Server Error", failure) if streamed else (b"200 OK", response)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
+    return handler
+
+
+def test_a_stream_answered_500_lists_the_stream_checks_as_not_tested(tmp_path: Path) -> None:
+    """`-k text-stream` against a target that answers every stream request with HTTP 500:
+    framing.http_status_ok failed, and not one stream check is listed as passed (results.json's
+    table, the report's items, the pytest item's reason); the step record says what came."""
+    from responses_conformance import html_report
+    from responses_conformance.engine import registry
+    from responses_conformance.engine.violations import Severity, Violation
+    from responses_conformance.http import Exchange
+    from responses_conformance.plugin import not_judged
+    from responses_conformance.runner import ScenarioResult, StepResult
+    from responses_conformance.scenarios import Case
+
+    with _targets.target(_stream_refused_with_500()) as url:
+        run = _targets.run_suite_in_process(url, tmp_path / "reports", api_key="sk-abcdefgh12345678", model="m",
+                                            select="text-stream")
+    assert run.code == 1 and run.results["summary"]["verdict"] == "not conformant"
+    record = run.scenario("text-stream")
+    assert (record["status"], record["http_status"], record["answer"]) == ("failed", 500, ["error"])
+    table = {c["id"]: c["status"] for c in run.results["checks"]}
+    assert table["framing.http_status_ok"] == "failed"
+    stream = {c.id for c in _scenario("text-stream").checks() if not c.judges_status}
+    assert {table[c] for c in stream} == {results_mod.NOT_TESTED}
+    assert "passed" not in table.values()
+    items = {i.check: i.status for i in html_report.items_from_results(run.results)}
+    assert items["framing.http_status_ok"] == "failed" and items["sequence.increasing"] == "skipped"
+    # The pytest item of a stream check is skipped as not tested, and says why.
+    scenario = _scenario("text-stream")
+    answered = StepResult(step=scenario.steps[0], answer=("error",),
+                          exchange=Exchange("POST", url + "/responses", [], None, status=500))
+    result = ScenarioResult(scenario=scenario, steps=[answered],
+                            violations=[Violation("framing.http_status_ok", Severity.MUST, "HTTP 500")])
+    why = not_judged(Case(scenario, registry.get("sequence.increasing"), Severity.MUST), result)
+    assert why == "not tested: no answer in the scenario was one this check judges (HTTP 500, judged as error)"
+    assert not_judged(Case(scenario, registry.get("framing.http_status_ok"), Severity.MUST), result) is None
 
 
 def test_several_targets_take_the_worst_in_the_order_1_6_5_0() -> None:

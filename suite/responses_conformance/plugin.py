@@ -288,19 +288,34 @@ def conformance_result(request: pytest.FixtureRequest, conformance_case: Case):
 
 
 def not_judged(case: Case, result: Any, *, upstream: bool = False) -> str | None:
-    """Why a scenario that ran to a judgement did not judge the item's check, or None. It ended
+    """Why a scenario that ran to a judgement did not judge the item's check, or None: it ended
     before a step the check is judged on (a later step could not be built from an earlier answer
-    that broke a rule): the item is not tested, as results.json's checks table says (the same
-    results.Judgement), never passed. A check with a finding was judged; the stream-vs-non-stream
-    pair says in its own item why it could not compare."""
+    that broke a rule), or no answer it got was one the check judges (HTTP 500 to a stream
+    request: the stream checks). The item is not tested, as results.json's checks table says
+    (the same results.Judgement), never passed. A check with a finding was judged; the
+    stream-vs-non-stream pair says in its own item why it could not compare."""
     check = case.check
     if result.reason is not None or check.asked_by == "compare_shape_with" or result.for_check(check.id):
         return None
-    judged = case.scenario.judgement({"status": result.status, "steps_run": len(result.steps)}, upstream=upstream)
-    if judged.judges(check):
+    ran = {"status": result.status, "steps_run": len(result.steps)}
+    answers = [report.step_answer(done) for done in result.steps]
+    if case.scenario.judgement({**ran, "steps": answers}, upstream=upstream).judges(check):
         return None
+    if case.scenario.judgement(ran, upstream=upstream).judges(check):  # the steps sent, answered as asked
+        said = "; ".join(f"{done.step.name}: " * (len(answers) > 1) + _answered(answer)
+                         for done, answer in zip(result.steps, answers))
+        return f"not tested: no answer in the scenario was one this check judges ({said})"
     return (f"not tested: the scenario ended after step {len(result.steps)} of {len(case.scenario.steps)}, "
             f"before what this check is judged on")
+
+
+def _answered(answer: dict[str, Any]) -> str:
+    """One step's answer in a line: `HTTP 500, judged as error`."""
+    if answer.get("http_status") is None:
+        return "no answer"
+    kinds = answer.get("answer")
+    return f"HTTP {answer['http_status']}" + (f", judged as {' and '.join(kinds) or 'nothing'}"
+                                              if kinds is not None else "")
 
 
 @pytest.hookimpl(tryfirst=True)  # a preflight that ends the run clears the items before pytest-xdist lists them

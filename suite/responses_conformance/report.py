@@ -249,19 +249,30 @@ def scenario_record(result: "ScenarioResult", extra: list[Violation], base: Path
         "features": list(result.scenario.features),
         "steps": [{"name": done.step.name, "request": {"method": done.step.method,
                                                         "path": done.exchange.url if done.exchange else None},
-                   "http_status": done.exchange.status if done.exchange else None, "events": done.events,
+                   **step_answer(done), "events": done.events,
                    "transcript": _relative(done.transcript.get("json"), base) if done.transcript else None}
                   for done in result.steps] if len(result.steps) > 1 else [],
         # Whether every step was sent: a scenario that stopped early saw nothing of its later steps.
         "steps_run": len(result.steps), "steps_total": len(result.scenario.steps),
         "request": {"method": result.scenario.method, "path": result.scenario.path},
         "http_status": exchange.status if exchange is not None else None,
+        **({"answer": step_answer(result.steps[0])["answer"]}
+           if result.steps and result.steps[0].answer is not None else {}),
         "events": result.events,
         "error": result.error,
         "violations": [{**_violation_record(v), **({"known": True} if known(v) else {}),
                         **({"model_behaviour": True} if model(v) else {})} for v in violations],
         "transcript": _relative(result.transcript.get("json"), base) if result.transcript else None,
     }
+
+
+def step_answer(done: Any) -> dict[str, Any]:
+    """What a step's record says of its answer (a scenario's record says it of its first step):
+    the HTTP status, and the kinds of exchange the answer was judged as (`answer`, where the
+    transport says: transports.answer_kinds). Scenario.judgement reads them: a step judged the
+    checks of the kinds its answer was, and those of its status line on any answer."""
+    return {"http_status": done.exchange.status if done.exchange is not None else None,
+            **({"answer": list(done.answer)} if done.answer is not None else {})}
 
 
 def _violation_record(v: Violation) -> dict[str, Any]:

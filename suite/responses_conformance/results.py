@@ -129,12 +129,13 @@ CHECK_STATUSES = ("failed", "warned", "passed", NOT_TESTED)
 @dataclass(frozen=True)
 class Judgement:
     """What one scenario of a run put before the checks, as far as it ran to a judgement
-    (scenarios.Scenario.judgement reads it from the scenario's record): its status, the kinds of
-    each exchange judged (registry.KIND_TABLE), the `asked_by` fields it gave, the scenario
-    checks its assertions ran and the features it asked for."""
+    (scenarios.Scenario.judgement reads it from the scenario's record): its status, each step
+    judged (registry.Exchange: the kinds of exchange it asked for, and those the target's answer
+    was judged as), the `asked_by` fields it gave, the scenario checks its assertions ran and the
+    features it asked for."""
 
     status: Status
-    exchanges: tuple[frozenset[str], ...] = ()
+    exchanges: tuple[Any, ...] = ()  # registry.Exchange, one per step judged
     asked: frozenset[str] = frozenset()
     assertions: frozenset[str] = frozenset()
     features: frozenset[str] = frozenset()
@@ -142,8 +143,8 @@ class Judgement:
     def judges(self, check: Any) -> bool:
         """Whether this scenario judged `check` (a registry.Check): only a scenario that ran to a
         judgement (JUDGED: not skipped, not could not test, not unsupported or not applicable)
-        judged anything, and then the checks its exchanges, fields and assertions call for
-        (registry.judged_by, the rule that gives a scenario its items)."""
+        judged anything, and then the checks its exchanges (as the target answered them), fields
+        and assertions call for (registry.judged_by, the rule that gives a scenario its items)."""
         from .engine import registry
 
         return Status(self.status) in JUDGED and registry.judged_by(

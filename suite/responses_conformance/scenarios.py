@@ -187,19 +187,30 @@ class Scenario:
     def expect(self) -> Expectation:
         return self.steps[0].expect
 
-    def exchanges(self, upstream: bool = False, steps: int | None = None) -> tuple[frozenset[str], ...]:
-        """The kinds of exchange (registry.KIND_TABLE) of each step, or of the first `steps`: a
-        step's expected answer (stream, response, error; `any` is judged only by assertions),
-        `websocket` for a WebSocket step, and `upstream` for an HTTP answer a proxy relays from
-        our reference server (`upstream`: the run named it, --upstream-url)."""
+    def exchanges(self, upstream: bool = False, steps: int | None = None,
+                  answers: Iterable[Any] = ()) -> tuple[registry.Exchange, ...]:
+        """Each step, or the first `steps`, as registry.judged_by reads it (registry.Exchange):
+        the kinds of exchange (registry.KIND_TABLE) it asks for, a step's expected answer
+        (stream, response, error; `any` is judged only by assertions), `websocket` for a
+        WebSocket step, and `upstream` for an HTTP answer a proxy relays from our reference
+        server (`upstream`: the run named it, --upstream-url); and what its answer was judged
+        as. `answers`: what a run's record says of each step (Scenario.judgement: a dict with
+        `http_status` and `answer`); a step it says nothing of is taken as answered as asked
+        (the scenario's items, a record of a step over a WebSocket or from an earlier version)."""
+        answers = list(answers)
         out = []
-        for step in self.steps[:steps]:
+        for index, step in enumerate(self.steps[:steps]):
             kinds = {step.expect.kind} - {"any"}
             if step.websocket:
                 kinds.add("websocket")
             elif upstream and kinds & {"stream", "response"}:
                 kinds.add("upstream")
-            out.append(frozenset(kinds))
+            said = answers[index] if index < len(answers) else None
+            if isinstance(said, dict) and isinstance(said.get("answer"), list):
+                answer = frozenset(said["answer"]) if said.get("http_status") is not None else None
+                out.append(registry.Exchange(frozenset(kinds), answer))
+            else:
+                out.append(registry.Exchange.as_asked(kinds))
         return tuple(out)
 
     def asked(self, steps: int | None = None) -> frozenset[str]:
@@ -222,10 +233,12 @@ class Scenario:
     def judgement(self, record: dict, *, upstream: bool = False, twin: dict | None = None) -> Judgement:
         """What this scenario judged in a run, from its results.json record (`twin`: the record
         of the scenario it is compared with, compare_shape_with): the steps that ran to their
-        judgement and the assertions over them, for results.check_statuses. A scenario that
-        stopped on a step (could not test it, refused it, or found it not applicable) judged the
-        steps before that one, and none of its assertions; its shapes are compared only when
-        both it and its twin ran every step to a judgement."""
+        judgement, with what the target answered to each (a stream request answered HTTP 500
+        judged the status, not the stream: registry.judged_by), and the assertions over them,
+        for results.check_statuses. A scenario that stopped on a step (could not test it,
+        refused it, or found it not applicable) judged the steps before that one, and none of
+        its assertions; its shapes are compared only when both it and its twin ran every step
+        to a judgement."""
         status = Status(record.get("status", Status.NOT_SELECTED))
         steps = record.get("steps_run", 0)
         stopped = bool(record.get("error") or record.get("reason"))
@@ -240,7 +253,10 @@ class Scenario:
         asked = self.asked(steps)
         if "compare_shape_with" in asked and not (whole and twin is not None and _whole(twin)):
             asked -= {"compare_shape_with"}
-        return Judgement(status, self.exchanges(upstream, steps), asked=asked, assertions=assertions,
+        # What each step's answer was: the record's `steps` (one entry per step sent, when more
+        # than one was), or the record itself (the first step's status and answer).
+        answers = record.get("steps") or [record]
+        return Judgement(status, self.exchanges(upstream, steps, answers), asked=asked, assertions=assertions,
                          features=frozenset(self.features))
 
 

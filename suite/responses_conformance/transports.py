@@ -26,7 +26,7 @@ from .scenarios import Scenario, Step, render
 from .transcript import curl_command, write_transcript, write_ws_transcript
 
 __all__ = ["END_REASONS", "WS_END_REASONS", "REFUSAL_STATUSES", "HttpTransport", "StepResult", "WebSocketTransport",
-           "internal_error", "transcript_events"]
+           "answer_kinds", "internal_error", "transcript_events"]
 
 # A clean refusal of an optional feature: OpenAI's statuses for a request it will not serve.
 # 401/403 (the key), 408 (a timeout), 429 (rate limits) and 409 (a conflict of state) never are.
@@ -71,6 +71,9 @@ class StepResult:
     curl: str | None = None
     state: Any = None  # what the transport keeps for `refused` (WebSocket: the outcome and the judge)
     context: dict[str, Any] = field(default_factory=dict)  # websocket: `responses` and `errors` for references
+    # The kinds of exchange (registry.KIND_TABLE) the target's answer was judged as (HTTP:
+    # answer_kinds); None where the transport does not say (WebSocket: judged as asked).
+    answer: tuple[str, ...] | None = None
 
     def view(self) -> StepView:
         return StepView(name=self.step.name, request=self.request_json,
@@ -106,6 +109,25 @@ def transcript_events(exchange: Exchange) -> list[Any]:
                 ok, payload = parse_json(item.data)
                 events.append({"index": item.index, "event": item.event, "data": payload if ok else item.data})
     return events
+
+
+def answer_kinds(status: int | None, checker: ExchangeChecker, *, fidelity: bool = False) -> tuple[str, ...]:
+    """The kinds of exchange (registry.KIND_TABLE) an HTTP answer was judged as, whatever the
+    step asked for (registry.judged_by counts a check judged only on an answer of a kind it
+    applies to): `stream`, an HTTP 200 the checker read as server-sent events; `response`, an
+    HTTP 200 JSON body; `error`, an HTTP 4xx or 5xx; none of them for no answer or any other
+    (a body neither JSON nor events). `upstream` where fidelity was judged (`fidelity`)."""
+    if status is None:
+        kinds: tuple[str, ...] = ()
+    elif checker.stream is not None:
+        kinds = ("stream",)
+    elif status == 200 and checker.body_json is not None:
+        kinds = ("response",)
+    elif status >= 400:
+        kinds = ("error",)
+    else:
+        kinds = ()
+    return kinds + (("upstream",) if fidelity else ())
 
 
 def internal_error(exc: BaseException) -> str:
@@ -246,8 +268,10 @@ class HttpTransport:
         # resume or cancel, nor a background response still queued).
         generated = (step.method == "POST" and path.split("?")[0].rstrip("/").endswith("/responses")
                      and isinstance(final, dict) and final.get("status") in ("completed", "incomplete", "failed"))
-        if journal is not None and exchange.status == 200 and generated:
+        fidelity = journal is not None and exchange.status == 200 and generated
+        if fidelity:
             violations = violations + self.runner._fidelity(final, checks)
+        done.answer = answer_kinds(exchange.status, checker, fidelity=fidelity)
         done.violations = [self.runner._redact(replace(v, step=step.name if several else None)) for v in violations]
         done.final_response = self.runner.redactor.json(checker.final_response)
         done.body_json = self.runner.redactor.json(checker.body_json)

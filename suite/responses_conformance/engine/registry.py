@@ -32,10 +32,13 @@ For a scenario check the decorated function is the assertion: `function(steps, *
 Upstream and fuzz are judged only in a run that asks for them (their `asked_with` option,
 --upstream-url or --fuzz): a run that did not ask never lists a check of only such kinds as
 tested (`judged_in_run`: the report's checks table and matrix leave it out). Which checks a
-scenario judges is `judged_by`, from the kinds of its exchanges, the `asked_by` fields and the
-assertions it gives: its items, and in a run (results.check_statuses) what decides whether a
-check passed or was not tested. Fuzz mode judges its checks apart from the scenarios
-(fuzzing.py): results.json's `fuzz` block holds their verdicts, not the checks table.
+scenario judges is `judged_by`, from its exchanges (`Exchange`: the kinds each step asks for
+and, in a run, the kinds its answer was judged as), the `asked_by` fields and the assertions
+it gives: its items, and in a run (results.check_statuses) what decides whether a check passed
+or was not tested. An answer other than the one asked for (an HTTP 500 to a stream request)
+judges only the checks of its status line (`judges_status`). Fuzz mode judges its checks apart
+from the scenarios (fuzzing.py): results.json's `fuzz` block holds their verdicts, not the
+checks table.
 
 `model_behaviour` marks the checks whose outcome depends on what the model chose to say (did
 it recall the earlier turn, call the tool, write valid JSON, run into the token limit). A tiny
@@ -69,6 +72,11 @@ same engine):
   request_caused - a finding of it is explained by the request that produced it (its HTTP
               status or its hang, not a detail of the answer): fuzz mode groups such findings
               by the request's slot (which field broke how), the others by check and place
+
+A check both `head` and `request_caused` judges the answer's status line (`judges_status`:
+framing.http_status_ok, error.status_fits): every answer has one, so any step that got an
+answer judges it, whatever the answer was; every other check is judged only on an answer of a
+kind it applies to (judged_by).
 """
 from __future__ import annotations
 
@@ -161,6 +169,33 @@ class Check:
     @property
     def category(self) -> str:
         return self.id.split(".", 1)[0]
+
+    @property
+    def judges_status(self) -> bool:
+        """It judges the answer's HTTP status (it reads the head, and a finding of it is the
+        request's doing): judged on any answer, not only on one of the kind asked for."""
+        return self.head and self.request_caused
+
+
+class Exchange(NamedTuple):
+    """One step of a scenario as judged_by reads it. `asks`: the kinds of exchange (KIND_TABLE)
+    the step asks for: its expected answer (stream, response, error), `websocket` over a
+    WebSocket, `upstream` where the answer is relayed from our reference server (--upstream-url).
+    `answer`: the kinds the target's answer was judged as, None when the target did not answer.
+    Before a run (a scenario's items) every step is taken as answered as asked: `answer` is
+    `asks`. In a run, the step's record says (`answer` in results.json): `stream` for an HTTP
+    200 the checker read as server-sent events, `response` for an HTTP 200 JSON body, `error`
+    for an HTTP 4xx or 5xx, and `upstream` where fidelity was judged (a finished POST
+    /responses compared with the upstream's journal)."""
+
+    asks: frozenset[str]
+    answer: frozenset[str] | None
+
+    @classmethod
+    def as_asked(cls, kinds: Iterable[str]) -> "Exchange":
+        """A step taken as answered with what it asks for (its items; a record that does not say)."""
+        kinds = frozenset(kinds)
+        return cls(kinds, kinds)
 
 
 # Said in the basis of every model-behaviour check, so that the catalogue (CHECKS.md) shows the tier.
@@ -317,24 +352,31 @@ def judged_in_run(check: Check, asked: Iterable[str] = ()) -> bool:
     return bool(check.applies - (ASKED_KINDS - frozenset(asked)))
 
 
-def judged_by(check: Check, exchanges: Iterable[Iterable[str]], *, asked: Iterable[str] = (),
+def judged_by(check: Check, exchanges: Iterable[Exchange], *, asked: Iterable[str] = (),
               assertions: Iterable[str] = (), features: Iterable[str] = ()) -> bool:
-    """Whether a scenario judges `check`, from what it puts before the checks: `exchanges`, the
-    kinds of each of its exchanges (KIND_TABLE; a WebSocket step's include `websocket`), `asked`
-    the `asked_by` fields it gives, `assertions` the scenario checks its assertions name and
+    """Whether a scenario judges `check`, from what it puts before the checks: `exchanges`, one
+    per step (`Exchange`: the kinds it asks for, and those its answer was judged as), `asked` the
+    `asked_by` fields it gives, `assertions` the scenario checks its assertions name and
     `features` the features it asks for. The one rule for the checks of a scenario (its items:
-    every step) and for what a run judged (results.check_statuses: the steps that ran to their
-    judgement): a scenario check where an assertion names it; an asked_by check where its field
-    is given; any other check on an exchange of a kind it applies to, not over a WebSocket when
-    it is http_only, and only where its `feature` is asked for."""
+    every step, answered as asked) and for what a run judged (results.check_statuses: the steps
+    that ran to their judgement, with the answers they got): a scenario check where an assertion
+    names it; an asked_by check where its field is given; any other check only where its
+    `feature` is asked for, on a step that asks for a kind it applies to (not over a WebSocket
+    when it is http_only) and got an answer: a check of the status line (`judges_status`) on any
+    answer, the others on an answer judged as a kind they apply to that the step asked for (a
+    stream request answered HTTP 500 judged framing.http_status_ok, none of the stream checks)."""
     if check.id in frozenset(assertions):
         return True
     if check.asked_by is not None:
         return check.asked_by in frozenset(asked)
     if check.feature is not None and check.feature not in frozenset(features):
         return False
-    return any(check.applies & frozenset(kinds) and not (check.http_only and "websocket" in kinds)
-               for kinds in map(frozenset, exchanges))
+    for asks, answer in exchanges:
+        if not check.applies & asks or (check.http_only and "websocket" in asks) or answer is None:
+            continue
+        if check.judges_status or check.applies & asks & answer:
+            return True
+    return False
 
 
 def is_model_behaviour(check_id: str) -> bool:
