@@ -19,7 +19,7 @@ from responses_conformance.engine.schemas import SchemaSet
 from responses_conformance.http import Limits
 from responses_conformance.reference import DEFAULT_MODEL, ReferenceServer
 from responses_conformance.engine.violations import Severity
-from responses_conformance.reference.compact import ENCODING_PREFIX, MAX_UNPACKED, NotOurs, _tag, decode
+from responses_conformance.reference.compaction_codec import ENCODING_PREFIX, MAX_UNPACKED, NotOurs, _tag, decode, encode
 from responses_conformance.reference.model import Message
 from responses_conformance.results import scenario_status
 from responses_conformance.runner import Runner, ScenarioResult, Target
@@ -304,8 +304,6 @@ def test_a_malformed_compaction_item_is_refused(item: dict, param: str, code: st
 
 
 def test_decode_reads_its_own_and_refuses_a_zip_bomb() -> None:
-    from responses_conformance.reference.compact import encode
-
     turns = [Message("assistant", "Here."), Message("function_call", "{} f", call_id="call_1", name="f")]
     assert decode(encode(turns)) == turns
     packed = base64.urlsafe_b64encode(zlib.compress(b"[" + b" " * (MAX_UNPACKED + 10) + b"]")).decode().rstrip("=")

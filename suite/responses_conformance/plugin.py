@@ -23,7 +23,7 @@ from . import report
 from . import results as results_mod
 from .engine import profiles
 from .http import Limits
-from .preflight import UrlError, check_url
+from .preflight import UrlError, check_url, preflights
 from .results import Verdict
 from .runner import Runner, Target
 from .scenarios import FEATURES, Case, Scenario, ScenarioError, load_all
@@ -353,17 +353,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for name, scenarios in selected.items():
         if name not in failed:  # a line per finished scenario (a terminal, -v)
             report.scenario_progress(conformance.runs[name], list(scenarios.values()))
-
-
-def preflights(runs: list["TargetRun"]) -> dict[str, Any]:
-    """Each target's one preflight request (runner.run_preflight: sent once, then remembered),
-    several targets at the same time: a target that does not answer costs its timeout once."""
-    if len(runs) == 1:
-        return {runs[0].name: runs[0].runner.run_preflight()}
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(len(runs), 8), thread_name_prefix="preflight") as pool:
-        return dict(zip((run.name for run in runs), pool.map(lambda run: run.runner.run_preflight(), runs)))
 
 
 def _target_of(conformance: "ConformanceSession", item: pytest.Item) -> str | None:

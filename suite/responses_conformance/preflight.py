@@ -7,13 +7,15 @@ names the cause and the fix, and the run ends as "could not test".
 
 `check_url` needs no network: a bad scheme or syntax is a usage error before any request.
 `run` sends one plain request (and, when it worked with a key, the same request with a wrong
-key, to learn whether the target checks keys at all). It knows nothing of pytest.
+key, to learn whether the target checks keys at all). `preflights` sends the preflights of
+several targets at once. It knows nothing of pytest.
 """
 from __future__ import annotations
 
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -88,6 +90,17 @@ class Preflight:
         return {"ok": self.ok, "kind": self.kind, "cause": self.cause, "http_status": self.status,
                 "auth_enforced": self.auth_enforced, "echoed_model": self.echoed_model,
                 "seconds": round(self.elapsed, 3)}
+
+
+def preflights(runs: list[Any]) -> dict[str, Preflight]:
+    """Each target's one preflight request (runner.run_preflight: sent once, then remembered),
+    several targets at the same time: a target that does not answer costs its timeout once.
+    `runs` are the plugin's TargetRuns (each a `name` and a `runner`); the answer is their
+    Preflights, by name."""
+    if len(runs) == 1:
+        return {runs[0].name: runs[0].runner.run_preflight()}
+    with ThreadPoolExecutor(max_workers=min(len(runs), 8), thread_name_prefix="preflight") as pool:
+        return dict(zip((run.name for run in runs), pool.map(lambda run: run.runner.run_preflight(), runs)))
 
 
 def _error_of(exchange: Exchange) -> tuple[dict | None, str]:

@@ -26,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from .preflight import preflights
+
 KEY = "responses_conformance"
 
 
@@ -102,8 +104,6 @@ class Controller:
         return _scheduler(config, log, self.session.scenarios, self.session.several)
 
     def pytest_configure_node(self, node: Any) -> None:
-        from .plugin import preflights
-
         # The first node starts the targets and sends their preflights (together); later nodes
         # get what they learnt.
         found = preflights(list(self.session.runs.values()))

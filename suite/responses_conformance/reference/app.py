@@ -12,8 +12,9 @@ Where the rest lives:
 * `journal.py`: what `/_reference/journal` records;
 * `records.py`: what is remembered of a response (its schedule, GET as it stands);
 * `model.py`: what the model says; `validation.py`: what a request may ask;
-* `chat.py`, `compact.py`, `ws.py`: Chat Completions shapes, the compaction format and the
-  WebSocket protocol, each served by its route.
+* `chat.py`, `compact.py`, `ws.py`: Chat Completions shapes, the compaction and the
+  WebSocket protocol, each served by its route; `compaction_codec.py`: the sealed
+  `encrypted_content` of a compaction item.
 
 `faults` switch on named, deliberate protocol breakages so the suite's checks can be shown
 to fire against a live server; each alters only what its description in `FAULTS` (or

@@ -1,5 +1,6 @@
 """`POST /v1/responses/compact` of the reference server: a conversation compacted (the
-route is `routes/compact.py`; this module is the request, the answer and the format).
+route is `routes/compact.py`; this module is the request and the answer, `compaction_codec.py`
+the format of what a compaction item holds).
 
 The request (SPEC/OR `CompactResponseMethodPublicBody`): `model` (required), `input` (a
 string or items, as for `POST /v1/responses`), `previous_response_id` (a stored response:
@@ -26,25 +27,21 @@ tool calls and their outputs, reasoning) is folded into one opaque `compaction` 
 The round trip: the compacted `output` is the next request's `input` (`POST /v1/responses`
 and `response.create` over a WebSocket, every flavour). A `compaction` input item
 (`{"type": "compaction", "encrypted_content": ..., "id"?: ...}`, SPEC
-ResponseCompactionItemParam, OR CompactionSummaryItemParam) is read back with `decode` into
-the turns it folded, in its place in the conversation, so the model sees them as it saw the
-original conversation. Content this server did not produce - a forged or altered one, or
+ResponseCompactionItemParam, OR CompactionSummaryItemParam) is read back
+(`compaction_codec.decode`, by validation.py) into the turns it folded, in its place in the
+conversation, so the model sees them as it saw the original conversation. Content this server did not produce - a forged or altered one, or
 another server's (OpenAI's `gAAAA...`) - is refused with 400 `invalid_encrypted_content`
 naming `input[i].encrypted_content`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
 import time
-import zlib
 from typing import Any
 
 from . import errors
+from .compaction_codec import encode
 from .model import KNOWN_MODELS, Message, count_tokens
 from .records import IdFactory
 from .validation import parse_request
@@ -59,60 +56,6 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
 #: instructions are accepted and ignored).
 FIELDS = frozenset({"model", "input", "previous_response_id", "instructions", "prompt_cache_key",
                     "prompt_cache_retention", "prompt_cache_options", "service_tier"})
-ENCODING_PREFIX = "rcmp1."
-#: The key of the tag that seals `encrypted_content`: fixed, so that every reference server
-#: reads every other's compactions and the encoding stays deterministic. It proves the content
-#: came from this implementation unaltered, not secrecy (the source is public).
-_SEAL_KEY = b"responses-conformance reference compaction v1"
-_TAG_LENGTH = 22  # characters of URL-safe base64 (128 bits of HMAC-SHA256)
-#: The most a compaction may unpack to (a zip bomb is refused, not inflated).
-MAX_UNPACKED = 4 * 1024 * 1024
-
-
-class NotOurs(ValueError):
-    """`encrypted_content` that this server did not produce (forged, altered or foreign)."""
-
-
-def _tag(packed: str) -> str:
-    digest = hmac.new(_SEAL_KEY, (ENCODING_PREFIX + packed).encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii")[:_TAG_LENGTH]
-
-
-def encode(messages: list[Message]) -> str:
-    """The opaque `encrypted_content` of the folded turns (deterministic)."""
-    folded = [{"role": m.role, "text": m.text, **({"call_id": m.call_id} if m.call_id else {}),
-               **({"name": m.name} if m.name else {})} for m in messages]
-    packed = zlib.compress(json.dumps(folded, ensure_ascii=False, separators=(",", ":")).encode(), 9)
-    body = base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
-    return f"{ENCODING_PREFIX}{body}.{_tag(body)}"
-
-
-def decode(content: str) -> list[Message]:
-    """The turns a compaction item folded; `NotOurs` for content this server did not seal."""
-    if not content.startswith(ENCODING_PREFIX):
-        raise NotOurs("it is not a compaction of this server")
-    body, dot, tag = content[len(ENCODING_PREFIX):].partition(".")
-    if not dot or not body.isascii() or not hmac.compare_digest(tag.encode("ascii", "replace"),
-                                                              _tag(body).encode("ascii")):
-        raise NotOurs("its seal does not match (forged or altered)")
-    try:
-        inflater = zlib.decompressobj()
-        unpacked = inflater.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), MAX_UNPACKED)
-        folded = json.loads(unpacked) if inflater.eof and not inflater.unconsumed_tail else None
-    except (binascii.Error, zlib.error, ValueError) as exc:
-        raise NotOurs("it does not unpack") from exc
-    if not isinstance(folded, list):
-        raise NotOurs("it does not unpack to turns")
-    messages = []
-    for turn in folded:
-        if not isinstance(turn, dict) or not isinstance(turn.get("role"), str) or not isinstance(turn.get("text"), str):
-            raise NotOurs("it does not unpack to turns")
-        call_id, name = turn.get("call_id"), turn.get("name")
-        messages.append(Message(turn["role"], turn["text"], call_id=call_id if isinstance(call_id, str) else None,
-                                name=name if isinstance(name, str) else None))
-    return messages
-
-
 def compaction(body: Any, history: list[Message]) -> dict[str, Any]:
     """The CompactResource for a validated request body and the history before its input."""
     instructions = body.get("instructions") if isinstance(body.get("instructions"), str) else None

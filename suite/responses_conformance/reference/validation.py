@@ -10,8 +10,8 @@ Whether a `function_call_output` answers a known call is checked later, by the a
 the stored conversation of `previous_response_id` is known.
 
 A `compaction` item (what `POST /v1/responses/compact` returns) needs a string
-`encrypted_content` that this server sealed (`compact.decode`); the turns it folded take its
-place in the conversation the model reads. Anything else there is 400
+`encrypted_content` that this server sealed (`compaction_codec.decode`); the turns it folded
+take its place in the conversation the model reads. Anything else there is 400
 `invalid_encrypted_content` naming `input[i].encrypted_content`.
 
 Features switched off on the server (`create_app(disabled=...)`, names in `FEATURES`) are
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
+from .compaction_codec import NotOurs, decode
 from .model import (
     KNOWN_MODELS,
     REASONING_EFFORTS,
@@ -424,8 +425,6 @@ def _messages(input_value: str | list[Any], compactions: dict[int, list[Message]
 
 def _decode_compaction(item: dict[str, Any], where: str) -> list[Message]:
     """The turns of a compaction input item, or 400 naming its `encrypted_content`."""
-    from .compact import NotOurs, decode  # compact.py reads requests with parse_request
-
     _require_string(item, "encrypted_content", where)
     if item.get("id") is not None and not isinstance(item["id"], str):
         raise errors.invalid_type(f"{where}.id", "a string", item["id"])
