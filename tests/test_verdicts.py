@@ -663,3 +663,72 @@ def test_a_feature_no_step_of_which_was_sent_is_never_supported() -> None:
     # A scenario that ran every step and failed on something else still shows its feature at work.
     scenarios[0]["steps_run"] = 2
     assert report.feature_table(scenarios)["websocket"]["status"] == "supported"
+
+
+def test_a_websocket_step_judges_only_the_checks_of_what_its_judge_saw() -> None:
+    """A WebSocket step's record says what came (StepJudge.answer): an error frame to a valid
+    response.create judges the connection's checks and what reads an error frame, none of the
+    stream checks; a response's events judge every check of the scenario; a connection that
+    brought nothing judges the connection's checks only; no connection, nothing."""
+    from responses_conformance.engine import registry
+    from responses_conformance.engine.exchange import Expectation
+    from responses_conformance.engine.websocket import StepJudge
+
+    severities = _severities()
+
+    def passed(*judgements) -> set[str]:
+        return {c for c, s in results_mod.check_statuses(severities, judgements, ()).items() if s == "passed"}
+
+    items = {c.id for c in _scenario("ws-one-response").checks()}
+    stream = {c for c in items if registry.get(c).applies & {"stream"}}
+    websocket = {c for c in items if registry.get(c).applies == registry.WEBSOCKET}
+    connection = {c for c in websocket if not registry.get(c).reads}
+    assert stream and {"grammar.terminal_event_present", "sequence.increasing"} <= stream
+    assert {"framing.ws_upgrade_accepted", "framing.ws_close_clean", "framing.ws_text_frames"} <= connection
+    assert {"sequence.ws_restarts_at_zero", "framing.ws_create_streamed"} <= websocket - connection
+    # The judge says what it saw: an error frame, a response's events, nothing; a refused upgrade.
+    frame = {"type": "error", "status": 400, "error": {"code": "x", "message": "no"}}
+    refused = StepJudge(Expectation("stream"), sent=1, checks=items)
+    refused.upgrade(101)
+    refused.frame(json.dumps(frame))
+    assert refused.answer(101) == ("websocket", "error") and refused.answer(426) == refused.answer(None) == ()
+    assert StepJudge(Expectation("stream"), sent=1).answer(101) == ("websocket",)
+    # An error frame answered the response.create: the stream checks are not tested.
+    error = passed(_judged("ws-one-response", "failed", http_status=101, answer=list(refused.answer(101))))
+    assert not error & stream and "sequence.ws_restarts_at_zero" not in error
+    assert error == connection | {"framing.ws_create_streamed"}
+    # A response stream: every check of the scenario passed, as before.
+    assert passed(_judged("ws-one-response", http_status=101, answer=["websocket", "stream"])) == items
+    assert passed(_judged("ws-one-response")) == items  # a record that does not say: as asked
+    # A connection that brought nothing: the connection's checks only; no connection: nothing.
+    assert passed(_judged("ws-one-response", "failed", http_status=101, answer=["websocket"])) == connection
+    assert not passed(_judged("ws-one-response", "failed", http_status=426, answer=[]))
+    assert not passed(_judged("ws-one-response", "failed", http_status=None, answer=[]))
+    # Step by step: ws-malformed-messages' error frames judge the error-frame checks, its last
+    # step's response stream the stream checks; answered with error frames only, no stream check.
+    names = [step.name for step in _scenario("ws-malformed-messages").steps]
+    frames = [{"name": n, "http_status": 101, "answer": ["websocket", "error"]} for n in names]
+    only_errors = passed(_judged("ws-malformed-messages", "failed", steps=frames))
+    of_streams = {c for c in stream if "error" not in registry.get(c).applies}  # not of an error either
+    assert {"error.ws_error_shape", "error.status_fits"} <= only_errors and not only_errors & of_streams
+    streamed = passed(_judged("ws-malformed-messages", steps=[*frames[:-1], {
+        "name": names[-1], "http_status": 101, "answer": ["websocket", "stream"]}]))
+    assert stream & {c.id for c in _scenario("ws-malformed-messages").checks()} <= streamed
+    assert "grammar.terminal_event_present" in streamed
+
+
+def test_a_websocket_step_record_says_what_came(server, tmp_path: Path) -> None:
+    """Against the reference server: a WebSocket step's record says `websocket` and `stream` for
+    a response, `websocket` and `error` for an error frame (report.step_answer)."""
+    from responses_conformance.report import step_answer
+
+    runner = _runner(server, tmp_path)
+    try:
+        assert runner.run_preflight().ok
+        one = runner.result(_scenario("ws-one-response"))
+        malformed = runner.result(_scenario("ws-malformed-messages"))
+    finally:
+        runner.close()
+    assert [step_answer(done) for done in one.steps] == [{"http_status": 101, "answer": ["websocket", "stream"]}]
+    assert [step_answer(done)["answer"] for done in malformed.steps] == [["websocket", "error"]] * 3 + [
+        ["websocket", "stream"]]

@@ -196,7 +196,7 @@ class Scenario:
         server (`upstream`: the run named it, --upstream-url); and what its answer was judged
         as. `answers`: what a run's record says of each step (Scenario.judgement: a dict with
         `http_status` and `answer`); a step it says nothing of is taken as answered as asked
-        (the scenario's items, a record of a step over a WebSocket or from an earlier version)."""
+        (the scenario's items, a record from an earlier version)."""
         answers = list(answers)
         out = []
         for index, step in enumerate(self.steps[:steps]):

@@ -72,7 +72,7 @@ class StepResult:
     state: Any = None  # what the transport keeps for `refused` (WebSocket: the outcome and the judge)
     context: dict[str, Any] = field(default_factory=dict)  # websocket: `responses` and `errors` for references
     # The kinds of exchange (registry.KIND_TABLE) the target's answer was judged as (HTTP:
-    # answer_kinds); None where the transport does not say (WebSocket: judged as asked).
+    # answer_kinds; WebSocket: StepJudge.answer); None where the transport does not say.
     answer: tuple[str, ...] | None = None
 
     def view(self) -> StepView:
@@ -347,6 +347,7 @@ class WebSocketTransport:
             reason = WS_END_REASONS.get(exchange.end, exchange.end)
             done.error = self.runner.redactor.text(f"{reason}: {exchange.error or exchange.end}")
         done.state = (outcome, judge)
+        done.answer = judge.answer(exchange.status)
         done.violations = [self.runner._redact(replace(v, step=step.name if several else None)) for v in judge.violations]
         first, error = judge.first_response, judge.first_error
         done.final_response = self.runner.redactor.json(first.response) if first is not None else None

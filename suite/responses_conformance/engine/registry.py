@@ -57,6 +57,10 @@ What a check needs to be judged at all:
               WebSocket step that names the error code it expects)
   folds     - findings of these checks at the same JSON path are folded under this one (one
               cause, one failure: the specific message says more than the schema's)
+  reads     - for a check of the websocket kind: the answers to a `response.create` it reads
+              (`stream`: a response's events; `error`: an error frame), judged only on a step
+              whose answer holds one of them; empty, it is about the connection itself (the
+              upgrade, its frames, its close), judged by any step that connected
   feature   - the optional feature (features.json) a check is judged for, when it is judged
               only where that feature is asked for (a stored response read back: "state"):
               a finding of it is about that feature in the features table
@@ -76,7 +80,10 @@ same engine):
 A check both `head` and `request_caused` judges the answer's status line (`judges_status`:
 framing.http_status_ok, error.status_fits): every answer has one, so any step that got an
 answer judges it, whatever the answer was; every other check is judged only on an answer of a
-kind it applies to (judged_by).
+kind it applies to (judged_by). Over a WebSocket the answer is `websocket` when the step had a
+connection (the upgrade answered 101), with `stream` where a response's events came and `error`
+where an error frame did: the checks of the connection count as judged on any step that
+connected, a check that `reads` a response or an error frame only where one came.
 """
 from __future__ import annotations
 
@@ -102,6 +109,8 @@ ANY = frozenset({"stream", "response", "error"})
 UPSTREAM = frozenset({"upstream"})
 SCENARIO = frozenset({"scenario"})
 WEBSOCKET = frozenset({"websocket"})
+# What can answer a `response.create` over a WebSocket: a response's events, or an error frame.
+WS_ANSWERS = frozenset({"stream", "error"})
 FUZZ = frozenset({"fuzz"})
 
 
@@ -161,6 +170,8 @@ class Check:
     feature: str | None = None  # the optional feature it is judged for (features.json), if only one
     any_request: bool = False  # an assertion any valid request can be held to (fuzz mode)
     request_caused: bool = False  # a finding of it is explained by the request that produced it
+    # A websocket check's answers to a response.create it reads (stream, error); empty: the connection's.
+    reads: frozenset[str] = frozenset()
     module: str = field(default="", compare=False)  # where it is declared (engine module, dotted)
     function: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     # A scenario check's reason it tested nothing on this target though nothing broke (or None).
@@ -186,7 +197,10 @@ class Exchange(NamedTuple):
     `asks`. In a run, the step's record says (`answer` in results.json): `stream` for an HTTP
     200 the checker read as server-sent events, `response` for an HTTP 200 JSON body, `error`
     for an HTTP 4xx or 5xx, and `upstream` where fidelity was judged (a finished POST
-    /responses compared with the upstream's journal)."""
+    /responses compared with the upstream's journal). A WebSocket step's answer is what its
+    judge saw: `websocket` where the step had a connection (the upgrade answered 101), plus
+    `stream` where a response's events came and `error` where an error frame came; empty where
+    the upgrade was refused; None where no connection answered at all."""
 
     asks: frozenset[str]
     answer: frozenset[str] | None
@@ -213,7 +227,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Iterable[str], rule: str, basis: str, *,
             model_behaviour: bool = False, http_only: bool = False, head: bool = False,
             asked_by: str | None = None, folds: Iterable[str] = (), feature: str | None = None,
-            any_request: bool = False, request_caused: bool = False, function: Callable[..., Any] | None = None,
+            any_request: bool = False, request_caused: bool = False, reads: Iterable[str] = (),
+            function: Callable[..., Any] | None = None,
             inconclusive: Callable[..., str | None] | None = None, _depth: int = 1) -> Check:
     """Registers one check, declared in the calling module (the module that makes its findings)."""
     global _sequence
@@ -235,6 +250,10 @@ def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Itera
         raise ValueError(f"{id}: asked_by is one of {sorted(ASKED_BY)}")
     if any_request and "scenario" not in applies:
         raise ValueError(f"{id}: any_request marks a scenario assertion (applies SCENARIO)")
+    reads = frozenset(reads)
+    if reads and ("websocket" not in applies or reads - WS_ANSWERS):
+        raise ValueError(f"{id}: reads names answers over a WebSocket ({', '.join(sorted(WS_ANSWERS))}) of a "
+                         "check that applies to the websocket kind")
     earlier = _declared.get(id)
     if earlier is not None and earlier[1].module != module:
         raise ValueError(f"{id} is declared twice: in {earlier[1].module} and in {module}")
@@ -245,7 +264,7 @@ def declare(id: str, severity: Severity | Mapping[str, Severity], applies: Itera
                 basis=basis, applies=applies, profiles=frozenset(ordered), model_behaviour=model_behaviour,
                 severities=MappingProxyType(ordered), http_only=http_only, head=head, asked_by=asked_by,
                 folds=tuple(folds), feature=feature, any_request=any_request, request_caused=request_caused,
-                module=module, function=function, inconclusive=inconclusive)
+                reads=reads, module=module, function=function, inconclusive=inconclusive)
     _sequence += 1
     _declared[id] = ((CATEGORIES.index(row.category), MODULES.index(short), _sequence), row)
     if _loaded:
@@ -364,7 +383,11 @@ def judged_by(check: Check, exchanges: Iterable[Exchange], *, asked: Iterable[st
     `feature` is asked for, on a step that asks for a kind it applies to (not over a WebSocket
     when it is http_only) and got an answer: a check of the status line (`judges_status`) on any
     answer, the others on an answer judged as a kind they apply to that the step asked for (a
-    stream request answered HTTP 500 judged framing.http_status_ok, none of the stream checks)."""
+    stream request answered HTTP 500 judged framing.http_status_ok, none of the stream checks),
+    and a check that `reads` answers over a WebSocket (a response's events, an error frame) only
+    where the answer holds one of them (an error frame to a response.create judged the
+    connection's checks, not the response's); over a WebSocket a check of the status line only
+    where a response or an error frame answered."""
     if check.id in frozenset(assertions):
         return True
     if check.asked_by is not None:
@@ -374,7 +397,9 @@ def judged_by(check: Check, exchanges: Iterable[Exchange], *, asked: Iterable[st
     for asks, answer in exchanges:
         if not check.applies & asks or (check.http_only and "websocket" in asks) or answer is None:
             continue
-        if check.judges_status or check.applies & asks & answer:
+        if check.judges_status and ("websocket" not in asks or answer & WS_ANSWERS):
+            return True  # over a WebSocket, what answered the response.create is its status
+        if check.applies & asks & answer and (not check.reads or check.reads & answer):
             return True
     return False
 

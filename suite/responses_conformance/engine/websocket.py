@@ -85,7 +85,8 @@ declare("framing.ws_close_clean", SHOULD, WEBSOCKET,
 declare("framing.ws_create_streamed", MUST, WEBSOCKET,
         "A valid `response.create` is answered with the response's events, not with an error frame.",
         "OR compliance tests (websocket-response, websocket-sequential-responses): every turn ends with a valid "
-        "completed response; the HTTP twin of framing.http_status_ok.")
+        "completed response; the HTTP twin of framing.http_status_ok.",
+        reads=("stream", "error"))
 declare("grammar.ws_sequential_responses", MUST, WEBSOCKET,
         "A connection carries several responses one at a time: each ends with its terminal event before the next "
         "`response.created`, every `response.create` gets an answer (its response, or an error frame while another "
@@ -97,7 +98,8 @@ declare("sequence.ws_restarts_at_zero", MUST, WEBSOCKET,
         "Over a WebSocket every response's events are numbered from 0, as on their own stream: the numbering does "
         "not carry on from the previous response on the connection.",
         "OR: sequence_number has 'the same meaning on both transports'; SPEC starting_after resumes address a "
-        "response's own numbers; OBS: every stream starts at 0.")
+        "response's own numbers; OBS: every stream starts at 0.",
+        reads=("stream",))
 
 
 class StepJudge:
@@ -173,6 +175,23 @@ class StepJudge:
         if status is None or not 400 <= status < 500 or not isinstance(message, str) or not message:
             return None
         return status, message
+
+    def answer(self, status: int | None) -> tuple[str, ...]:
+        """What the step's answer was judged as (registry.Exchange: the step record's `answer`),
+        `status` the HTTP status of its connection's upgrade: `websocket` for a connection to
+        judge (the upgrade answered 101), with `stream` where a response's events came and
+        `error` where an error frame came (registry.judged_by: the connection's checks on any
+        step that connected, a check that `reads` a response or an error frame only where one
+        came); empty for a refused upgrade or no connection at all (None: the record's
+        `http_status` says that no connection answered, and nothing was judged)."""
+        if status != 101:
+            return ()
+        kinds = ["websocket"]
+        if self.responses:
+            kinds.append("stream")
+        if any(answer.kind == "error" for answer in self.answers):
+            kinds.append("error")
+        return tuple(kinds)
 
     # -- input ----------------------------------------------------------------------------------
     def upgrade(self, status: int | None, body: str = "") -> None:
