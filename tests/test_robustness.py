@@ -482,34 +482,28 @@ def stream_failures(events: list[dict], wide: bool = False) -> list[str]:
     return failures
 
 
-def response_failures(response: dict, wide: bool = False) -> list[str]:
+def document_failures(label: str, document: dict, judge: Callable[[dict], Any], wide: bool = False) -> list[str]:
+    """Every mutation of one document (a Response, an error envelope, a body) through `judge`:
+    what raised, each labelled with its path and value."""
     failures = []
-    for path, value, mutated in mutations(response, wide):
+    for path, value, mutated in mutations(document, wide):
         try:
-            judge_response(mutated, response)
+            judge(mutated)
         except Exception as exc:  # noqa: BLE001
-            failures.append(_failure(f"response {_show(path, value)}", exc))
+            failures.append(_failure(f"{label} {_show(path, value)}", exc))
     return failures
+
+
+def response_failures(response: dict, wide: bool = False) -> list[str]:
+    return document_failures("response", response, lambda mutated: judge_response(mutated, response), wide)
 
 
 def error_failures(envelope: dict, wide: bool = False) -> list[str]:
-    failures = []
-    for path, value, mutated in mutations(envelope, wide):
-        try:
-            judge_error(mutated)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(_failure(f"error envelope {_show(path, value)}", exc))
-    return failures
+    return document_failures("error envelope", envelope, judge_error, wide)
 
 
 def body_failures(body: dict, wide: bool = False) -> list[str]:
-    failures = []
-    for path, value, mutated in mutations(body, wide):
-        try:
-            judge_body(mutated)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(_failure(f"body {_show(path, value)}", exc))
-    return failures
+    return document_failures("body", body, judge_body, wide)
 
 
 def _report(failures: list[str]) -> str:
