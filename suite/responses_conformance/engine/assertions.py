@@ -242,7 +242,8 @@ def _background_inconclusive(steps: dict[str, StepView], create: str, poll: str,
 
 
 @check("consistency.background_lifecycle", MUST, SCENARIO,
-       "A `background: true` response starts queued or in progress and reaches its final status by polling.",
+       "A `background: true` response starts queued or in progress (or already completed, from a backend that fast) "
+       "and reaches its final status by polling.",
        "SPEC background and cancel; OR: 'moves from queued to in_progress' (I-09, I-10, I-11).",
        inconclusive=_background_inconclusive,
        feature="background")
@@ -253,9 +254,11 @@ def background_lifecycle(steps: dict[str, StepView], create: str, poll: str,
     if not isinstance(started, dict):
         yield Finding(name, "the background request returned no Response", "$")
         return
-    if started.get("status") not in ("queued", "in_progress"):
+    # Already completed is a backend that finished before it answered: clients poll while the
+    # status is queued or in_progress, so they read it as it is. Any other status is not a start.
+    if started.get("status") not in ("queued", "in_progress", "completed"):
         yield Finding(name, f"a background response starts with status {started.get('status')!r}, "
-                            "expected queued or in_progress", "$.status")
+                            "expected queued or in_progress (or completed)", "$.status")
     if started.get("background") is not True:
         yield Finding(name, f"background is {started.get('background')!r} in the Response", "$.background")
     if steps[poll].status != 200:
