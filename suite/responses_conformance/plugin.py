@@ -23,7 +23,7 @@ from . import report
 from . import results as results_mod
 from .engine import profiles
 from .http import Limits
-from .preflight import UrlError, check_url, preflights
+from .preflight import preflights
 from .results import Verdict
 from .runner import Runner, Target
 from .scenarios import FEATURES, Case, Scenario, ScenarioError, load_all

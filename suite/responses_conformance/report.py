@@ -852,7 +852,7 @@ class HtmlHooks:
             return
         run = self.session.run_of(case)
         result = run.runner.result(case.scenario)  # done already: the item has read it
-        violations = [v for v in result.violations + run.extra_violations.get(case.scenario.id, [])
+        violations = [v for v in result.violations + run.runner.pair_violations_of(case.scenario)
                       if v.check == case.check.id]
         if not violations:
             return

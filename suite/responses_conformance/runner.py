@@ -240,6 +240,10 @@ class Runner:
         return {sid: self.pair(result.scenario)[0] for sid, result in self.results.items()
                 if result.scenario.compare_shape_with in self._futures}
 
+    def pair_violations_of(self, scenario: Scenario) -> list[Violation]:
+        """pair_violations() of one scenario (a report row needs its own, not every scenario's)."""
+        return self.pair(scenario)[0] if scenario.compare_shape_with in self._futures else []
+
     def _redact(self, violation: Violation) -> Violation:
         return replace(violation, message=self.redactor.text(violation.message),
                        excerpt=self.redactor.text(violation.excerpt) if violation.excerpt else violation.excerpt)
