@@ -1,17 +1,20 @@
-"""Fixtures shared by several test modules, and how `pytest tests` runs them."""
+"""How `pytest tests` runs: on pytest-xdist workers, slowest files first; and what child
+processes of tests share."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+# Our tests start about forty pytest processes of the suite. Where the environment forbids
+# bytecode caches (PYTHONDONTWRITEBYTECODE, which some CI images set), each of them would compile
+# and assertion-rewrite every module of the suite anew, about 0.35 s of CPU each: the first one
+# writes the caches (__pycache__, which git ignores) and the others read them.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 # What `pytest tests` runs on. Our budget is three minutes on a two-core machine; many tests wait
 # on a server, a subprocess or a deadline, so a third worker fills time two would leave idle
@@ -77,65 +80,3 @@ def interruptible() -> None:
     the child never sees the test's Ctrl-C. The child gets the default back, as a terminal's
     foreground process has it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-@dataclass
-class PytestRun:
-    """What one `pytest --target-url` process said and wrote, read as soon as it ended."""
-
-    code: int
-    output: str
-    cwd: Path
-    requests: Counter[str]  # what the reference server served during the run, "METHOD /path"
-    results: dict[str, Any]  # out/r.json (--results-json)
-    junit: str
-    html: str
-
-
-class FaultyTarget:
-    """A reference server with `usage_total_wrong` (every finished response breaks one MUST
-    rule), and the folder of another project that the suite is run from against it.
-
-    Its background responses finish as they are accepted (`background_step=0`): how many
-    times a run polls, and whether its cancel needs a second look, then depend on nothing but
-    the scenarios. With time in it (0.4 s per state by default), a loaded machine turned one
-    poll or one cancel late and the request counts of two runs differed by one."""
-
-    ARGS = ("--model=ref-model-1", "--results-json=out/r.json")
-
-    def __init__(self, server: Any, cwd: Path) -> None:
-        self.server = server
-        self.cwd = cwd
-        (cwd / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
-
-    def run(self, *args: str) -> PytestRun:
-        """`pytest --target-url=... *ARGS *args` from the folder, with nothing left of an earlier run."""
-        from .test_plugin import run_pytest
-
-        for output in ("reports", "out"):
-            shutil.rmtree(self.cwd / output, ignore_errors=True)
-        self.server.requests.clear()
-        code, output, _ = run_pytest(self.cwd, f"--target-url={self.server.base_url}", *self.ARGS, *args,
-                                     env={"OPENAI_API_KEY": self.server.api_key}, timeout=240)
-        read = (lambda path: (self.cwd / path).read_text() if (self.cwd / path).is_file() else "")  # noqa: E731
-        results = json.loads(read("out/r.json") or "null")
-        return PytestRun(code, output, self.cwd, Counter(self.server.requests), results,
-                         read("reports/junit.xml"), read("reports/report.html"))
-
-
-@pytest.fixture(scope="module")
-def faulty_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyTarget]:
-    """The same server and folder for every run of a module: the runs compared with each
-    other (test_xdist) name the same URL in their reproduce commands and the same transcripts."""
-    from responses_conformance.reference import ReferenceServer
-
-    cwd = tmp_path_factory.mktemp("faulty") / "project"
-    cwd.mkdir()
-    with ReferenceServer(faults=frozenset({"usage_total_wrong"}), background_step=0) as server:
-        yield FaultyTarget(server, cwd)
-
-
-@pytest.fixture(scope="module")
-def faulty_target_run(faulty_target: FaultyTarget) -> PytestRun:
-    """The serial run of the broken target, which test_xdist's `pytest -n N` runs must match."""
-    return faulty_target.run()

@@ -156,13 +156,28 @@ def test_the_html_basis_links_each_id_to_its_entry_on_the_page() -> None:
 # -- the three-fault run --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def three_faults(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The run, from the folder of another project (its own failing test beside it)."""
     cwd = tmp_path_factory.mktemp("causes")
+    (cwd / "test_unrelated.py").write_text("def test_unrelated():\n    assert False\n")
     with ReferenceServer(faults=FAULTS) as server:
         code, output, _ = run_pytest(cwd, f"--target-url={server.base_url}", "--model=ref-model-1", "-v",
                                      env={"OPENAI_API_KEY": server.api_key})
     assert code == 1, output[-3000:]
     return {"cwd": cwd, "output": output, "page": (cwd / "reports" / "report.html").read_text(),
             "results": json.loads((cwd / "reports" / "results.json").read_text())}
+
+
+def test_from_any_folder_only_the_suite_runs(three_faults: dict) -> None:
+    output, data = three_faults["output"], three_faults["results"]
+    assert "test_unrelated" not in output  # the other project's tests were not collected
+    assert "FAILED" in output and "text-stream:usage.total_is_sum" in output
+    assert "usage.total_is_sum  MUST  `total_tokens` equals" in output and "at $.response.usage.total_tokens" in output
+    assert data["summary"]["verdict"] == "not conformant"
+    # Every scenario with a finished response fails, and only on the three broken rules.
+    assert {v["check"] for s in data["scenarios"] for v in s["violations"]} == set(CAUSES)
+    assert {s["status"] for s in data["scenarios"]} == {"passed", "failed"}
+    violation = next(v for s in data["scenarios"] for v in s["violations"] if v["check"] == "usage.total_is_sum")
+    assert violation == {**violation, "category": "usage", "severity": "must"}
 
 
 def test_the_terminal_names_exactly_three_causes(three_faults: dict) -> None:
