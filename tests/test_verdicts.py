@@ -696,11 +696,21 @@ def test_a_websocket_step_judges_only_the_checks_of_what_its_judge_saw() -> None
     # An error frame answered the response.create: the stream checks are not tested.
     error = passed(_judged("ws-one-response", "failed", http_status=101, answer=list(refused.answer(101))))
     assert not error & stream and "sequence.ws_restarts_at_zero" not in error
-    assert error == connection | {"framing.ws_create_streamed"}
+    assert error == connection | {c for c in websocket if "error" in registry.get(c).reads}
+    # An error frame's shape is judged where the step asked for an error frame, not where it
+    # asked for a response (there the frame is framing.ws_create_streamed's one finding).
+    shape, streamed_or_error = registry.get("error.ws_error_shape"), registry.get("framing.ws_create_streamed")
+    came = frozenset({"websocket", "error"})
+    asked_stream, asked_error = frozenset({"websocket", "stream"}), frozenset({"websocket", "error"})
+    assert not registry.judged_by(shape, [registry.Exchange(asked_stream, came)])
+    assert registry.judged_by(shape, [registry.Exchange(asked_error, came)])
+    assert registry.judged_by(streamed_or_error, [registry.Exchange(asked_stream, came)])
+    assert "error.ws_error_shape" not in error
     # A response stream: every check of the scenario passed, as before.
     assert passed(_judged("ws-one-response", http_status=101, answer=["websocket", "stream"])) == items
     assert passed(_judged("ws-one-response")) == items  # a record that does not say: as asked
-    # A connection that brought nothing: the connection's checks only; no connection: nothing.
+    # A connection that brought nothing: the connection's checks only (no error frame came, so
+    # error.ws_error_shape judged none); no connection: nothing.
     assert passed(_judged("ws-one-response", "failed", http_status=101, answer=["websocket"])) == connection
     assert not passed(_judged("ws-one-response", "failed", http_status=426, answer=[]))
     assert not passed(_judged("ws-one-response", "failed", http_status=None, answer=[]))

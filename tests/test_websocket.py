@@ -412,7 +412,11 @@ def test_malformed_websocket_steps_are_refused(step: dict, message: str) -> None
 def test_websocket_scenarios_are_judged_by_websocket_checks_only() -> None:
     checks = {c.id for c in SCENARIOS["ws-one-response"].checks()}
     assert {"framing.ws_text_frames", "grammar.ws_sequential_responses", "sequence.ws_restarts_at_zero",
-            "error.ws_error_shape", "grammar.terminal_event_present"} <= checks
+            "framing.ws_create_streamed", "grammar.terminal_event_present"} <= checks
+    # The shape of an error frame is judged where one is asked for; where a response was asked
+    # for, an error frame is framing.ws_create_streamed's finding (one cause, one finding).
+    assert "error.ws_error_shape" not in checks
+    assert "error.ws_error_shape" in {c.id for c in SCENARIOS["ws-malformed-messages"].checks()}
     assert not checks & registry.HTTP_ONLY_CHECKS
     assert "error.code_fits" not in checks
     assert "error.code_fits" in {c.id for c in SCENARIOS["ws-reconnect-previous-not-found"].checks()}

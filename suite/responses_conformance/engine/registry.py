@@ -59,8 +59,9 @@ What a check needs to be judged at all:
               cause, one failure: the specific message says more than the schema's)
   reads     - for a check of the websocket kind: the answers to a `response.create` it reads
               (`stream`: a response's events; `error`: an error frame), judged only on a step
-              whose answer holds one of them; empty, it is about the connection itself (the
-              upgrade, its frames, its close), judged by any step that connected
+              that asks for one of them and whose answer holds one; empty, it is about the
+              connection itself (the upgrade, its frames, its close), judged by any step that
+              connected
   feature   - the optional feature (features.json) a check is judged for, when it is judged
               only where that feature is asked for (a stored response read back: "state"):
               a finding of it is about that feature in the features table
@@ -385,8 +386,9 @@ def judged_by(check: Check, exchanges: Iterable[Exchange], *, asked: Iterable[st
     answer, the others on an answer judged as a kind they apply to that the step asked for (a
     stream request answered HTTP 500 judged framing.http_status_ok, none of the stream checks),
     and a check that `reads` answers over a WebSocket (a response's events, an error frame) only
-    where the answer holds one of them (an error frame to a response.create judged the
-    connection's checks, not the response's); over a WebSocket a check of the status line only
+    where the step asked for one of them and the answer holds one (an error frame to a
+    response.create judged the connection's checks and framing.ws_create_streamed, not the
+    response's checks nor error.ws_error_shape); over a WebSocket a check of the status line only
     where a response or an error frame answered."""
     if check.id in frozenset(assertions):
         return True
@@ -399,7 +401,10 @@ def judged_by(check: Check, exchanges: Iterable[Exchange], *, asked: Iterable[st
             continue
         if check.judges_status and ("websocket" not in asks or answer & WS_ANSWERS):
             return True  # over a WebSocket, what answered the response.create is its status
-        if check.applies & asks & answer and (not check.reads or check.reads & answer):
+        # A check that reads answers over a WebSocket: one of them came, and the step asked for
+        # one of them (what the scenario's items were chosen by: a check the step's judge was not
+        # given judged nothing, whatever came).
+        if check.applies & asks & answer and (not check.reads or check.reads & answer and check.reads & asks):
             return True
     return False
 

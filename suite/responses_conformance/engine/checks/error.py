@@ -74,7 +74,8 @@ def check_error_response(status: int | None, body: Any, *, expected_statuses: tu
        "A WebSocket error frame is `{\"type\": \"error\", \"status\": 4xx or 5xx, \"error\": {\"message\", "
        "\"code\", ...}}`: an integer HTTP-style status and a non-empty string message.",
        "OR WebSocketErrorEvent (type, status and error.code/message required); SPEC ResponseWsError example; "
-       "clients branch on status and code.")
+       "clients branch on status and code.",
+       reads=("error",))
 def error_frame_shape(frame: dict) -> list[Finding]:
     """A WebSocket error frame has the shape of WebSocketErrorEvent."""
     return [Finding("error.ws_error_shape", message, path) for message, path in error_frame_problems(frame)]
