@@ -618,8 +618,7 @@ class ConformanceSession:
         self.scenarios = scenarios if scenarios is not None else load_all()  # built-in and --scenarios DIR
         base = config.invocation_params.dir
         self.reports_dir = (base / config.getoption("reports_dir")).resolve()
-        results = config.getoption("results_json")
-        self.results_path = (base / results).resolve() if results else self.reports_dir / "results.json"
+        self.results_path = _results_path(config)
         header_key, self.headers = _split_key(_headers(config.getoption("extra_headers")),
                                               config.getoption("auth_header"), config.getoption("auth_scheme"))
         self.profile = config.getoption("conformance_profile")
