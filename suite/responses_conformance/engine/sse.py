@@ -116,9 +116,10 @@ class SseDecoder:
             if not chunk:
                 return out
         if _LF not in chunk and _CR not in chunk:
-            # No line ends here: only part of a line, which a stream trickling a few bytes at a
-            # time sends over and over (two memchr calls, not the line-by-line machinery).
-            # What _lines does with such a chunk: a CR before it was a whole line end after all.
+            # No line end here: only part of a line, which a stream trickling a few bytes at a
+            # time sends over and over (two memchr calls, not the line-by-line machinery). It is
+            # what _lines does with such a chunk: a CR held back before it was a whole line end,
+            # and the chunk goes onto the current line.
             self._pending_cr = False
             self._offset += len(chunk)
             self._append(chunk, out)
