@@ -164,7 +164,7 @@ def check_statuses(severities: Mapping[str, Any], judgements: Iterable[Judgement
     from .engine import registry
 
     found = frozenset(found)
-    judgements = [j for j in judgements if Status(j.status) in JUDGED]
+    judgements = list(judgements)  # Judgement.judges: only a scenario that ran to a judgement judged anything
     out = {}
     for check_id, severity in severities.items():
         if check_id in found:
